@@ -1,0 +1,63 @@
+// The agents Waypoint runs: name -> graph builder, version, tools and input schema. langgraph.json lists
+// the same graphs for Studio.
+import type { BaseStore, BaseCheckpointSaver } from "@langchain/langgraph";
+import type { z } from "zod";
+import type { DurableTool } from "../src/tools/index.js";
+import * as hr from "./hr/graph.js";
+import { HR_TOOLS } from "./hr/tools.js";
+import * as onboarding from "./onboarding/graph.js";
+import { OnboardingInput } from "./onboarding/state.js";
+import { ONBOARDING_TOOLS } from "./onboarding/tools.js";
+
+/** The slice of a compiled graph Waypoint's runner uses. */
+export interface CompiledAgent {
+  stream(input: unknown, options: Record<string, unknown>): Promise<AsyncIterable<unknown>>;
+  getState(config: { configurable: Record<string, unknown> }, options?: { subgraphs?: boolean }): Promise<import("@langchain/langgraph").StateSnapshot>;
+  getStateHistory(config: { configurable: Record<string, unknown> }, options?: { limit?: number }): AsyncIterableIterator<import("@langchain/langgraph").StateSnapshot>;
+}
+
+export interface AgentDefinition {
+  /** Name used by the CLI and the API (the graph id in langgraph.json). */
+  name: string;
+  /** Bumped when a change makes old threads unsafe to resume on the new code. */
+  version: string;
+  description: string;
+  /** Validates `waypoint run <agent> --input`. */
+  inputSchema: z.ZodType;
+  /** An input that works, for `--input` examples and the demo. */
+  sampleInput: Record<string, unknown>;
+  /** Every tool the agent (and its sub-agents) can call, for decision validation. */
+  tools: DurableTool[];
+  compile(opts: { checkpointer: BaseCheckpointSaver; store: BaseStore }): CompiledAgent;
+}
+
+const SAMPLE = {
+  hire: {
+    name: "Ada Lovelace",
+    email: "ada.lovelace@acme.test",
+    department: "Engineering",
+    manager: "grace.hopper@acme.test",
+    privileges: ["github:write", "prod-db:read"],
+  },
+};
+
+export const AGENTS: Record<string, AgentDefinition> = {
+  onboarding: {
+    name: "onboarding",
+    version: onboarding.VERSION,
+    description: "Creates a directory account, grants privileges (after human review) and sends a welcome email.",
+    inputSchema: OnboardingInput,
+    sampleInput: SAMPLE,
+    tools: ONBOARDING_TOOLS,
+    compile: (opts) => onboarding.builder.compile(opts) as unknown as CompiledAgent,
+  },
+  hr: {
+    name: "hr",
+    version: hr.VERSION,
+    description: "HR agent that delegates account + privileges to a provisioning sub-agent (a subgraph), then sends the welcome email.",
+    inputSchema: OnboardingInput,
+    sampleInput: SAMPLE,
+    tools: HR_TOOLS,
+    compile: (opts) => hr.builder.compile(opts) as unknown as CompiledAgent,
+  },
+};

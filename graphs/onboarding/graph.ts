@@ -1,0 +1,40 @@
+// Onboarding agent: recall the manager's preferences, then create the account, grant privileges (after
+// human review) and send the welcome email. `builder` is compiled by Waypoint with Postgres; `graph` is
+// the compiled form LangGraph Studio loads (Studio brings its own checkpointer).
+import { HumanMessage } from "@langchain/core/messages";
+import { END, START, StateGraph, type LangGraphRunnableConfig } from "@langchain/langgraph";
+import { createAgentNode, createToolsNode, routeAfterAgent, routeAfterReview } from "../../src/agents/index.js";
+import { createReviewNode } from "../../src/approvals/index.js";
+import { recallPreferences, rememberPreference } from "../../src/memory/index.js";
+import { systemPrompt, taskMessage } from "./prompts.js";
+import { OnboardingState, type NewHire, type OnboardingStateValue } from "./state.js";
+import { ONBOARDING_TOOLS, REVIEWED_TOOLS } from "./tools.js";
+
+export const VERSION = "1";
+
+type RecallState = { hire: NewHire; messages: unknown[] };
+
+/** Load the manager's remembered preferences (and remember a newly stated one). Idempotent. */
+export async function recall(state: RecallState, config: LangGraphRunnableConfig) {
+  const store = config.store;
+  let preferences: Record<string, string> = {};
+  if (store) {
+    if (state.hire.welcomeTone) await rememberPreference(store, state.hire.manager, "welcomeTone", state.hire.welcomeTone);
+    preferences = await recallPreferences(store, state.hire.manager);
+  }
+  return { preferences, messages: state.messages.length === 0 ? [new HumanMessage({ id: "task", content: taskMessage(state.hire) })] : [] };
+}
+
+export const builder = new StateGraph(OnboardingState)
+  .addNode("recall", recall)
+  .addNode("agent", createAgentNode<OnboardingStateValue>({ tools: ONBOARDING_TOOLS, systemPrompt: (s) => systemPrompt(s.hire, s.preferences ?? {}) }))
+  .addNode("review", createReviewNode({ tools: ONBOARDING_TOOLS, reviewed: REVIEWED_TOOLS }))
+  .addNode("tools", createToolsNode(ONBOARDING_TOOLS))
+  .addEdge(START, "recall")
+  .addEdge("recall", "agent")
+  .addConditionalEdges("agent", routeAfterAgent("review", END), ["review", END])
+  .addConditionalEdges("review", routeAfterReview("tools", "agent"), ["tools", "agent"])
+  .addEdge("tools", "agent");
+
+export const graph = builder.compile();
+graph.name = "onboarding";

@@ -1,0 +1,48 @@
+// What an agent's nodes need at run time (model, database, world), passed as LangGraph run context.
+// Without it (LangGraph Studio, `langgraph dev`), nodes fall back to the configured defaults.
+import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
+import type { LangGraphRunnableConfig } from "@langchain/langgraph";
+import type pg from "pg";
+import { createChatModel } from "../models/index.js";
+import { openPersistence } from "../persistence/index.js";
+import { stableNamespace } from "../tools/index.js";
+import { createWorld, type World } from "../world/index.js";
+
+export interface AgentContext {
+  /** Chat model for agent nodes; default: createChatModel(). */
+  model?: BaseChatModel;
+  /** Pool for the ledger; default: the configured database. */
+  pool?: pg.Pool;
+  /** World adapters; default: the real ones on `pool`. */
+  world?: World;
+}
+
+export interface ResolvedContext {
+  model: BaseChatModel;
+  pool: pg.Pool;
+  world: World;
+  threadId: string;
+  /** Namespace of the running graph, without task ids. */
+  checkpointNs: string;
+}
+
+let fallbackPool: Promise<pg.Pool> | undefined;
+
+function defaultPool(): Promise<pg.Pool> {
+  // Opened once per process, only when a graph runs without Waypoint's runner (e.g. in Studio).
+  fallbackPool ??= openPersistence().then((p) => p.db.pool);
+  return fallbackPool;
+}
+
+export async function resolveContext(config: LangGraphRunnableConfig): Promise<ResolvedContext> {
+  const ctx = (config.context ?? {}) as AgentContext;
+  const pool = ctx.pool ?? (await defaultPool());
+  const threadId = String(config.configurable?.thread_id ?? "");
+  return {
+    model: ctx.model ?? createChatModel(),
+    pool,
+    world: ctx.world ?? createWorld(pool),
+    threadId,
+    checkpointNs: stableNamespace(config.configurable?.checkpoint_ns as string | undefined),
+  };
+}

@@ -1,0 +1,74 @@
+// The only module that reads process.env: every setting Waypoint honours, parsed and validated once.
+// Each variable here is listed in .env.example and in the README's configuration table.
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { z } from "zod";
+
+/** Folder of the project (where package.json lives); the embedded database lives under it. */
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+const emptyToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
+const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
+
+const EnvSchema = z.object({
+  DATABASE_URL: z.preprocess(emptyToUndefined, z.url({ message: "DATABASE_URL must be a postgres:// URL" }).optional()),
+  TEST_DATABASE_URL: z.preprocess(emptyToUndefined, z.url({ message: "TEST_DATABASE_URL must be a postgres:// URL" }).optional()),
+  WAYPOINT_DATA_DIR: z.preprocess(emptyToUndefined, z.string().default(path.join(PROJECT_ROOT, ".waypoint", "pgdata"))),
+  WAYPOINT_PG_PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1024).max(65535).default(54329)),
+  WAYPOINT_POOL_MAX: z.preprocess(emptyToUndefined, z.coerce.number().int().min(2).max(500).default(10)),
+  OPENAI_API_KEY: optionalString,
+  OPENAI_BASE_URL: z.preprocess(emptyToUndefined, z.url({ message: "OPENAI_BASE_URL must be a URL" }).optional()),
+  OPENAI_MODEL: z.preprocess(emptyToUndefined, z.string().default("gpt-4o-mini")),
+  LOG_LEVEL: z.preprocess(
+    emptyToUndefined,
+    z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("warn"),
+  ),
+});
+
+export type Config = {
+  /** External Postgres to use; unset means Waypoint starts embedded Postgres. */
+  databaseUrl: string | undefined;
+  /** Postgres for the test suite; unset means the tests start embedded Postgres in a temp folder. */
+  testDatabaseUrl: string | undefined;
+  /** Data folder of the embedded Postgres (git-ignored). */
+  dataDir: string;
+  /** Port of the embedded Postgres. */
+  embeddedPort: number;
+  /** Size of the one shared pg pool. */
+  poolMax: number;
+  /** OpenAI settings; no key means the offline planner model runs. */
+  openai: { apiKey: string | undefined; baseUrl: string | undefined; model: string };
+  /** pino level for logs on stderr. */
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+};
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Parse an environment (process.env by default); throws ConfigError naming each bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration in the environment:\n${lines.join("\n")}`);
+  }
+  const e = parsed.data;
+  return {
+    databaseUrl: e.DATABASE_URL,
+    testDatabaseUrl: e.TEST_DATABASE_URL,
+    dataDir: path.resolve(e.WAYPOINT_DATA_DIR),
+    embeddedPort: e.WAYPOINT_PG_PORT,
+    poolMax: e.WAYPOINT_POOL_MAX,
+    openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, model: e.OPENAI_MODEL },
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+let cached: Config | undefined;
+
+/** The process-wide configuration, parsed on first use. */
+export function config(): Config {
+  cached ??= loadConfig();
+  return cached;
+}

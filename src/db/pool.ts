@@ -1,0 +1,42 @@
+// The one pg pool a process shares between PostgresSaver, app tables and queries.
+import pg from "pg";
+import { log } from "../log.js";
+
+export type Pool = pg.Pool;
+
+export interface PoolOptions {
+  /** postgres:// connection string. */
+  url: string;
+  /** Most connections this process holds. */
+  max: number;
+  /** application_name shown in pg_stat_activity. */
+  applicationName?: string;
+}
+
+export function createPool(opts: PoolOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    max: opts.max,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: 15_000,
+    application_name: opts.applicationName ?? "waypoint",
+  });
+  // An idle client dropped by the server must not crash the process; the pool replaces it.
+  pool.on("error", (err) => log.warn({ err }, "idle Postgres connection failed; it will be replaced"));
+  return pool;
+}
+
+/** Run `fn` while holding a session advisory lock, so that only one process does it at a time. */
+export async function withAdvisoryLock<T>(pool: pg.Pool, key: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query("SELECT pg_advisory_lock(hashtextextended($1, 0))", [key]);
+    try {
+      return await fn(client);
+    } finally {
+      await client.query("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [key]);
+    }
+  } finally {
+    client.release();
+  }
+}

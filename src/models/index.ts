@@ -1,0 +1,34 @@
+// Chat model factory: ChatOpenAI when OPENAI_API_KEY is set, the deterministic offline planner otherwise.
+import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
+import { ChatOpenAI } from "@langchain/openai";
+import { config } from "../config.js";
+import { log } from "../log.js";
+import { OFFLINE_MODEL_NAME, offlinePlannerModel } from "./offline.js";
+
+export { OFFLINE_MODEL_NAME, offlinePlannerModel, planNextStep } from "./offline.js";
+export { ScriptedChatModel, scriptedModel, type Responder, type ToolSpec } from "./scripted.js";
+
+/** Which model runs, in words, for logs and the CLI banner. */
+export function describeModel(): string {
+  const { openai } = config();
+  if (!openai.apiKey) return `${OFFLINE_MODEL_NAME} (offline, deterministic; set OPENAI_API_KEY for a real model)`;
+  return `ChatOpenAI ${openai.model}${openai.baseUrl ? ` at ${openai.baseUrl}` : ""}`;
+}
+
+let announced = false;
+
+export function createChatModel(): BaseChatModel {
+  const { openai } = config();
+  if (!announced) {
+    announced = true;
+    log.info({ model: describeModel() }, "chat model");
+  }
+  if (!openai.apiKey) return offlinePlannerModel();
+  return new ChatOpenAI({
+    model: openai.model,
+    apiKey: openai.apiKey,
+    temperature: 0,
+    maxRetries: 4,
+    ...(openai.baseUrl ? { configuration: { baseURL: openai.baseUrl } } : {}),
+  });
+}

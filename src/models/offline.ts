@@ -1,0 +1,71 @@
+// The offline planner: a deterministic stand-in for an LLM, used when OPENAI_API_KEY is unset.
+// It calls each bound tool once, in the order bound, filling arguments from the facts in the prompt
+// (```json blocks) and earlier tool results; then it writes a summary. It never invents a value: a
+// required argument it cannot find ends the plan with a message naming it.
+import { AIMessage, ToolMessage, type BaseMessage } from "@langchain/core/messages";
+import { ScriptedChatModel, type ToolSpec } from "./scripted.js";
+
+export const OFFLINE_MODEL_NAME = "waypoint-offline-planner";
+
+function jsonBlocks(text: string): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const m of text.matchAll(/```json\s*([\s\S]*?)```/g)) {
+    try {
+      const v: unknown = JSON.parse(m[1] ?? "");
+      if (v && typeof v === "object" && !Array.isArray(v)) out.push(v as Record<string, unknown>);
+    } catch {
+      // Not JSON: prose that happens to use a json fence; ignore it.
+    }
+  }
+  return out;
+}
+
+function textOf(m: BaseMessage): string {
+  return typeof m.content === "string" ? m.content : m.content.map((p) => ("text" in p && typeof p.text === "string" ? p.text : "")).join("");
+}
+
+function parseJson(text: string): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(text);
+    return v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Plan the next step for the conversation with the bound tools. */
+export function planNextStep(messages: BaseMessage[], tools: ToolSpec[]): AIMessage {
+  const toolResults = messages.filter((m): m is ToolMessage => ToolMessage.isInstance(m));
+  const calledTools = new Map<string, ToolMessage>();
+  for (const ai of messages) {
+    if (!AIMessage.isInstance(ai)) continue;
+    for (const tc of ai.tool_calls ?? []) {
+      const answer = toolResults.find((t) => t.tool_call_id === tc.id);
+      if (answer) calledTools.set(tc.name, answer);
+    }
+  }
+  const facts: Record<string, unknown> = {};
+  for (const t of toolResults) if (t.status !== "error") Object.assign(facts, parseJson(textOf(t)));
+  for (const m of messages) if (m.getType() === "system" || m.getType() === "human") for (const b of jsonBlocks(textOf(m))) Object.assign(facts, b);
+
+  const turn = messages.filter((m) => AIMessage.isInstance(m)).length;
+  for (const tool of tools) {
+    if (calledTools.has(tool.name)) continue;
+    const props = (tool.parameters.properties ?? {}) as Record<string, unknown>;
+    const required = new Set((tool.parameters.required ?? []) as string[]);
+    const args: Record<string, unknown> = {};
+    for (const key of Object.keys(props)) {
+      if (facts[key] !== undefined) args[key] = facts[key];
+      else if (required.has(key)) {
+        return new AIMessage({ id: `offline-${turn}`, content: `I cannot call ${tool.name}: I do not know its required argument "${key}".` });
+      }
+    }
+    return new AIMessage({ id: `offline-${turn}`, content: "", tool_calls: [{ id: `call_${turn}_${tool.name}`, name: tool.name, args, type: "tool_call" }] });
+  }
+  const lines = [...calledTools].map(([name, result]) => (result.status === "error" ? `- ${name}: not done (${textOf(result)})` : `- ${name}: done ${textOf(result)}`));
+  return new AIMessage({ id: `offline-${turn}`, content: lines.length ? `Finished.\n${lines.join("\n")}` : "Nothing to do." });
+}
+
+export function offlinePlannerModel(): ScriptedChatModel {
+  return new ScriptedChatModel({ label: OFFLINE_MODEL_NAME, respond: planNextStep });
+}

@@ -1,0 +1,39 @@
+// Whole-thread copy on the checkpoint tables, for forking a thread at a checkpoint.
+import type pg from "pg";
+
+/**
+ * Copy a thread's checkpoints up to and including `checkpointId` (every namespace, so subgraph state
+ * comes along) to a new thread id. Checkpoint ids are time-ordered (uuid6), so "up to" is `<=`.
+ * The target's own pending writes are left behind: the fork re-runs that step (a decision already
+ * given on the original thread is asked for again). Returns the number of checkpoints copied.
+ */
+export async function copyThread(pool: pg.Pool, fromThread: string, toThread: string, checkpointId: string): Promise<number> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    const { rowCount } = await client.query(
+      `INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata)
+       SELECT $2, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata
+         FROM checkpoints WHERE thread_id = $1 AND checkpoint_id <= $3`,
+      [fromThread, toThread, checkpointId],
+    );
+    await client.query(
+      `INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, type, blob)
+       SELECT $2, checkpoint_ns, channel, version, type, blob FROM checkpoint_blobs WHERE thread_id = $1`,
+      [fromThread, toThread],
+    );
+    await client.query(
+      `INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob)
+       SELECT $2, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob
+         FROM checkpoint_writes WHERE thread_id = $1 AND checkpoint_id < $3`,
+      [fromThread, toThread, checkpointId],
+    );
+    await client.query("COMMIT");
+    return rowCount ?? 0;
+  } catch (e) {
+    await client.query("ROLLBACK");
+    throw e;
+  } finally {
+    client.release();
+  }
+}

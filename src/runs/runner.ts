@@ -1,0 +1,264 @@
+// Runs agents on threads: start, resume after a crash, decide on a review, fork, delete. Every run
+// streams with durability "sync", so each finished super-step is a committed checkpoint.
+import { randomUUID } from "node:crypto";
+import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
+import { AIMessage, ToolMessage } from "@langchain/core/messages";
+import type { Callbacks } from "@langchain/core/callbacks/manager";
+import { Command, type StateSnapshot } from "@langchain/langgraph";
+import { AGENTS, type AgentDefinition, type CompiledAgent } from "../../graphs/index.js";
+import type { AgentContext } from "../agents/index.js";
+import { validateResponse } from "../approvals/index.js";
+import { WaypointError } from "../errors.js";
+import { log } from "../log.js";
+import { copyThread, openPersistence, type Persistence } from "../persistence/index.js";
+import { describeZodError } from "../tools/index.js";
+import { createWorld, type World } from "../world/index.js";
+import {
+  claimThread,
+  getThreadRow,
+  insertThreadRow,
+  listThreadRows,
+  releaseThread,
+  viewOf,
+  type ThreadRow,
+  type ThreadStatus,
+  type ThreadView,
+} from "./threads.js";
+
+/** One line of progress while a run goes on. */
+export interface ProgressEvent {
+  /** Sub-agent path ("" for the agent itself). */
+  namespace: string;
+  node: string;
+  /** What the step did, in words. */
+  summary: string;
+}
+
+export interface RunOptions {
+  /** Called after each finished super-step. */
+  onProgress?: (e: ProgressEvent) => void;
+  /** LangChain callbacks for the run (tracing, tests). */
+  callbacks?: Callbacks;
+}
+
+export interface WaypointOptions {
+  /** Database to use instead of the configured one. */
+  url?: string;
+  /** Chat model for every agent (tests script one); default: from config. */
+  model?: BaseChatModel;
+  /** World adapters (tests wrap them); default: the real ones. */
+  world?: World;
+  /** Pool size. */
+  poolMax?: number;
+}
+
+export interface HistoryEntry {
+  checkpointId: string;
+  parentId: string | undefined;
+  step: number;
+  source: string;
+  createdAt: string | undefined;
+  next: string[];
+  /** What the step wrote (node -> summary). */
+  writes: string[];
+  interrupted: boolean;
+}
+
+function summariseUpdate(update: unknown): string {
+  if (!update || typeof update !== "object") return "";
+  const parts: string[] = [];
+  const messages = (update as { messages?: unknown }).messages;
+  for (const m of Array.isArray(messages) ? messages : []) {
+    if (AIMessage.isInstance(m)) {
+      if (m.tool_calls?.length) parts.push(`proposes ${m.tool_calls.map((tc) => `${tc.name}(${JSON.stringify(tc.args)})`).join(", ")}`);
+      else if (typeof m.content === "string" && m.content) parts.push(`says: ${m.content.split("\n")[0]}`);
+    } else if (ToolMessage.isInstance(m)) {
+      const text = typeof m.content === "string" ? m.content : JSON.stringify(m.content);
+      parts.push(`${m.name ?? "tool"} ${m.status === "error" ? "failed" : "->"} ${text.length > 120 ? `${text.slice(0, 117)}...` : text}`);
+    }
+  }
+  const other = Object.keys(update).filter((k) => k !== "messages");
+  if (other.length) parts.push(`set ${other.join(", ")}`);
+  return parts.join("; ");
+}
+
+export class Waypoint {
+  private readonly compiled = new Map<string, CompiledAgent>();
+
+  private constructor(
+    readonly persistence: Persistence,
+    private readonly context: AgentContext,
+  ) {}
+
+  static async open(opts: WaypointOptions = {}): Promise<Waypoint> {
+    const persistence = await openPersistence({ ...(opts.url ? { url: opts.url } : {}), ...(opts.poolMax ? { poolMax: opts.poolMax } : {}) });
+    const pool = persistence.db.pool;
+    return new Waypoint(persistence, { pool, world: opts.world ?? createWorld(pool), ...(opts.model ? { model: opts.model } : {}) });
+  }
+
+  get pool() {
+    return this.persistence.db.pool;
+  }
+
+  async close(): Promise<void> {
+    await this.persistence.close();
+  }
+
+  agent(name: string): AgentDefinition {
+    const def = AGENTS[name];
+    if (!def) throw new WaypointError("unknown_agent", `No agent named "${name}". Agents: ${Object.keys(AGENTS).join(", ")}.`, { details: { agent: name } });
+    return def;
+  }
+
+  private graphFor(def: AgentDefinition): CompiledAgent {
+    let g = this.compiled.get(def.name);
+    if (!g) {
+      g = def.compile({ checkpointer: this.persistence.saver, store: this.persistence.store });
+      this.compiled.set(def.name, g);
+    }
+    return g;
+  }
+
+  private async snapshot(row: ThreadRow): Promise<StateSnapshot> {
+    return this.graphFor(this.agent(row.agent)).getState({ configurable: { thread_id: row.thread_id } }, { subgraphs: true });
+  }
+
+  async view(threadId: string): Promise<ThreadView> {
+    const row = await getThreadRow(this.pool, threadId);
+    return viewOf(row, await this.snapshot(row));
+  }
+
+  async list(limit = 50): Promise<ThreadView[]> {
+    const rows = await listThreadRows(this.pool, limit);
+    return Promise.all(rows.map(async (r) => viewOf(r, await this.snapshot(r))));
+  }
+
+  /** Start a new thread of `agentName` with `input` and run it until it finishes or waits. */
+  async start(agentName: string, input: unknown, opts: RunOptions & { threadId?: string } = {}): Promise<ThreadView> {
+    const def = this.agent(agentName);
+    const parsed = def.inputSchema.safeParse(input);
+    if (!parsed.success) {
+      throw new WaypointError("invalid_input", `Invalid input for agent "${agentName}": ${describeZodError(parsed.error)}. Example: ${JSON.stringify(def.sampleInput)}`, {
+        details: { agent: agentName },
+      });
+    }
+    const threadId = opts.threadId ?? randomUUID();
+    await insertThreadRow(this.pool, { threadId, agent: def.name, version: def.version, input: parsed.data, status: "error" });
+    return this.execute(threadId, parsed.data, opts);
+  }
+
+  /** Continue a thread that stopped (crash, error) from its last checkpoint. */
+  async resume(threadId: string, opts: RunOptions = {}): Promise<ThreadView> {
+    const view = await this.view(threadId);
+    if (view.status === "interrupted") {
+      throw new WaypointError("nothing_pending", `Thread ${threadId} is waiting for a decision, not stopped: use \`waypoint decide ${threadId} approve|edit|reject|respond\`.`, {
+        details: { status: view.status },
+      });
+    }
+    if (view.status === "done") throw new WaypointError("thread_finished", `Thread ${threadId} has finished; there is nothing to resume.`, { details: { status: view.status } });
+    if (view.status === "running") throw new WaypointError("thread_busy", `Thread ${threadId} is running (${view.detail}).`);
+    return this.execute(threadId, null, opts);
+  }
+
+  /**
+   * Answer the pending review of a thread. The response is checked against the request and the tools'
+   * schemas before anything is written: a bad decision changes nothing.
+   */
+  async decide(threadId: string, response: unknown, opts: RunOptions & { interruptId?: string } = {}): Promise<ThreadView> {
+    const view = await this.view(threadId);
+    if (view.pending.length === 0) {
+      throw new WaypointError("nothing_pending", `Thread ${threadId} has no decision pending (status: ${view.status}${view.detail ? `, ${view.detail}` : ""}).`, {
+        details: { status: view.status },
+      });
+    }
+    let target = view.pending[0];
+    if (opts.interruptId) {
+      target = view.pending.find((p) => p.interruptId === opts.interruptId);
+      if (!target) throw new WaypointError("invalid_decision", `Thread ${threadId} has no pending interrupt "${opts.interruptId}". Pending: ${view.pending.map((p) => p.interruptId).join(", ")}.`);
+    } else if (view.pending.length > 1) {
+      throw new WaypointError("invalid_decision", `Thread ${threadId} has ${view.pending.length} pending reviews; say which with an interrupt id: ${view.pending.map((p) => p.interruptId).join(", ")}.`);
+    }
+    if (!target) throw new WaypointError("nothing_pending", `Thread ${threadId} has no decision pending.`);
+    validateResponse(target.request, response, this.agent(view.agent).tools);
+    return this.execute(threadId, new Command({ resume: { [target.interruptId]: response } }), opts);
+  }
+
+  /** Copy a thread as of one of its checkpoints into a new thread (the original is untouched). */
+  async fork(threadId: string, checkpointId: string): Promise<ThreadView> {
+    const row = await getThreadRow(this.pool, threadId);
+    const { rowCount } = await this.pool.query("SELECT 1 FROM checkpoints WHERE thread_id = $1 AND checkpoint_ns = '' AND checkpoint_id = $2", [threadId, checkpointId]);
+    if (!rowCount) {
+      throw new WaypointError("unknown_checkpoint", `Thread ${threadId} has no checkpoint "${checkpointId}". See \`waypoint history ${threadId}\`.`, { details: { threadId, checkpointId } });
+    }
+    const newId = randomUUID();
+    await insertThreadRow(this.pool, { threadId: newId, agent: row.agent, version: row.graph_version, input: row.input, forkedFrom: { threadId, checkpointId }, status: "error" });
+    await copyThread(this.pool, threadId, newId, checkpointId);
+    await releaseThread(this.pool, newId, "error", `forked from ${threadId} at ${checkpointId}; \`waypoint resume ${newId}\` continues it`);
+    return this.view(newId);
+  }
+
+  /** Delete a thread's checkpoints and registry entry. World effects and the ledger stay (they happened). */
+  async remove(threadId: string): Promise<void> {
+    const row = await getThreadRow(this.pool, threadId);
+    await claimThread(this.pool, row);
+    await this.persistence.saver.deleteThread(threadId);
+    await this.pool.query("DELETE FROM waypoint.threads WHERE thread_id = $1", [threadId]);
+  }
+
+  async history(threadId: string, limit = 100): Promise<HistoryEntry[]> {
+    const row = await getThreadRow(this.pool, threadId);
+    const out: HistoryEntry[] = [];
+    for await (const snap of this.graphFor(this.agent(row.agent)).getStateHistory({ configurable: { thread_id: threadId } }, { limit })) {
+      const meta = (snap.metadata ?? {}) as { step?: number; source?: string };
+      out.push({
+        checkpointId: String(snap.config.configurable?.checkpoint_id ?? ""),
+        parentId: snap.parentConfig?.configurable?.checkpoint_id as string | undefined,
+        step: meta.step ?? -1,
+        source: meta.source ?? "",
+        createdAt: snap.createdAt,
+        next: [...snap.next],
+        writes: snap.tasks.filter((t) => t.result !== undefined).map((t) => `${t.name}: ${summariseUpdate(t.result) || "no change"}`),
+        interrupted: snap.tasks.some((t) => t.interrupts.length > 0),
+      });
+    }
+    return out;
+  }
+
+  private async execute(threadId: string, input: unknown, opts: RunOptions): Promise<ThreadView> {
+    const row = await getThreadRow(this.pool, threadId);
+    const def = this.agent(row.agent);
+    if (row.graph_version !== def.version) {
+      throw new WaypointError("version_mismatch", `Thread ${threadId} started on ${def.name} version ${row.graph_version}; this code has version ${def.version} and will not resume it.`);
+    }
+    await claimThread(this.pool, row);
+    let status: ThreadStatus = "error";
+    let detail: string | null = null;
+    try {
+      const stream = await this.graphFor(def).stream(input, {
+        configurable: { thread_id: threadId },
+        context: this.context,
+        durability: "sync",
+        streamMode: "updates",
+        subgraphs: true,
+        ...(opts.callbacks ? { callbacks: opts.callbacks } : {}),
+      });
+      for await (const chunk of stream) {
+        const [ns, update] = chunk as [string[], Record<string, unknown>];
+        for (const [node, value] of Object.entries(update)) {
+          if (node === "__interrupt__") continue;
+          opts.onProgress?.({ namespace: ns.map((p) => p.split(":")[0]).join("|"), node, summary: summariseUpdate(value) || "no change" });
+        }
+      }
+      const view = await this.view(threadId);
+      status = view.pending.length > 0 ? "interrupted" : view.next.length === 0 ? "done" : "error";
+      detail = status === "error" ? `stopped before ${view.next.join(", ")}` : null;
+    } catch (e) {
+      detail = e instanceof Error ? e.message : String(e);
+      log.error({ err: e, threadId }, "run failed");
+      throw new WaypointError("run_failed", `Thread ${threadId} stopped with an error: ${detail}. Fix the cause, then \`waypoint resume ${threadId}\`.`, { cause: e });
+    } finally {
+      await releaseThread(this.pool, threadId, status, detail);
+    }
+    return this.view(threadId);
+  }
+}

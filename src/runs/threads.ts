@@ -1,0 +1,190 @@
+// The thread registry (waypoint.threads) and the readable view of a thread: status, pending reviews,
+// state, history. Status comes from the checkpoint (what LangGraph will do next) plus the registry
+// (who is running it), so a thread whose process died is reported as such, not as "running".
+import os from "node:os";
+import type { StateSnapshot } from "@langchain/langgraph";
+import type pg from "pg";
+import { isHITLRequest, type HITLRequest } from "../approvals/index.js";
+import { WaypointError } from "../errors.js";
+
+export type ThreadStatus = "running" | "interrupted" | "done" | "error";
+
+export interface PendingReview {
+  /** Interrupt id: decisions resume exactly this interrupt. */
+  interruptId: string;
+  /** Where it was raised: "" for the agent itself, e.g. "provisioning" for a sub-agent. */
+  namespace: string;
+  /** Node that raised it. */
+  node: string;
+  request: HITLRequest;
+}
+
+export interface ThreadRow {
+  thread_id: string;
+  agent: string;
+  graph_version: string;
+  status: ThreadStatus;
+  status_detail: string | null;
+  runner_pid: number | null;
+  runner_host: string | null;
+  input: unknown;
+  forked_from: { threadId: string; checkpointId: string } | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface ThreadView {
+  threadId: string;
+  agent: string;
+  graphVersion: string;
+  status: ThreadStatus;
+  /** Why it is in that status, in words (error message, who runs it, what it waits for). */
+  detail: string | null;
+  /** Nodes that run next when the thread continues. */
+  next: string[];
+  /** Latest checkpoint id of the thread. */
+  checkpointId: string | undefined;
+  /** Current state values. */
+  values: Record<string, unknown>;
+  pending: PendingReview[];
+  createdAt: Date;
+  updatedAt: Date;
+  forkedFrom: ThreadRow["forked_from"];
+}
+
+export function runnerAlive(row: Pick<ThreadRow, "runner_pid" | "runner_host">): boolean {
+  if (row.runner_pid === null) return false;
+  // Another machine's process cannot be probed from here; until runs have leases, trust the registry.
+  if (row.runner_host !== os.hostname()) return true;
+  try {
+    process.kill(row.runner_pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+export async function getThreadRow(pool: pg.Pool, threadId: string): Promise<ThreadRow> {
+  const { rows } = await pool.query<ThreadRow>("SELECT * FROM waypoint.threads WHERE thread_id = $1", [threadId]);
+  const row = rows[0];
+  if (!row) throw new WaypointError("unknown_thread", `No thread with id "${threadId}". List threads with \`waypoint threads\`.`, { details: { threadId } });
+  return row;
+}
+
+export async function listThreadRows(pool: pg.Pool, limit = 50): Promise<ThreadRow[]> {
+  const { rows } = await pool.query<ThreadRow>("SELECT * FROM waypoint.threads ORDER BY created_at DESC LIMIT $1", [limit]);
+  return rows;
+}
+
+export async function insertThreadRow(
+  pool: pg.Pool,
+  row: { threadId: string; agent: string; version: string; input: unknown; forkedFrom?: ThreadRow["forked_from"]; status?: ThreadStatus },
+): Promise<void> {
+  await pool.query(
+    `INSERT INTO waypoint.threads (thread_id, agent, graph_version, status, input, forked_from) VALUES ($1, $2, $3, $4, $5, $6)`,
+    [row.threadId, row.agent, row.version, row.status ?? "running", JSON.stringify(row.input ?? null), row.forkedFrom ? JSON.stringify(row.forkedFrom) : null],
+  );
+}
+
+/**
+ * Mark the thread as run by this process. Refuses (thread_busy) when another live process runs it.
+ * The conditional UPDATE makes two processes racing for one thread end with one winner.
+ */
+export async function claimThread(pool: pg.Pool, row: ThreadRow): Promise<void> {
+  if (row.status === "running" && runnerAlive(row) && row.runner_pid !== process.pid) {
+    throw new WaypointError("thread_busy", `Thread ${row.thread_id} is being run by process ${row.runner_pid} on ${row.runner_host}; wait for it to stop.`, {
+      details: { pid: row.runner_pid, host: row.runner_host },
+    });
+  }
+  const { rowCount } = await pool.query(
+    `UPDATE waypoint.threads SET status = 'running', status_detail = NULL, runner_pid = $2, runner_host = $3, updated_at = now()
+      WHERE thread_id = $1 AND runner_pid IS NOT DISTINCT FROM $4`,
+    [row.thread_id, process.pid, os.hostname(), row.runner_pid],
+  );
+  if (rowCount === 0) throw new WaypointError("thread_busy", `Thread ${row.thread_id} was claimed by another process just now; try again.`);
+}
+
+export async function releaseThread(pool: pg.Pool, threadId: string, status: ThreadStatus, detail: string | null): Promise<void> {
+  await pool.query(
+    `UPDATE waypoint.threads SET status = $2, status_detail = $3, runner_pid = NULL, runner_host = NULL, updated_at = now()
+      WHERE thread_id = $1 AND runner_pid = $4`,
+    [threadId, status, detail, process.pid],
+  );
+}
+
+/** Interrupts waiting for a decision, found in the thread's tasks (sub-agent interrupts included). */
+export function pendingReviews(snapshot: StateSnapshot): PendingReview[] {
+  const out: PendingReview[] = [];
+  const seen = new Set<string>();
+  const visit = (snap: StateSnapshot, ns: string) => {
+    for (const task of snap.tasks) {
+      for (const intr of task.interrupts) {
+        const id = intr.id ?? "";
+        if (seen.has(id) || !isHITLRequest(intr.value)) continue;
+        seen.add(id);
+        const child = task.state && "tasks" in task.state ? (task.state as StateSnapshot) : undefined;
+        // An interrupt raised inside a sub-agent is reported by its parent task too; name the sub-agent.
+        const origin = child ? innermost(child, id) : undefined;
+        out.push({ interruptId: id, namespace: origin?.ns ? (ns ? `${ns}|${origin.ns}` : origin.ns) : ns, node: origin?.node ?? task.name, request: intr.value });
+      }
+    }
+  };
+  visit(snapshot, "");
+  return out;
+}
+
+function innermost(snap: StateSnapshot, interruptId: string, prefix = ""): { ns: string; node: string } | undefined {
+  const ns = (snap.config.configurable?.checkpoint_ns as string | undefined)?.split("|").map((p) => p.split(":")[0]).join("|") ?? prefix;
+  for (const task of snap.tasks) {
+    if (!task.interrupts.some((i) => i.id === interruptId)) continue;
+    const child = task.state && "tasks" in task.state ? (task.state as StateSnapshot) : undefined;
+    return (child && innermost(child, interruptId, ns)) ?? { ns, node: task.name };
+  }
+  return undefined;
+}
+
+export function taskErrors(snapshot: StateSnapshot): string[] {
+  const errs: string[] = [];
+  for (const t of snapshot.tasks) {
+    if (t.error) errs.push(`${t.name}: ${t.error instanceof Error ? t.error.message : typeof t.error === "object" ? JSON.stringify(t.error) : String(t.error)}`);
+  }
+  return errs;
+}
+
+/** Combine the registry row and the checkpoint into what a person needs to know. */
+export function viewOf(row: ThreadRow, snapshot: StateSnapshot): ThreadView {
+  const pending = pendingReviews(snapshot);
+  const next = [...snapshot.next];
+  let status: ThreadStatus;
+  let detail = row.status_detail;
+  if (row.status === "running" && runnerAlive(row)) {
+    status = "running";
+    detail = `run by process ${row.runner_pid} on ${row.runner_host}`;
+  } else if (pending.length > 0) {
+    status = "interrupted";
+    detail = `waits for a decision on ${pending.map((p) => p.request.actionRequests.map((a) => a.name).join(", ")).join("; ")}`;
+  } else if (next.length === 0 && snapshot.config.configurable?.checkpoint_id) {
+    status = "done";
+    detail = null;
+  } else {
+    status = "error";
+    const errs = taskErrors(snapshot);
+    if (row.status === "running") detail = `the process running it (pid ${row.runner_pid}) stopped before it finished; \`waypoint resume ${row.thread_id}\` continues from the last checkpoint`;
+    else if (errs.length) detail = `${errs.join("; ")}; \`waypoint resume ${row.thread_id}\` retries`;
+    else detail ??= `stopped before ${next.join(", ")}; \`waypoint resume ${row.thread_id}\` continues`;
+  }
+  return {
+    threadId: row.thread_id,
+    agent: row.agent,
+    graphVersion: row.graph_version,
+    status,
+    detail,
+    next,
+    checkpointId: snapshot.config.configurable?.checkpoint_id as string | undefined,
+    values: (snapshot.values ?? {}) as Record<string, unknown>,
+    pending,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    forkedFrom: row.forked_from,
+  };
+}
