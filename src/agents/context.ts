@@ -15,12 +15,19 @@ export interface AgentContext {
   pool?: pg.Pool;
   /** World adapters; default: the real ones on `pool`. */
   world?: World;
+  /**
+   * Milliseconds each agent step waits before calling the model, and each tools step waits after its
+   * effects and before its checkpoint. Slows a run down so a person (or a crash test) can kill it
+   * mid-step; 0 in normal runs.
+   */
+  paceMs?: number;
 }
 
 export interface ResolvedContext {
   model: BaseChatModel;
   pool: pg.Pool;
   world: World;
+  paceMs: number;
   threadId: string;
   /** Namespace of the running graph, without task ids. */
   checkpointNs: string;
@@ -42,6 +49,7 @@ export async function resolveContext(config: LangGraphRunnableConfig): Promise<R
     model: ctx.model ?? createChatModel(),
     pool,
     world: ctx.world ?? createWorld(pool),
+    paceMs: ctx.paceMs ?? 0,
     threadId,
     checkpointNs: stableNamespace(config.configurable?.checkpoint_ns as string | undefined),
   };

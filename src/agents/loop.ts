@@ -5,6 +5,8 @@ import type { LangGraphRunnableConfig } from "@langchain/langgraph";
 import { closeDanglingToolCalls, executeToolCalls, lastAIMessage, unansweredToolCalls, type DurableTool } from "../tools/index.js";
 import { resolveContext } from "./context.js";
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 export interface AgentNodeOptions<S> {
   tools: DurableTool[];
   /** System prompt, built from the current state. */
@@ -14,7 +16,8 @@ export interface AgentNodeOptions<S> {
 /** Calls the model with the tools bound. Dangling tool calls are answered first (never sent dangling). */
 export function createAgentNode<S extends { messages: BaseMessage[] }>(opts: AgentNodeOptions<S>) {
   return async function agent(state: S, config: LangGraphRunnableConfig): Promise<{ messages: BaseMessage[] }> {
-    const { model } = await resolveContext(config);
+    const { model, paceMs } = await resolveContext(config);
+    if (paceMs > 0) await sleep(paceMs);
     const closers = closeDanglingToolCalls(state.messages);
     if (!model.bindTools) throw new Error(`the chat model ${model.getName()} cannot call tools`);
     const bound = model.bindTools(opts.tools.map((t) => t.definition));
@@ -28,7 +31,9 @@ export function createToolsNode(tools: DurableTool[]) {
   return async function tools_(state: { messages: BaseMessage[] }, config: LangGraphRunnableConfig): Promise<{ messages: BaseMessage[] }> {
     const ctx = await resolveContext(config);
     const calls = unansweredToolCalls(state.messages, lastAIMessage(state.messages));
-    return { messages: await executeToolCalls(calls, tools, ctx) };
+    const messages = await executeToolCalls(calls, tools, ctx);
+    if (ctx.paceMs > 0) await sleep(ctx.paceMs);
+    return { messages };
   };
 }
 

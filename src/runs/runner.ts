@@ -50,6 +50,8 @@ export interface WaypointOptions {
   world?: World;
   /** Pool size. */
   poolMax?: number;
+  /** Slow every step down by this many ms (demos and crash tests; see AgentContext.paceMs). */
+  paceMs?: number;
 }
 
 export interface HistoryEntry {
@@ -93,7 +95,7 @@ export class Waypoint {
   static async open(opts: WaypointOptions = {}): Promise<Waypoint> {
     const persistence = await openPersistence({ ...(opts.url ? { url: opts.url } : {}), ...(opts.poolMax ? { poolMax: opts.poolMax } : {}) });
     const pool = persistence.db.pool;
-    return new Waypoint(persistence, { pool, world: opts.world ?? createWorld(pool), ...(opts.model ? { model: opts.model } : {}) });
+    return new Waypoint(persistence, { pool, world: opts.world ?? createWorld(pool), ...(opts.model ? { model: opts.model } : {}), ...(opts.paceMs ? { paceMs: opts.paceMs } : {}) });
   }
 
   get pool() {
@@ -157,7 +159,9 @@ export class Waypoint {
     }
     if (view.status === "done") throw new WaypointError("thread_finished", `Thread ${threadId} has finished; there is nothing to resume.`, { details: { status: view.status } });
     if (view.status === "running") throw new WaypointError("thread_busy", `Thread ${threadId} is running (${view.detail}).`);
-    return this.execute(threadId, null, opts);
+    // A thread that never reached its first checkpoint starts again from its recorded input.
+    const row = await getThreadRow(this.pool, threadId);
+    return this.execute(threadId, view.checkpointId ? null : row.input, opts);
   }
 
   /**

@@ -160,10 +160,13 @@ export function viewOf(row: ThreadRow, snapshot: StateSnapshot): ThreadView {
   if (row.status === "running" && runnerAlive(row)) {
     status = "running";
     detail = `run by process ${row.runner_pid} on ${row.runner_host}`;
+  } else if (!snapshot.config.configurable?.checkpoint_id) {
+    status = "error";
+    detail = `${row.status_detail ?? "did not start"}; \`waypoint resume ${row.thread_id}\` starts it`;
   } else if (pending.length > 0) {
     status = "interrupted";
     detail = `waits for a decision on ${pending.map((p) => p.request.actionRequests.map((a) => a.name).join(", ")).join("; ")}`;
-  } else if (next.length === 0 && snapshot.config.configurable?.checkpoint_id) {
+  } else if (next.length === 0) {
     status = "done";
     detail = null;
   } else {

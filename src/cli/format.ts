@@ -1,0 +1,110 @@
+// Readable terminal output for threads, reviews, history and world rows.
+import { AIMessage, ToolMessage, type BaseMessage } from "@langchain/core/messages";
+import type { HistoryEntry, PendingReview, ProgressEvent, ThreadView } from "../runs/index.js";
+import type { WorldRows } from "../world/index.js";
+
+const useColor = process.stdout.isTTY === true;
+const paint = (code: string) => (s: string) => (useColor ? `\x1b[${code}m${s}\x1b[0m` : s);
+export const bold = paint("1");
+export const dim = paint("2");
+const green = paint("32");
+const yellow = paint("33");
+const red = paint("31");
+const cyan = paint("36");
+
+export function statusLabel(status: ThreadView["status"]): string {
+  return { running: cyan, interrupted: yellow, done: green, error: red }[status](status);
+}
+
+export function formatProgress(e: ProgressEvent, elapsedMs: number): string {
+  const where = e.namespace ? `${e.namespace} > ${e.node}` : e.node;
+  return `  ${dim(`${(elapsedMs / 1000).toFixed(1).padStart(5)}s`)} ${bold(where)}: ${e.summary}`;
+}
+
+export function formatReview(p: PendingReview, threadId: string): string {
+  const { request } = p;
+  const lines: string[] = [];
+  lines.push(bold(`Review requested${p.namespace ? ` by sub-agent "${p.namespace}"` : ""} (interrupt ${p.interruptId})`));
+  const ctx = request.context;
+  if (ctx.done.length) {
+    lines.push("  Done so far:");
+    for (const d of ctx.done) lines.push(`    ${d.outcome === "done" ? green("✓") : red("✗")} ${d.step}: ${d.summary}`);
+  } else lines.push("  Done so far: nothing yet");
+  if (ctx.artifacts.length) lines.push(`  Artifacts: ${ctx.artifacts.map((a) => `${a.kind} ${a.ref}`).join(", ")}`);
+  lines.push(`  Proposed next step:`);
+  request.actionRequests.forEach((a, i) => {
+    lines.push(`    ${i + 1}. ${bold(a.description)}`);
+    lines.push(`       ${dim(`${a.name} ${JSON.stringify(a.args)}`)}`);
+  });
+  lines.push("  What each decision does:");
+  for (const [k, v] of Object.entries(ctx.decisionOutcomes)) lines.push(`    ${k.padEnd(8)} ${v}`);
+  const first = request.actionRequests[0];
+  lines.push("  Decide with:");
+  lines.push(`    waypoint decide ${threadId} approve`);
+  if (first) lines.push(`    waypoint decide ${threadId} edit --args '${JSON.stringify(first.args)}'`);
+  lines.push(`    waypoint decide ${threadId} reject --message "why not"`);
+  lines.push(`    waypoint decide ${threadId} respond --message "what to tell the agent instead"`);
+  return lines.join("\n");
+}
+
+function messageLine(m: BaseMessage): string {
+  const text = typeof m.content === "string" ? m.content : JSON.stringify(m.content);
+  if (AIMessage.isInstance(m)) {
+    if (m.tool_calls?.length) return `agent  -> ${m.tool_calls.map((tc) => `${tc.name}(${JSON.stringify(tc.args)})`).join(", ")}`;
+    return `agent  : ${text.replace(/\n/g, "\n         ")}`;
+  }
+  if (ToolMessage.isInstance(m)) return `${m.status === "error" ? red("tool ✗") : green("tool ✓")} ${m.name ?? ""}: ${text}`;
+  return `${m.getType().padEnd(6)} : ${text}`;
+}
+
+export function formatThread(v: ThreadView): string {
+  const lines: string[] = [];
+  lines.push(`${bold("Thread")} ${v.threadId}`);
+  lines.push(`  agent     ${v.agent} (version ${v.graphVersion})`);
+  lines.push(`  status    ${statusLabel(v.status)}${v.detail ? ` - ${v.detail}` : ""}`);
+  if (v.next.length) lines.push(`  next      ${v.next.join(", ")}`);
+  lines.push(`  checkpoint ${v.checkpointId ?? "-"}`);
+  if (v.forkedFrom) lines.push(`  forked from ${v.forkedFrom.threadId} at ${v.forkedFrom.checkpointId}`);
+  lines.push(`  updated   ${v.updatedAt.toISOString()}`);
+  const messages = (v.values.messages ?? []) as BaseMessage[];
+  if (messages.length) {
+    lines.push("  Conversation:");
+    for (const m of messages) lines.push(`    ${messageLine(m)}`);
+  }
+  for (const p of v.pending) lines.push("", formatReview(p, v.threadId));
+  return lines.join("\n");
+}
+
+export function formatThreadList(views: ThreadView[]): string {
+  if (views.length === 0) return "No threads yet. Start one with `waypoint run onboarding --input '<json>'` (or `npm start`).";
+  const rows = views.map((v) => [v.threadId, v.agent, statusLabel(v.status), v.updatedAt.toISOString().replace("T", " ").slice(0, 19), v.detail ?? ""]);
+  const header = ["THREAD", "AGENT", "STATUS", "UPDATED", "DETAIL"];
+  const width = (i: number) => Math.max(header[i]?.length ?? 0, ...rows.map((r) => stripAnsi(r[i] ?? "").length));
+  const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c + " ".repeat(width(i) - stripAnsi(c).length))).join("  ");
+  return [bold(fmt(header)), ...rows.map(fmt)].join("\n");
+}
+
+function stripAnsi(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/\x1b\[[0-9;]*m/g, "");
+}
+
+export function formatHistory(entries: HistoryEntry[]): string {
+  return entries
+    .map((e) => {
+      const head = `${dim(e.createdAt ?? "")} step ${String(e.step).padStart(3)} ${e.checkpointId} ${e.source}${e.interrupted ? yellow(" [waiting for review]") : ""}`;
+      const next = e.next.length ? `\n      next: ${e.next.join(", ")}` : "";
+      const writes = e.writes.map((w) => `\n      wrote ${w}`).join("");
+      return head + next + writes;
+    })
+    .join("\n");
+}
+
+export function formatWorld(rows: WorldRows): string {
+  const lines = ["World rows for this hire:"];
+  for (const a of rows.accounts) lines.push(`  world.directory  ${a.account_ref}  ${a.email}  ${a.name}  ${a.department}`);
+  for (const g of rows.grants) lines.push(`  world.grants     ${g.email}  ${g.privilege}`);
+  for (const e of rows.emails) lines.push(`  world.outbox     ${e.message_ref}  to ${e.recipient}  "${e.subject}"`);
+  if (lines.length === 1) lines.push("  (none)");
+  return lines.join("\n");
+}

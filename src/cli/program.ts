@@ -1,0 +1,275 @@
+// The `waypoint` command's definition: start, inspect, decide on, resume, fork and delete agent threads.
+import fs from "node:fs";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { ConfigError } from "../config.js";
+import { isWaypointError, WaypointError } from "../errors.js";
+import { AGENTS } from "../../graphs/index.js";
+import { describeModel } from "../models/index.js";
+import { Waypoint, type ProgressEvent, type ThreadView } from "../runs/index.js";
+import { runDemo } from "./demo.js";
+import { bold, dim, formatHistory, formatProgress, formatReview, formatThread, formatThreadList } from "./format.js";
+
+interface GlobalOpts {
+  json?: boolean;
+  pace?: number;
+}
+
+function parseJsonArg(label: string) {
+  return (raw: string): unknown => {
+    const text = raw.startsWith("@") ? readFile(raw.slice(1), label) : raw;
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      throw new InvalidArgumentError(`${label} is not valid JSON (${(e as Error).message}). Pass JSON text, or @path/to/file.json.`);
+    }
+  };
+}
+
+function readFile(path: string, label: string): string {
+  try {
+    return fs.readFileSync(path, "utf8");
+  } catch (e) {
+    throw new InvalidArgumentError(`cannot read ${label} file ${path}: ${(e as Error).message}`);
+  }
+}
+
+function parsePositiveInt(raw: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a whole number of milliseconds, got "${raw}"`);
+  return n;
+}
+
+/** Prints each finished step, and a heartbeat line when a step takes long. */
+function progressPrinter(json: boolean | undefined) {
+  const started = Date.now();
+  let last = Date.now();
+  const timer = setInterval(() => {
+    if (!json && Date.now() - last >= 5000) process.stderr.write(dim(`  ... still working (${Math.round((Date.now() - started) / 1000)}s)\n`));
+  }, 5000);
+  timer.unref();
+  return {
+    onProgress: (e: ProgressEvent) => {
+      last = Date.now();
+      if (!json) console.log(formatProgress(e, Date.now() - started));
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
+function printOutcome(v: ThreadView, json: boolean | undefined): void {
+  if (json) {
+    console.log(JSON.stringify(v, null, 2));
+    return;
+  }
+  console.log("");
+  if (v.status === "interrupted") {
+    console.log(`Thread ${bold(v.threadId)} is waiting for a decision.`);
+    for (const p of v.pending) console.log(formatReview(p, v.threadId));
+  } else if (v.status === "done") {
+    console.log(`Thread ${bold(v.threadId)} is done.`);
+    const messages = (v.values.messages ?? []) as Array<{ content: unknown }>;
+    const final = messages[messages.length - 1];
+    if (final && typeof final.content === "string") console.log(final.content);
+  } else {
+    console.log(`Thread ${bold(v.threadId)}: ${v.status}${v.detail ? ` - ${v.detail}` : ""}`);
+  }
+}
+
+async function withWaypoint<T>(opts: GlobalOpts, fn: (wp: Waypoint) => Promise<T>): Promise<T> {
+  const wp = await Waypoint.open(opts.pace ? { paceMs: opts.pace } : {});
+  try {
+    return await fn(wp);
+  } finally {
+    await wp.close();
+  }
+}
+
+async function runAndPrint(opts: GlobalOpts, action: (wp: Waypoint, onProgress: (e: ProgressEvent) => void) => Promise<ThreadView>): Promise<void> {
+  await withWaypoint(opts, async (wp) => {
+    if (!opts.json) console.log(dim(`model: ${describeModel()}`));
+    const printer = progressPrinter(opts.json);
+    try {
+      printOutcome(await action(wp, printer.onProgress), opts.json);
+    } finally {
+      printer.stop();
+    }
+  });
+}
+
+type DecisionType = "approve" | "edit" | "reject" | "respond";
+
+function buildResponse(view: ThreadView, type: DecisionType, o: { args?: unknown; message?: string; decisions?: unknown; interrupt?: string }): unknown {
+  if (o.decisions !== undefined) return Array.isArray(o.decisions) ? { decisions: o.decisions } : o.decisions;
+  const pending = o.interrupt ? view.pending.find((p) => p.interruptId === o.interrupt) : view.pending[0];
+  const actions = pending?.request.actionRequests ?? [];
+  if (actions.length > 1 && (type === "edit" || type === "respond")) {
+    throw new WaypointError("invalid_decision", `${actions.length} actions wait for review; give one decision each with --decisions '[{"type":"approve"},{"type":"${type}",...}]'.`);
+  }
+  const one = (): unknown => {
+    switch (type) {
+      case "approve":
+        return { type };
+      case "edit":
+        if (o.args === undefined) throw new WaypointError("invalid_decision", `"edit" needs the new arguments: --args '<json>' (current: ${JSON.stringify(actions[0]?.args ?? {})}).`);
+        return { type, editedAction: { name: actions[0]?.name ?? "", args: o.args } };
+      case "reject":
+        return o.message ? { type, message: o.message } : { type };
+      case "respond":
+        if (!o.message) throw new WaypointError("invalid_decision", `"respond" needs the text to give the agent as the tool's result: --message "..."`);
+        return { type, message: o.message };
+    }
+  };
+  return { decisions: actions.map(() => one()) };
+}
+
+export function buildProgram(): Command {
+  const program = new Command("waypoint")
+    .description("Run LangGraph agents that survive crashes and wait for humans. Database: DATABASE_URL, or embedded Postgres when unset.")
+    .option("--json", "print machine-readable JSON")
+    .addOption(new Option("--pace <ms>", "slow each step down by <ms> (to watch, or to kill a run mid-step)").argParser(parsePositiveInt))
+    .showHelpAfterError();
+
+  program
+    .command("agents")
+    .description("list the agents and an example input for each")
+    .action(() => {
+      const g = program.opts<GlobalOpts>();
+      const list = Object.values(AGENTS).map((a) => ({ name: a.name, version: a.version, description: a.description, exampleInput: a.sampleInput }));
+      if (g.json) console.log(JSON.stringify(list, null, 2));
+      else for (const a of list) console.log(`${bold(a.name)} (v${a.version}) - ${a.description}\n  example: waypoint run ${a.name} --input '${JSON.stringify(a.exampleInput)}'`);
+    });
+
+  program
+    .command("run <agent>")
+    .description("start a new thread of <agent> and run it until it finishes or waits for a decision")
+    .requiredOption("--input <json>", "input as JSON text or @file.json (see `waypoint agents`)", parseJsonArg("--input"))
+    .option("--thread <id>", "thread id to use (default: a new UUID)")
+    .action(async (agent: string, o: { input: unknown; thread?: string }) => {
+      const g = program.opts<GlobalOpts>();
+      await runAndPrint(g, (wp, onProgress) => wp.start(agent, o.input, { onProgress, ...(o.thread ? { threadId: o.thread } : {}) }));
+    });
+
+  program
+    .command("threads")
+    .description("list threads with their status (running, interrupted, done, error)")
+    .option("--limit <n>", "how many, newest first", (v) => parsePositiveInt(v), 50)
+    .action(async (o: { limit: number }) => {
+      const g = program.opts<GlobalOpts>();
+      await withWaypoint(g, async (wp) => {
+        const views = await wp.list(o.limit);
+        console.log(g.json ? JSON.stringify(views, null, 2) : formatThreadList(views));
+      });
+    });
+
+  program
+    .command("show <thread>")
+    .description("show a thread: status, conversation, and the pending review with its context")
+    .action(async (thread: string) => {
+      const g = program.opts<GlobalOpts>();
+      await withWaypoint(g, async (wp) => {
+        const v = await wp.view(thread);
+        console.log(g.json ? JSON.stringify(v, null, 2) : formatThread(v));
+      });
+    });
+
+  program
+    .command("decide <thread> <decision>")
+    .description("answer a pending review: approve | edit --args <json> | reject [--message] | respond --message")
+    .option("--args <json>", "edit: the new arguments (checked against the tool's schema)", parseJsonArg("--args"))
+    .option("--message <text>", "reject: the reason; respond: the result given to the agent")
+    .option("--decisions <json>", "full form: one decision per pending action, e.g. '[{\"type\":\"approve\"}]'", parseJsonArg("--decisions"))
+    .option("--interrupt <id>", "which pending review, when there are several")
+    .action(async (thread: string, decision: string, o: { args?: unknown; message?: string; decisions?: unknown; interrupt?: string }) => {
+      const g = program.opts<GlobalOpts>();
+      if (!["approve", "edit", "reject", "respond"].includes(decision)) {
+        throw new WaypointError("invalid_decision", `Unknown decision "${decision}". Use one of: approve, edit, reject, respond.`);
+      }
+      await runAndPrint(g, async (wp, onProgress) => {
+        const view = await wp.view(thread);
+        const response = buildResponse(view, decision as DecisionType, o);
+        return wp.decide(thread, response, { onProgress, ...(o.interrupt ? { interruptId: o.interrupt } : {}) });
+      });
+    });
+
+  program
+    .command("resume <thread>")
+    .description("continue a thread that stopped (crash, error, fork) from its last checkpoint")
+    .action(async (thread: string) => {
+      const g = program.opts<GlobalOpts>();
+      await runAndPrint(g, (wp, onProgress) => wp.resume(thread, { onProgress }));
+    });
+
+  program
+    .command("history <thread>")
+    .description("list a thread's checkpoints, newest first, with what each step wrote")
+    .option("--limit <n>", "how many checkpoints", (v) => parsePositiveInt(v), 100)
+    .action(async (thread: string, o: { limit: number }) => {
+      const g = program.opts<GlobalOpts>();
+      await withWaypoint(g, async (wp) => {
+        const h = await wp.history(thread, o.limit);
+        console.log(g.json ? JSON.stringify(h, null, 2) : formatHistory(h));
+      });
+    });
+
+  program
+    .command("fork <thread>")
+    .description("copy a thread as of one checkpoint into a new thread (the original stays as it is)")
+    .requiredOption("--checkpoint <id>", "checkpoint id from `waypoint history`")
+    .action(async (thread: string, o: { checkpoint: string }) => {
+      const g = program.opts<GlobalOpts>();
+      await withWaypoint(g, async (wp) => {
+        const v = await wp.fork(thread, o.checkpoint);
+        if (g.json) console.log(JSON.stringify(v, null, 2));
+        else console.log(`Forked ${thread} at ${o.checkpoint} into ${bold(v.threadId)}.\nContinue it with: waypoint resume ${v.threadId}`);
+      });
+    });
+
+  program
+    .command("delete <thread>")
+    .description("delete a thread's checkpoints (what it did in the world stays, and so does its ledger)")
+    .action(async (thread: string) => {
+      const g = program.opts<GlobalOpts>();
+      await withWaypoint(g, async (wp) => {
+        await wp.remove(thread);
+        console.log(g.json ? JSON.stringify({ deleted: thread }) : `Deleted thread ${thread}.`);
+      });
+    });
+
+  program
+    .command("demo")
+    .description("guided run of the onboarding agent (what `npm start` does)")
+    .action(async () => {
+      await runDemo(program.opts<GlobalOpts>().pace ?? 0);
+    });
+
+  return program;
+}
+
+const EXIT_BAD_INPUT = 2;
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram().exitOverride();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (typeof code === "string" && code.startsWith("commander.")) {
+      return code === "commander.helpDisplayed" || code === "commander.version" || code === "commander.help" ? 0 : EXIT_BAD_INPUT;
+    }
+    if (e instanceof InvalidArgumentError) {
+      console.error(`error: ${e.message}`);
+      return EXIT_BAD_INPUT;
+    }
+    if (isWaypointError(e)) {
+      console.error(`error: ${e.message}`);
+      return ["invalid_input", "invalid_decision", "unknown_thread", "unknown_agent", "unknown_checkpoint", "nothing_pending", "thread_finished"].includes(e.code) ? EXIT_BAD_INPUT : 1;
+    }
+    if (e instanceof ConfigError) {
+      console.error(`error: ${e.message}`);
+      return EXIT_BAD_INPUT;
+    }
+    console.error(e);
+    return 1;
+  }
+}
