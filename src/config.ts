@@ -19,6 +19,7 @@ const EnvSchema = z.object({
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: z.preprocess(emptyToUndefined, z.url({ message: "OPENAI_BASE_URL must be a URL" }).optional()),
   OPENAI_MODEL: z.preprocess(emptyToUndefined, z.string().default("gpt-4o-mini")),
+  WAYPOINT_TRACE_FILE: optionalString,
   LOG_LEVEL: z.preprocess(
     emptyToUndefined,
     z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("warn"),
@@ -38,6 +39,8 @@ export type Config = {
   poolMax: number;
   /** OpenAI settings; no key means the offline planner model runs. */
   openai: { apiKey: string | undefined; baseUrl: string | undefined; model: string };
+  /** When set, every node execution is appended to this JSONL file (debugging, crash tests). */
+  traceFile: string | undefined;
   /** pino level for logs on stderr. */
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 };
@@ -61,6 +64,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     embeddedPort: e.WAYPOINT_PG_PORT,
     poolMax: e.WAYPOINT_POOL_MAX,
     openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, model: e.OPENAI_MODEL },
+    traceFile: e.WAYPOINT_TRACE_FILE,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -83,4 +83,16 @@ export const MIGRATIONS: readonly Migration[] = [
         sent_at         timestamptz NOT NULL DEFAULT now()
       );`,
   },
+  {
+    version: 4,
+    name: "review decisions",
+    sql: `
+      CREATE TABLE waypoint.decisions (
+        thread_id    text NOT NULL,
+        interrupt_id text NOT NULL,
+        response     jsonb NOT NULL,
+        decided_at   timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (thread_id, interrupt_id)
+      );`,
+  },
 ];

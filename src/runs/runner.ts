@@ -3,11 +3,12 @@
 import { randomUUID } from "node:crypto";
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import { AIMessage, ToolMessage } from "@langchain/core/messages";
-import type { Callbacks } from "@langchain/core/callbacks/manager";
+import type { BaseCallbackHandler } from "@langchain/core/callbacks/base";
 import { Command, type StateSnapshot } from "@langchain/langgraph";
 import { AGENTS, type AgentDefinition, type CompiledAgent } from "../../graphs/index.js";
 import type { AgentContext } from "../agents/index.js";
 import { validateResponse } from "../approvals/index.js";
+import { config } from "../config.js";
 import { WaypointError } from "../errors.js";
 import { log } from "../log.js";
 import { copyThread, openPersistence, type Persistence } from "../persistence/index.js";
@@ -18,12 +19,16 @@ import {
   getThreadRow,
   insertThreadRow,
   listThreadRows,
+  pendingReviews,
+  recordDecision,
+  recordedDecisions,
   releaseThread,
   viewOf,
   type ThreadRow,
   type ThreadStatus,
   type ThreadView,
 } from "./threads.js";
+import { NodeTraceHandler } from "./trace.js";
 
 /** One line of progress while a run goes on. */
 export interface ProgressEvent {
@@ -37,8 +42,8 @@ export interface ProgressEvent {
 export interface RunOptions {
   /** Called after each finished super-step. */
   onProgress?: (e: ProgressEvent) => void;
-  /** LangChain callbacks for the run (tracing, tests). */
-  callbacks?: Callbacks;
+  /** LangChain callback handlers for the run (tracing, tests). */
+  callbacks?: BaseCallbackHandler[];
 }
 
 export interface WaypointOptions {
@@ -86,6 +91,7 @@ function summariseUpdate(update: unknown): string {
 
 export class Waypoint {
   private readonly compiled = new Map<string, CompiledAgent>();
+  private readonly trace = config().traceFile ? new NodeTraceHandler(config().traceFile as string) : undefined;
 
   private constructor(
     readonly persistence: Persistence,
@@ -125,14 +131,25 @@ export class Waypoint {
     return this.graphFor(this.agent(row.agent)).getState({ configurable: { thread_id: row.thread_id } }, { subgraphs: true });
   }
 
+  private async viewRow(row: ThreadRow): Promise<ThreadView> {
+    const [snapshot, decided] = await Promise.all([this.snapshot(row), recordedDecisions(this.pool, row.thread_id)]);
+    return viewOf(row, snapshot, new Set(decided.keys()));
+  }
+
+  /** Recorded decisions for interrupts the thread still waits on (their process died before applying them). */
+  private async unappliedDecisions(row: ThreadRow): Promise<Record<string, unknown>> {
+    const [snapshot, decided] = await Promise.all([this.snapshot(row), recordedDecisions(this.pool, row.thread_id)]);
+    const open = new Set(pendingReviews(snapshot).map((p) => p.interruptId));
+    return Object.fromEntries([...decided].filter(([id]) => open.has(id)));
+  }
+
   async view(threadId: string): Promise<ThreadView> {
-    const row = await getThreadRow(this.pool, threadId);
-    return viewOf(row, await this.snapshot(row));
+    return this.viewRow(await getThreadRow(this.pool, threadId));
   }
 
   async list(limit = 50): Promise<ThreadView[]> {
     const rows = await listThreadRows(this.pool, limit);
-    return Promise.all(rows.map(async (r) => viewOf(r, await this.snapshot(r))));
+    return Promise.all(rows.map((r) => this.viewRow(r)));
   }
 
   /** Start a new thread of `agentName` with `input` and run it until it finishes or waits. */
@@ -159,9 +176,11 @@ export class Waypoint {
     }
     if (view.status === "done") throw new WaypointError("thread_finished", `Thread ${threadId} has finished; there is nothing to resume.`, { details: { status: view.status } });
     if (view.status === "running") throw new WaypointError("thread_busy", `Thread ${threadId} is running (${view.detail}).`);
-    // A thread that never reached its first checkpoint starts again from its recorded input.
     const row = await getThreadRow(this.pool, threadId);
-    return this.execute(threadId, view.checkpointId ? null : row.input, opts);
+    // A thread that never reached its first checkpoint starts again from its recorded input.
+    if (!view.checkpointId) return this.execute(threadId, row.input, opts);
+    const decisions = await this.unappliedDecisions(row);
+    return this.execute(threadId, Object.keys(decisions).length ? new Command({ resume: decisions }) : null, opts);
   }
 
   /**
@@ -184,6 +203,7 @@ export class Waypoint {
     }
     if (!target) throw new WaypointError("nothing_pending", `Thread ${threadId} has no decision pending.`);
     validateResponse(target.request, response, this.agent(view.agent).tools);
+    await recordDecision(this.pool, threadId, target.interruptId, response);
     return this.execute(threadId, new Command({ resume: { [target.interruptId]: response } }), opts);
   }
 
@@ -244,7 +264,7 @@ export class Waypoint {
         durability: "sync",
         streamMode: "updates",
         subgraphs: true,
-        ...(opts.callbacks ? { callbacks: opts.callbacks } : {}),
+        callbacks: [...(opts.callbacks ?? []), ...(this.trace ? [this.trace] : [])],
       });
       for await (const chunk of stream) {
         const [ns, update] = chunk as [string[], Record<string, unknown>];

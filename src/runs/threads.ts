@@ -112,15 +112,40 @@ export async function releaseThread(pool: pg.Pool, threadId: string, status: Thr
   );
 }
 
-/** Interrupts waiting for a decision, found in the thread's tasks (sub-agent interrupts included). */
-export function pendingReviews(snapshot: StateSnapshot): PendingReview[] {
+/** Decisions recorded for a thread's interrupts (interrupt id -> response), oldest first. */
+export async function recordedDecisions(pool: pg.Pool, threadId: string): Promise<Map<string, unknown>> {
+  const { rows } = await pool.query<{ interrupt_id: string; response: unknown }>(
+    "SELECT interrupt_id, response FROM waypoint.decisions WHERE thread_id = $1 ORDER BY decided_at",
+    [threadId],
+  );
+  return new Map(rows.map((r) => [r.interrupt_id, r.response]));
+}
+
+/**
+ * Record a decision before it is applied, so that a process that dies right after accepting it does not
+ * lose it: `resume` applies it. A later decision on the same interrupt replaces an unapplied one.
+ */
+export async function recordDecision(pool: pg.Pool, threadId: string, interruptId: string, response: unknown): Promise<void> {
+  await pool.query(
+    `INSERT INTO waypoint.decisions (thread_id, interrupt_id, response) VALUES ($1, $2, $3)
+     ON CONFLICT (thread_id, interrupt_id) DO UPDATE SET response = EXCLUDED.response, decided_at = now()`,
+    [threadId, interruptId, JSON.stringify(response)],
+  );
+}
+
+/**
+ * Interrupts waiting for a decision, found in the thread's tasks (sub-agent interrupts included).
+ * An interrupt in `decided` already has a decision recorded (the process died before acting on it), so
+ * it is not pending any more: resuming the thread applies the recorded decision.
+ */
+export function pendingReviews(snapshot: StateSnapshot, decided: ReadonlySet<string> = new Set()): PendingReview[] {
   const out: PendingReview[] = [];
   const seen = new Set<string>();
   const visit = (snap: StateSnapshot, ns: string) => {
     for (const task of snap.tasks) {
       for (const intr of task.interrupts) {
         const id = intr.id ?? "";
-        if (seen.has(id) || !isHITLRequest(intr.value)) continue;
+        if (seen.has(id) || decided.has(id) || !isHITLRequest(intr.value)) continue;
         seen.add(id);
         const child = task.state && "tasks" in task.state ? (task.state as StateSnapshot) : undefined;
         // An interrupt raised inside a sub-agent is reported by its parent task too; name the sub-agent.
@@ -152,8 +177,8 @@ export function taskErrors(snapshot: StateSnapshot): string[] {
 }
 
 /** Combine the registry row and the checkpoint into what a person needs to know. */
-export function viewOf(row: ThreadRow, snapshot: StateSnapshot): ThreadView {
-  const pending = pendingReviews(snapshot);
+export function viewOf(row: ThreadRow, snapshot: StateSnapshot, decided: ReadonlySet<string> = new Set()): ThreadView {
+  const pending = pendingReviews(snapshot, decided);
   const next = [...snapshot.next];
   let status: ThreadStatus;
   let detail = row.status_detail;
@@ -172,7 +197,9 @@ export function viewOf(row: ThreadRow, snapshot: StateSnapshot): ThreadView {
   } else {
     status = "error";
     const errs = taskErrors(snapshot);
-    if (row.status === "running") detail = `the process running it (pid ${row.runner_pid}) stopped before it finished; \`waypoint resume ${row.thread_id}\` continues from the last checkpoint`;
+    if (snapshot.tasks.some((t) => t.interrupts.some((i) => decided.has(i.id ?? "")))) {
+      detail = `a decision was recorded but the process stopped before acting on it; \`waypoint resume ${row.thread_id}\` applies it`;
+    } else if (row.status === "running") detail = `the process running it (pid ${row.runner_pid}) stopped before it finished; \`waypoint resume ${row.thread_id}\` continues from the last checkpoint`;
     else if (errs.length) detail = `${errs.join("; ")}; \`waypoint resume ${row.thread_id}\` retries`;
     else detail ??= `stopped before ${next.join(", ")}; \`waypoint resume ${row.thread_id}\` continues`;
   }
