@@ -22,7 +22,7 @@ export function createPool(opts: PoolOptions): pg.Pool {
     application_name: opts.applicationName ?? "waypoint",
   });
   // An idle client dropped by the server must not crash the process; the pool replaces it.
-  pool.on("error", (err) => log.warn({ err }, "idle Postgres connection failed; it will be replaced"));
+  pool.on("error", (err: Error & { code?: string }) => log.warn({ error: err.message, code: err.code }, "idle Postgres connection failed; it will be replaced"));
   return pool;
 }
 
