@@ -163,7 +163,7 @@ function liveClients(dataDir: string): number[] {
 }
 
 function pgCtl(bin: PgBinaries, runAs: RunAs, args: string[]): { ok: boolean; output: string } {
-  const r = spawnSync(bin.pg_ctl, args, { ...runAs, encoding: "utf8", env: { ...process.env, LC_ALL: "C" } });
+  const r = spawnSync(bin.pg_ctl, args, { ...runAs, encoding: "utf8" });
   return { ok: r.status === 0, output: `${r.stdout ?? ""}${r.stderr ?? ""}`.trim() };
 }
 
@@ -199,7 +199,6 @@ async function initialise(opts: EmbeddedOptions, runAs: RunAs, bin: PgBinaries):
   const r = spawnSync(bin.initdb, [`--pgdata=${opts.dataDir}`, "--auth=trust", `--username=${PG_USER}`, "--encoding=UTF8", "--locale=C"], {
     ...runAs,
     encoding: "utf8",
-    env: { ...process.env, LC_ALL: "C" },
   });
   if (r.status !== 0) {
     throw new WaypointError("embedded_postgres", `initdb failed for ${opts.dataDir}: ${`${r.stdout ?? ""}${r.stderr ?? ""}`.trim() || r.error?.message}`);
