@@ -95,8 +95,8 @@ async function killWhen(child: ReturnType<typeof startCli>, ready: Promise<void>
   return { pid, at };
 }
 
-function traceEnv(name: string, pace?: string) {
-  return childEnv({ DATABASE_URL: db.url, WAYPOINT_TRACE_FILE: path.join(traceDir, `${name}.jsonl`), ...(pace ? {} : {}) });
+function traceEnv(name: string) {
+  return childEnv({ DATABASE_URL: db.url, WAYPOINT_TRACE_FILE: path.join(traceDir, `${name}.jsonl`) });
 }
 
 test("killed before the interrupt (agent step in flight): resume re-runs only that step", async () => {

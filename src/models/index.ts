@@ -6,7 +6,7 @@ import { log } from "../log.js";
 import { OFFLINE_MODEL_NAME, offlinePlannerModel } from "./offline.js";
 
 export { OFFLINE_MODEL_NAME, offlinePlannerModel, planNextStep } from "./offline.js";
-export { ScriptedChatModel, scriptedModel, type Responder, type ToolSpec } from "./scripted.js";
+export { ScriptedChatModel, type Responder, type ToolSpec } from "./scripted.js";
 
 /** Which model runs, in words, for logs and the CLI banner. */
 export function describeModel(): string {

@@ -52,15 +52,3 @@ export class ScriptedChatModel extends BaseChatModel {
   }
 }
 
-/** A model that replies with the given messages in order, then fails loudly when it runs out. */
-export function scriptedModel(replies: AIMessage[], label = "scripted-test-model"): ScriptedChatModel {
-  let i = 0;
-  return new ScriptedChatModel({
-    label,
-    respond: () => {
-      const next = replies[i++];
-      if (!next) throw new Error(`${label}: no scripted reply left for call ${i}`);
-      return next;
-    },
-  });
-}
