@@ -19,6 +19,9 @@ const EnvSchema = z.object({
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: z.preprocess(emptyToUndefined, z.url({ message: "OPENAI_BASE_URL must be a URL" }).optional()),
   OPENAI_MODEL: z.preprocess(emptyToUndefined, z.string().default("gpt-4o-mini")),
+  OPENAI_FALLBACK_MODEL: optionalString,
+  WAYPOINT_MODEL_MAX_ATTEMPTS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(20).default(5)),
+  WAYPOINT_FAULTS: optionalString,
   WAYPOINT_TRACE_FILE: optionalString,
   LOG_LEVEL: z.preprocess(
     emptyToUndefined,
@@ -38,7 +41,11 @@ export type Config = {
   /** Size of the one shared pg pool. */
   poolMax: number;
   /** OpenAI settings; no key means the offline planner model runs. */
-  openai: { apiKey: string | undefined; baseUrl: string | undefined; model: string };
+  openai: { apiKey: string | undefined; baseUrl: string | undefined; model: string; fallbackModel: string | undefined };
+  /** Attempts per model call (first try included) before the run stops in an error state. */
+  modelMaxAttempts: number;
+  /** Fault injection in the world adapters (tests, chaos, demos): see src/world/faults.ts for the syntax. */
+  faults: string | undefined;
   /** When set, every node execution is appended to this JSONL file (debugging, crash tests). */
   traceFile: string | undefined;
   /** pino level for logs on stderr. */
@@ -63,7 +70,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: path.resolve(e.WAYPOINT_DATA_DIR),
     embeddedPort: e.WAYPOINT_PG_PORT,
     poolMax: e.WAYPOINT_POOL_MAX,
-    openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, model: e.OPENAI_MODEL },
+    openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, model: e.OPENAI_MODEL, fallbackModel: e.OPENAI_FALLBACK_MODEL },
+    modelMaxAttempts: e.WAYPOINT_MODEL_MAX_ATTEMPTS,
+    faults: e.WAYPOINT_FAULTS,
     traceFile: e.WAYPOINT_TRACE_FILE,
     logLevel: e.LOG_LEVEL,
   };

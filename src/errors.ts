@@ -12,7 +12,10 @@ export type WaypointErrorCode =
   | "thread_finished"
   | "unknown_checkpoint"
   | "run_failed"
-  | "version_mismatch";
+  | "version_mismatch"
+  | "model_unavailable"
+  | "tool_failed"
+  | "in_doubt";
 
 export class WaypointError extends Error {
   override name = "WaypointError";

@@ -3,14 +3,14 @@
 // the compiled form LangGraph Studio loads (Studio brings its own checkpointer).
 import { HumanMessage } from "@langchain/core/messages";
 import { END, START, StateGraph, type LangGraphRunnableConfig } from "@langchain/langgraph";
-import { createAgentNode, createToolsNode, routeAfterAgent, routeAfterReview } from "../../src/agents/index.js";
+import { createAgentNode, createDoubtNode, createToolsNode, routeAfterAgent, routeAfterReview, routeAfterTools } from "../../src/agents/index.js";
 import { createReviewNode } from "../../src/approvals/index.js";
 import { recallPreferences, rememberPreference } from "../../src/memory/index.js";
 import { systemPrompt, taskMessage } from "./prompts.js";
 import { OnboardingState, type NewHire, type OnboardingStateValue } from "./state.js";
 import { ONBOARDING_TOOLS, REVIEWED_TOOLS } from "./tools.js";
 
-export const VERSION = "1";
+export const VERSION = "2";
 
 type RecallState = { hire: NewHire; messages: unknown[] };
 
@@ -30,11 +30,13 @@ export const builder = new StateGraph(OnboardingState)
   .addNode("agent", createAgentNode<OnboardingStateValue>({ tools: ONBOARDING_TOOLS, systemPrompt: (s) => systemPrompt(s.hire, s.preferences ?? {}) }))
   .addNode("review", createReviewNode({ tools: ONBOARDING_TOOLS, reviewed: REVIEWED_TOOLS }))
   .addNode("tools", createToolsNode(ONBOARDING_TOOLS))
+  .addNode("doubt", createDoubtNode(ONBOARDING_TOOLS))
   .addEdge(START, "recall")
   .addEdge("recall", "agent")
   .addConditionalEdges("agent", routeAfterAgent("review", END), ["review", END])
   .addConditionalEdges("review", routeAfterReview("tools", "agent"), ["tools", "agent"])
-  .addEdge("tools", "agent");
+  .addConditionalEdges("tools", routeAfterTools("doubt", "agent"), ["doubt", "agent"])
+  .addEdge("doubt", "tools");
 
 export const graph = builder.compile();
 graph.name = "onboarding";

@@ -7,6 +7,7 @@ export const createAccount = durableTool({
   name: "create_account",
   description: "Create the new hire's account in the staff directory.",
   risk: "mutate",
+  dedupesByKey: true,
   schema: z.object({
     email: z.email().describe("Work email of the account"),
     name: z.string().min(1).describe("Full name"),
@@ -24,6 +25,7 @@ export const grantPrivileges = durableTool({
   name: "grant_privileges",
   description: "Grant access privileges to an existing directory account. Risky: a human reviews every call.",
   risk: "mutate",
+  dedupesByKey: true,
   schema: z.object({
     email: z.email().describe("Account to grant to"),
     privileges: z.array(z.string().min(1)).min(1).max(20).describe("Privileges, e.g. 'github:write'"),
@@ -45,6 +47,7 @@ export const sendWelcomeEmail = durableTool({
   name: "send_welcome_email",
   description: "Send the welcome email to the new hire, in the manager's preferred tone.",
   risk: "mutate",
+  dedupesByKey: true,
   schema: z.object({
     email: z.email().describe("Recipient: the new hire's work email"),
     name: z.string().min(1).describe("Name to greet"),

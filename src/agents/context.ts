@@ -3,14 +3,22 @@
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
 import type pg from "pg";
-import { createChatModel } from "../models/index.js";
+import { config as appConfig } from "../config.js";
+import { createChatModel, createFallbackModel } from "../models/index.js";
 import { openPersistence } from "../persistence/index.js";
-import { stableNamespace } from "../tools/index.js";
+import type { LadderOptions } from "../models/ladder.js";
+import { stableNamespace, type RetryPolicy } from "../tools/index.js";
 import { createWorld, type World } from "../world/index.js";
 
 export interface AgentContext {
   /** Chat model for agent nodes; default: createChatModel(). */
   model?: BaseChatModel;
+  /** Model to fail over to when the primary's circuit breaker opens; default: createFallbackModel(). */
+  fallbackModel?: BaseChatModel | null;
+  /** Model-call retry settings (tests use tiny delays). */
+  modelRetry?: LadderOptions;
+  /** Tool-call backoff delays (tests and chaos runs use short ones). */
+  toolRetry?: Partial<RetryPolicy>;
   /** Pool for the ledger; default: the configured database. */
   pool?: pg.Pool;
   /** World adapters; default: the real ones on `pool`. */
@@ -25,6 +33,9 @@ export interface AgentContext {
 
 export interface ResolvedContext {
   model: BaseChatModel;
+  fallbackModel: BaseChatModel | undefined;
+  modelRetry: LadderOptions;
+  toolRetry: Partial<RetryPolicy> | undefined;
   pool: pg.Pool;
   world: World;
   paceMs: number;
@@ -47,6 +58,9 @@ export async function resolveContext(config: LangGraphRunnableConfig): Promise<R
   const threadId = String(config.configurable?.thread_id ?? "");
   return {
     model: ctx.model ?? createChatModel(),
+    fallbackModel: ctx.fallbackModel === null ? undefined : (ctx.fallbackModel ?? createFallbackModel()),
+    modelRetry: { maxAttempts: appConfig().modelMaxAttempts, ...ctx.modelRetry },
+    toolRetry: ctx.toolRetry,
     pool,
     world: ctx.world ?? createWorld(pool),
     paceMs: ctx.paceMs ?? 0,

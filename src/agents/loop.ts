@@ -1,27 +1,42 @@
-// The nodes and edges of a tool-using agent loop: agent -> review -> tools -> agent. Graphs wire them
-// explicitly in their graph.ts, so each agent's shape is readable in one place.
+// The nodes and edges of a tool-using agent loop: agent -> review -> tools (-> doubt -> tools) -> agent.
+// Graphs wire them explicitly in their graph.ts, so each agent's shape is readable in one place.
 import { SystemMessage, type BaseMessage } from "@langchain/core/messages";
-import type { LangGraphRunnableConfig } from "@langchain/langgraph";
-import { closeDanglingToolCalls, executeToolCalls, lastAIMessage, unansweredToolCalls, type DurableTool } from "../tools/index.js";
+import { interrupt, type LangGraphRunnableConfig } from "@langchain/langgraph";
+import { buildDoubtRequest, validateResponse } from "../approvals/index.js";
+import { invokeWithLadder } from "../models/ladder.js";
+import { closeDanglingToolCalls, executeToolCalls, lastAIMessage, ledgerRows, resolveDoubt, unansweredToolCalls, type DurableTool, type Resolution } from "../tools/index.js";
 import { resolveContext } from "./context.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface AgentNodeOptions<S> {
+  /** Tools the model may call. */
   tools: DurableTool[];
   /** System prompt, built from the current state. */
   systemPrompt: (state: S) => string;
 }
 
-/** Calls the model with the tools bound. Dangling tool calls are answered first (never sent dangling). */
+/**
+ * Calls the model with the tools bound, through the failure ladder (retries with backoff, Retry-After,
+ * fail-over). Dangling tool calls are answered first, from the ledger when it knows their outcome.
+ */
 export function createAgentNode<S extends { messages: BaseMessage[] }>(opts: AgentNodeOptions<S>) {
   return async function agent(state: S, config: LangGraphRunnableConfig): Promise<{ messages: BaseMessage[] }> {
-    const { model, paceMs } = await resolveContext(config);
-    if (paceMs > 0) await sleep(paceMs);
-    const closers = closeDanglingToolCalls(state.messages);
-    if (!model.bindTools) throw new Error(`the chat model ${model.getName()} cannot call tools`);
-    const bound = model.bindTools(opts.tools.map((t) => t.definition));
-    const reply = await bound.invoke([new SystemMessage(opts.systemPrompt(state)), ...state.messages, ...closers], config);
+    const ctx = await resolveContext(config);
+    if (ctx.paceMs > 0) await sleep(ctx.paceMs);
+    let closers = closeDanglingToolCalls(state.messages);
+    if (closers.length > 0) {
+      const rows = (await ledgerRows(ctx.pool, ctx.threadId)).filter((r) => r.checkpoint_ns === ctx.checkpointNs);
+      closers = closeDanglingToolCalls(state.messages, new Map(rows.map((r) => [r.tool_call_id, r])));
+    }
+    const reply = await invokeWithLadder({
+      primary: ctx.model,
+      ...(ctx.fallbackModel ? { fallback: ctx.fallbackModel } : {}),
+      tools: opts.tools.map((t) => t.definition),
+      messages: [new SystemMessage(opts.systemPrompt(state)), ...state.messages, ...closers],
+      config,
+      options: ctx.modelRetry,
+    });
     return { messages: [...closers, reply] };
   };
 }
@@ -31,9 +46,30 @@ export function createToolsNode(tools: DurableTool[]) {
   return async function tools_(state: { messages: BaseMessage[] }, config: LangGraphRunnableConfig): Promise<{ messages: BaseMessage[] }> {
     const ctx = await resolveContext(config);
     const calls = unansweredToolCalls(state.messages, lastAIMessage(state.messages));
-    const messages = await executeToolCalls(calls, tools, ctx);
+    const { messages } = await executeToolCalls(calls, tools, ctx);
     if (ctx.paceMs > 0) await sleep(ctx.paceMs);
     return { messages };
+  };
+}
+
+/**
+ * Asks a human about calls the ledger holds in doubt ("did this happen?") and records the answer in
+ * the ledger; the tools node then replays, skips or re-runs each one. Nothing happens before
+ * interrupt() but reads, so re-running this node from its first line is harmless.
+ */
+export function createDoubtNode(tools: DurableTool[]) {
+  return async function doubt(state: { messages: BaseMessage[] }, config: LangGraphRunnableConfig): Promise<Record<string, never>> {
+    const ctx = await resolveContext(config);
+    const open = new Set(unansweredToolCalls(state.messages, lastAIMessage(state.messages)).map((c) => c.id));
+    const rows = (await ledgerRows(ctx.pool, ctx.threadId, { open: true })).filter((r) => r.checkpoint_ns === ctx.checkpointNs && r.status === "in_doubt" && open.has(r.tool_call_id));
+    if (rows.length === 0) return {};
+    const request = buildDoubtRequest(state.messages, rows, tools);
+    const decisions = validateResponse(request, interrupt(request), tools);
+    for (const [i, row] of rows.entries()) {
+      const key = { threadId: ctx.threadId, checkpointNs: ctx.checkpointNs, toolCallId: row.tool_call_id };
+      await resolveDoubt(ctx.pool, key, row.attempts, decisions[i] as Resolution);
+    }
+    return {};
   };
 }
 
@@ -45,4 +81,9 @@ export function routeAfterAgent<T extends string, E extends string>(reviewNode: 
 /** After review: run what is still unanswered, or go straight back to the agent (all rejected/answered). */
 export function routeAfterReview<T extends string, A extends string>(toolsNode: T, agentNode: A) {
   return (state: { messages: BaseMessage[] }): T | A => (unansweredToolCalls(state.messages, lastAIMessage(state.messages)).length > 0 ? toolsNode : agentNode);
+}
+
+/** After tools: a call left unanswered is in doubt, so a human settles it; otherwise back to the agent. */
+export function routeAfterTools<D extends string, A extends string>(doubtNode: D, agentNode: A) {
+  return (state: { messages: BaseMessage[] }): D | A => (unansweredToolCalls(state.messages, lastAIMessage(state.messages)).length > 0 ? doubtNode : agentNode);
 }

@@ -4,8 +4,26 @@ import { z } from "zod";
 import { WaypointError } from "../errors.js";
 import { describeZodError, type DurableTool } from "../tools/index.js";
 
+/** Decisions on a proposed tool call (LangChain v1 HITL). */
 export const DECISION_TYPES = ["approve", "edit", "reject", "respond"] as const;
-export type DecisionType = (typeof DECISION_TYPES)[number];
+/** Decisions on a call whose outcome is unknown ("did this happen?"). */
+export const DOUBT_DECISION_TYPES = ["confirm_done", "run_again", "skip"] as const;
+export const ALL_DECISION_TYPES = [...DECISION_TYPES, ...DOUBT_DECISION_TYPES, "choose"] as const;
+export type DecisionType = (typeof ALL_DECISION_TYPES)[number];
+
+/** review: approve a proposed call; in_doubt: say whether a call happened; choice: pick a branch. */
+export type RequestKind = "review" | "in_doubt" | "choice";
+
+export interface ChoiceOption {
+  /** What the reviewer answers with: { type: "choose", option: id }. */
+  id: string;
+  /** What choosing it does, in words. */
+  description: string;
+  /** When the option takes arguments: the tool they are checked against (merged over `baseArgs`). */
+  tool?: string;
+  baseArgs?: Record<string, unknown>;
+  argsSchema?: Record<string, unknown>;
+}
 
 export interface ActionRequest {
   /** Tool name. */
@@ -23,20 +41,26 @@ export interface ReviewConfig {
   allowedDecisions: DecisionType[];
   /** JSON schema edited arguments must satisfy. */
   argsSchema?: Record<string, unknown>;
+  /** For "choose": the branches on offer. */
+  options?: ChoiceOption[];
 }
 
 export interface ReviewContext {
   /** Steps already finished in this thread, oldest first. */
   done: Array<{ step: string; outcome: "done" | "failed"; summary: string }>;
+  /** Steps of the plan not started yet. */
+  notStarted?: string[];
   /** Things that exist in the world because of this thread (account refs, message refs...). */
   artifacts: Array<{ kind: string; ref: string; from: string }>;
   /** The proposed next step, in words. */
   nextStep: string;
   /** What each decision leads to. */
-  decisionOutcomes: Record<DecisionType, string>;
+  decisionOutcomes: Partial<Record<DecisionType, string>>;
 }
 
 export interface HITLRequest {
+  /** Absent means "review". */
+  kind?: RequestKind;
   actionRequests: ActionRequest[];
   reviewConfigs: ReviewConfig[];
   context: ReviewContext;
@@ -57,8 +81,18 @@ export const DecisionSchema = z.discriminatedUnion(
       .strict(),
     z.object({ type: z.literal("reject"), message: z.string().min(1).optional().describe("Why; fed back to the model as the tool's error") }).strict(),
     z.object({ type: z.literal("respond"), message: z.string().min(1).describe("Returned to the model as the tool's result; the tool does not run") }).strict(),
+    z.object({ type: z.literal("confirm_done"), message: z.string().min(1).optional().describe("What you found, e.g. the booking reference; given to the agent as the result") }).strict(),
+    z.object({ type: z.literal("run_again") }).strict(),
+    z.object({ type: z.literal("skip"), message: z.string().min(1).optional().describe("Why; the agent is told the call was not repeated") }).strict(),
+    z
+      .object({
+        type: z.literal("choose"),
+        option: z.string().min(1).describe("Id of one of the offered options"),
+        args: z.record(z.string(), z.unknown()).optional().describe("Arguments, for an option that takes them"),
+      })
+      .strict(),
   ],
-  { error: (iss) => (iss.code === "invalid_union" ? `decision type must be one of ${DECISION_TYPES.join(", ")}` : undefined) },
+  { error: (iss) => (iss.code === "invalid_union" ? `decision type must be one of ${ALL_DECISION_TYPES.join(", ")}` : undefined) },
 );
 export type Decision = z.infer<typeof DecisionSchema>;
 
@@ -79,7 +113,10 @@ function invalid(message: string, details: Record<string, unknown> = {}): Waypoi
  */
 export function validateResponse(request: HITLRequest, response: unknown, tools: DurableTool[]): Decision[] {
   const parsed = HITLResponseSchema.safeParse(response);
-  if (!parsed.success) throw invalid(`Malformed decision: ${describeZodError(parsed.error)}. Expected { decisions: [{ type: "approve" | "edit" | "reject" | "respond", ... }] }.`);
+  if (!parsed.success) {
+    const allowed = [...new Set(request.reviewConfigs.flatMap((c) => c.allowedDecisions))];
+    throw invalid(`Malformed decision: ${describeZodError(parsed.error)}. Expected { decisions: [{ type: ${allowed.map((t) => `"${t}"`).join(" | ")}, ... }] }.`);
+  }
   const { decisions } = parsed.data;
   const n = request.actionRequests.length;
   if (decisions.length !== n) {
@@ -91,10 +128,11 @@ export function validateResponse(request: HITLRequest, response: unknown, tools:
   return decisions.map((d, i) => {
     const action = request.actionRequests[i] as ActionRequest;
     const cfg = request.reviewConfigs.find((c) => c.actionName === action.name);
-    const allowed = cfg?.allowedDecisions ?? [...DECISION_TYPES];
+    const allowed: readonly DecisionType[] = cfg?.allowedDecisions ?? DECISION_TYPES;
     if (!allowed.includes(d.type)) {
       throw invalid(`Decision ${i + 1} (${action.name}): "${d.type}" is not allowed here; allowed: ${allowed.join(", ")}.`, { index: i, allowed });
     }
+    if (d.type === "choose") return validateChoice(d, cfg?.options ?? [], i, tools);
     if (d.type !== "edit") return d;
     if (d.editedAction.name !== action.name) {
       throw invalid(`Decision ${i + 1}: an edit must keep the tool "${action.name}", got "${d.editedAction.name}".`, { index: i });
@@ -107,4 +145,18 @@ export function validateResponse(request: HITLRequest, response: unknown, tools:
     }
     return { type: "edit", editedAction: { name: action.name, args: args.data as Record<string, unknown> } };
   });
+}
+
+function validateChoice(d: Extract<Decision, { type: "choose" }>, options: ChoiceOption[], i: number, tools: DurableTool[]): Decision {
+  const option = options.find((o) => o.id === d.option);
+  if (!option) throw invalid(`Decision ${i + 1}: no option "${d.option}"; options: ${options.map((o) => o.id).join(", ")}.`, { index: i, options: options.map((o) => o.id) });
+  if (!option.tool) {
+    if (d.args !== undefined) throw invalid(`Decision ${i + 1}: option "${d.option}" takes no arguments.`, { index: i });
+    return { type: "choose", option: d.option };
+  }
+  const tool = tools.find((t) => t.name === option.tool);
+  if (!tool) throw invalid(`Decision ${i + 1}: option "${d.option}" needs the tool "${option.tool}", which this agent does not have.`, { index: i });
+  const args = tool.schema.safeParse({ ...option.baseArgs, ...d.args });
+  if (!args.success) throw invalid(`Decision ${i + 1}: arguments for option "${d.option}" are invalid: ${describeZodError(args.error)}.`, { index: i, argsSchema: tool.jsonSchema });
+  return { type: "choose", option: d.option, args: args.data as Record<string, unknown> };
 }

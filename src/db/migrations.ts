@@ -95,4 +95,94 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (thread_id, interrupt_id)
       );`,
   },
+  {
+    version: 5,
+    name: "ledger: in-doubt calls, human resolutions, read cache",
+    sql: `
+      ALTER TABLE waypoint.tool_calls DROP CONSTRAINT tool_calls_status_check;
+      ALTER TABLE waypoint.tool_calls ADD CONSTRAINT tool_calls_status_check
+        CHECK (status IN ('started', 'succeeded', 'failed', 'in_doubt', 'rerun', 'skipped'));
+      ALTER TABLE waypoint.tool_calls
+        ADD COLUMN dedupes boolean NOT NULL DEFAULT true,
+        ADD COLUMN final boolean NOT NULL DEFAULT true,
+        ADD COLUMN doubt text,
+        ADD COLUMN resolution text CHECK (resolution IN ('confirm_done', 'run_again', 'skip')),
+        ADD COLUMN resolution_note text,
+        ADD COLUMN from_cache boolean NOT NULL DEFAULT false;
+      CREATE INDEX tool_calls_open_idx ON waypoint.tool_calls (thread_id) WHERE status IN ('started', 'in_doubt', 'rerun');
+      CREATE TABLE waypoint.tool_cache (
+        tool       text NOT NULL,
+        args_hash  text NOT NULL,
+        result     jsonb NOT NULL,
+        fetched_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (tool, args_hash)
+      );`,
+  },
+  {
+    version: 6,
+    name: "demo world: travel bookings and the fault log",
+    sql: `
+      CREATE TABLE world.hotels (
+        hotel_id    text PRIMARY KEY,
+        city        text NOT NULL,
+        name        text NOT NULL,
+        nightly_eur integer NOT NULL
+      );
+      INSERT INTO world.hotels (hotel_id, city, name, nightly_eur) VALUES
+        ('lis-alfama', 'Lisbon', 'Alfama Courtyard', 140),
+        ('lis-baixa', 'Lisbon', 'Baixa Grand', 185),
+        ('ber-mitte', 'Berlin', 'Mitte Loft', 120),
+        ('ber-spree', 'Berlin', 'Spreeblick', 160),
+        ('osl-fjord', 'Oslo', 'Fjord House', 210),
+        ('osl-sentrum', 'Oslo', 'Sentrum Rooms', 150);
+      CREATE TABLE world.flights (
+        id              bigserial PRIMARY KEY,
+        booking_ref     text NOT NULL UNIQUE,
+        trip_id         text NOT NULL,
+        traveller       text NOT NULL,
+        origin          text NOT NULL,
+        destination     text NOT NULL,
+        depart_on       date NOT NULL,
+        status          text NOT NULL DEFAULT 'booked' CHECK (status IN ('booked', 'cancelled')),
+        idempotency_key text NOT NULL UNIQUE,
+        booked_at       timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE world.flight_cancellations (
+        id              bigserial PRIMARY KEY,
+        booking_ref     text NOT NULL REFERENCES world.flights (booking_ref),
+        refund_eur      integer NOT NULL,
+        idempotency_key text NOT NULL UNIQUE,
+        cancelled_at    timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE world.hotel_bookings (
+        id              bigserial PRIMARY KEY,
+        booking_ref     text NOT NULL UNIQUE,
+        trip_id         text NOT NULL,
+        hotel_id        text NOT NULL REFERENCES world.hotels (hotel_id),
+        guest           text NOT NULL,
+        check_in        date NOT NULL,
+        nights          integer NOT NULL,
+        idempotency_key text NOT NULL UNIQUE,
+        booked_at       timestamptz NOT NULL DEFAULT now()
+      );
+      -- The car rental system is a legacy API: it takes no idempotency key and dedupes nothing.
+      CREATE TABLE world.car_rentals (
+        id          bigserial PRIMARY KEY,
+        rental_ref  text NOT NULL UNIQUE,
+        trip_id     text NOT NULL,
+        driver      text NOT NULL,
+        city        text NOT NULL,
+        pick_up_on  date NOT NULL,
+        days        integer NOT NULL,
+        rented_at   timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE world.faults (
+        id              bigserial PRIMARY KEY,
+        system          text NOT NULL,
+        kind            text NOT NULL,
+        idempotency_key text,
+        pid             integer NOT NULL,
+        injected_at     timestamptz NOT NULL DEFAULT now()
+      );`,
+  },
 ];

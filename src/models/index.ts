@@ -6,6 +6,7 @@ import { log } from "../log.js";
 import { OFFLINE_MODEL_NAME, offlinePlannerModel } from "./offline.js";
 
 export { OFFLINE_MODEL_NAME, offlinePlannerModel, planNextStep } from "./offline.js";
+export { classifyModelError, invokeWithLadder, resetBreakers, type LadderOptions } from "./ladder.js";
 export { ScriptedChatModel, type Responder, type ToolSpec } from "./scripted.js";
 
 /** Which model runs, in words, for logs and the CLI banner. */
@@ -28,7 +29,21 @@ export function createChatModel(): BaseChatModel {
     model: openai.model,
     apiKey: openai.apiKey,
     temperature: 0,
-    maxRetries: 4,
+    // Retries, Retry-After and fail-over are Waypoint's failure ladder (ladder.ts), not the SDK's.
+    maxRetries: 0,
+    ...(openai.baseUrl ? { configuration: { baseURL: openai.baseUrl } } : {}),
+  });
+}
+
+/** The model to fail over to when the primary's circuit breaker opens (OPENAI_FALLBACK_MODEL), if any. */
+export function createFallbackModel(): BaseChatModel | undefined {
+  const { openai } = config();
+  if (!openai.apiKey || !openai.fallbackModel) return undefined;
+  return new ChatOpenAI({
+    model: openai.fallbackModel,
+    apiKey: openai.apiKey,
+    temperature: 0,
+    maxRetries: 0,
     ...(openai.baseUrl ? { configuration: { baseURL: openai.baseUrl } } : {}),
   });
 }

@@ -13,6 +13,8 @@ export interface ToolRunContext {
   world: World;
   /** Thread the call belongs to. */
   threadId: string;
+  /** Aborted when the attempt times out; pass it to anything that can hang. */
+  signal: AbortSignal;
 }
 
 export type ToolArgsSchema = z.ZodObject<z.ZodRawShape>;
@@ -26,6 +28,21 @@ export interface DurableToolOptions<S extends ToolArgsSchema> {
   schema: S;
   /** Decides retries and what happens to a call whose outcome is unknown after a crash. */
   risk: Risk;
+  /**
+   * mutate only: the outside system dedupes by the idempotency key, so repeating a call with the same key
+   * cannot do it twice. Without it, a call whose outcome is unknown (crash, timeout, lost reply) is never
+   * repeated automatically: the run pauses and asks a human whether it happened.
+   */
+  dedupesByKey?: boolean;
+  /** Overrides the risk class's retry policy (see DEFAULT_RETRY in policy.ts). */
+  retry?: Partial<{ maxAttempts: number; initialDelayMs: number; maxDelayMs: number }>;
+  /** Milliseconds one attempt may take (default 10 s). */
+  timeoutMs?: number;
+  /**
+   * When retries run out on a system that keeps failing: "stop" (default) ends the run in an error
+   * state with the reason, resumable later; "report" hands the model (or the graph) an error result.
+   */
+  onExhausted?: "stop" | "report";
   /** Does the work. Must pass `ctx.idempotencyKey` to any system it changes. */
   run(args: z.infer<S>, ctx: ToolRunContext): Promise<Record<string, unknown>>;
   /** One line for a reviewer: what a call with these arguments would do. */

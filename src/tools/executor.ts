@@ -1,11 +1,14 @@
 // Runs an AIMessage's tool calls through the ledger (in parallel) and keeps the conversation well
-// formed: every tool call gets exactly one ToolMessage.
+// formed: every tool call gets exactly one ToolMessage, except a call in doubt, which waits for a human.
 import { AIMessage, ToolMessage, type BaseMessage } from "@langchain/core/messages";
 import type { ToolCall } from "@langchain/core/messages/tool";
 import type pg from "pg";
+import { WaypointError } from "../errors.js";
+import { log } from "../log.js";
 import type { World } from "../world/index.js";
 import { describeZodError, type DurableTool } from "./durable-tool.js";
-import { runThroughLedger } from "./ledger.js";
+import { argsHash, beginCall, cachedResult, markInDoubt, recordFailure, recordSuccess, type LedgerKey, type LedgerRow } from "./ledger.js";
+import { canRepeat, readFailure, runWithPolicy, type AttemptLog, type RetryPolicy, DEFAULT_TIMEOUT_MS } from "./policy.js";
 
 export interface ExecuteContext {
   pool: pg.Pool;
@@ -13,6 +16,15 @@ export interface ExecuteContext {
   threadId: string;
   /** Stable namespace (see stableNamespace). */
   checkpointNs: string;
+  /** Overrides backoff delays (tests and chaos runs use short ones). */
+  toolRetry?: Partial<RetryPolicy> | undefined;
+}
+
+export interface ExecuteResult {
+  /** One per call that has an answer now. */
+  messages: ToolMessage[];
+  /** Calls whose outcome is unknown and unsafe to repeat: left unanswered for the doubt node. */
+  inDoubt: LedgerRow[];
 }
 
 /** The last AIMessage of the conversation, if the conversation ends with one's turn. */
@@ -35,37 +47,108 @@ export function toolResultMessage(call: ToolCall, content: string, status: "succ
   return new ToolMessage({ id: `tool-${call.id}`, tool_call_id: call.id ?? "", name: call.name, content, status });
 }
 
-async function runOne(call: ToolCall, tools: Map<string, DurableTool>, ctx: ExecuteContext): Promise<ToolMessage> {
-  const tool = tools.get(call.name);
-  if (!tool) return toolResultMessage(call, `Error: there is no tool named "${call.name}". Tools: ${[...tools.keys()].join(", ")}.`, "error");
-  const parsed = tool.schema.safeParse(call.args);
-  if (!parsed.success) return toolResultMessage(call, `Error: invalid arguments for ${call.name}: ${describeZodError(parsed.error)}`, "error");
-  const outcome = await runThroughLedger(
-    ctx.pool,
-    { threadId: ctx.threadId, checkpointNs: ctx.checkpointNs, toolCallId: call.id ?? "" },
-    { tool: tool.name, risk: tool.risk, args: parsed.data },
-    (idempotencyKey) => tool.run(parsed.data, { idempotencyKey, world: ctx.world, threadId: ctx.threadId }),
-  );
-  return outcome.ok ? toolResultMessage(call, JSON.stringify(outcome.result), "success") : toolResultMessage(call, `Error: ${outcome.error}`, "error");
+/** The ToolMessage a settled ledger row stands for. */
+export function messageFromLedger(call: ToolCall, row: LedgerRow): ToolMessage {
+  if (row.status === "succeeded" && row.result) return toolResultMessage(call, JSON.stringify(row.result), "success");
+  return toolResultMessage(call, `Error: ${row.error ?? "the call failed"}`, "error");
 }
 
-/** Execute the given calls in parallel, each exactly once per tool call id. */
-export async function executeToolCalls(calls: ToolCall[], tools: DurableTool[], ctx: ExecuteContext): Promise<ToolMessage[]> {
+/** Raised (after every parallel call settled) when a tool's system kept failing: the run stops, resumable. */
+export class ToolFailedError extends WaypointError {
+  constructor(tool: string, attempts: number, reason: string) {
+    super("tool_failed", `${tool} failed after ${attempts} attempt${attempts === 1 ? "" : "s"}: ${reason}`, { details: { tool, attempts } });
+  }
+}
+
+type Outcome = { kind: "answer"; message: ToolMessage } | { kind: "doubt"; row: LedgerRow } | { kind: "stop"; error: ToolFailedError };
+
+async function runOne(call: ToolCall, tools: Map<string, DurableTool>, ctx: ExecuteContext): Promise<Outcome> {
+  const answer = (content: string, status: "success" | "error"): Outcome => ({ kind: "answer", message: toolResultMessage(call, content, status) });
+  const tool = tools.get(call.name);
+  if (!tool) return answer(`Error: there is no tool named "${call.name}". Tools: ${[...tools.keys()].join(", ")}.`, "error");
+  const parsed = tool.schema.safeParse(call.args);
+  if (!parsed.success) return answer(`Error: invalid arguments for ${call.name}: ${describeZodError(parsed.error)}`, "error");
+  const args = parsed.data as Record<string, unknown>;
+
+  const key: LedgerKey = { threadId: ctx.threadId, checkpointNs: ctx.checkpointNs, toolCallId: call.id ?? "" };
+  const begun = await beginCall(ctx.pool, key, { tool: tool.name, risk: tool.risk, args, dedupes: tool.risk !== "mutate" || tool.dedupesByKey === true });
+  if (begun.action === "replay") return { kind: "answer", message: messageFromLedger(call, begun.row) };
+  if (begun.action === "doubt") return { kind: "doubt", row: begun.row };
+
+  const attempts: AttemptLog = { attempts: 0, failures: [], delays: [] };
+  const idempotencyKey = begun.row.idempotency_key;
+  try {
+    const result = await runWithPolicy(tool, (signal) => tool.run(parsed.data, { idempotencyKey, world: ctx.world, threadId: ctx.threadId, signal }), {
+      scale: ctx.toolRetry,
+      log: attempts,
+    });
+    await recordSuccess(ctx.pool, key, result, { extraAttempts: attempts.attempts - 1, ...(tool.risk === "read" ? { cacheHash: argsHash(args) } : {}) });
+    return answer(JSON.stringify(result), "success");
+  } catch (e) {
+    const reading = readFailure(e, tool.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    const extraAttempts = Math.max(0, attempts.attempts - 1);
+    const tries = attempts.attempts;
+    log.warn({ tool: tool.name, toolCallId: call.id, attempts: tries, reason: reading.message }, "tool call failed");
+    if (!reading.transient) {
+      // The system refused (a 4xx): nothing happened and repeating will not help. The model hears why.
+      await recordFailure(ctx.pool, key, reading.message, { final: true, doubt: null, extraAttempts });
+      return answer(`Error: ${reading.message}`, "error");
+    }
+    if (!canRepeat(tool) && !reading.notApplied) {
+      // It may have happened and its system cannot dedupe: never guess, ask.
+      return { kind: "doubt", row: await markInDoubt(ctx.pool, key, `attempt ${begun.row.attempts + extraAttempts} failed with "${reading.message}"`, extraAttempts) };
+    }
+    if (tool.risk === "read") {
+      const cached = await cachedResult(ctx.pool, tool.name, argsHash(args));
+      if (cached) {
+        const stale = { ...cached.result, stale: true, cachedAt: cached.fetchedAt.toISOString(), staleBecause: reading.message };
+        await recordSuccess(ctx.pool, key, stale, { extraAttempts, fromCache: true });
+        return answer(JSON.stringify(stale), "success");
+      }
+    }
+    const summary = `${reading.message} (after ${tries} attempt${tries === 1 ? "" : "s"})`;
+    const doubt = reading.notApplied ? null : reading.message;
+    if (tool.onExhausted === "report") {
+      await recordFailure(ctx.pool, key, summary, { final: true, doubt, extraAttempts });
+      return answer(`Error: ${summary}`, "error");
+    }
+    await recordFailure(ctx.pool, key, summary, { final: false, doubt, extraAttempts });
+    return { kind: "stop", error: new ToolFailedError(tool.name, tries, `${reading.message}. The run stopped here; resuming the thread tries ${tool.name} again`) };
+  }
+}
+
+/**
+ * Execute the given calls in parallel, each at most once per tool call id. Calls in doubt are returned
+ * unanswered. When a call's system kept failing, the others still finish (and are recorded), then a
+ * ToolFailedError stops the run; resuming replays the finished calls from the ledger.
+ */
+export async function executeToolCalls(calls: ToolCall[], tools: DurableTool[], ctx: ExecuteContext): Promise<ExecuteResult> {
   const byName = new Map(tools.map((t) => [t.name, t]));
-  return Promise.all(calls.map((c) => runOne(c, byName, ctx)));
+  const outcomes = await Promise.all(calls.map((c) => runOne(c, byName, ctx)));
+  const stop = outcomes.find((o): o is Extract<Outcome, { kind: "stop" }> => o.kind === "stop");
+  if (stop) throw stop.error;
+  return {
+    messages: outcomes.flatMap((o) => (o.kind === "answer" ? [o.message] : [])),
+    inDoubt: outcomes.flatMap((o) => (o.kind === "doubt" ? [o.row] : [])),
+  };
 }
 
 /**
  * ToolMessages for every tool call in the conversation that has none, so that a model is never called
- * with a dangling tool call (providers reject that and the thread would be stuck).
+ * with a dangling tool call (providers reject that and the thread would be stuck). A call the ledger
+ * has an outcome for gets that outcome; any other gets an explicit "interrupted" error.
  */
-export function closeDanglingToolCalls(messages: BaseMessage[]): ToolMessage[] {
+export function closeDanglingToolCalls(messages: BaseMessage[], ledger: Map<string, LedgerRow> = new Map()): ToolMessage[] {
   const answered = new Set(messages.filter((m): m is ToolMessage => ToolMessage.isInstance(m)).map((m) => m.tool_call_id));
   const out: ToolMessage[] = [];
   for (const m of messages) {
     if (!AIMessage.isInstance(m)) continue;
     for (const tc of m.tool_calls ?? []) {
-      if (tc.id && !answered.has(tc.id)) out.push(toolResultMessage(tc, "Error: this tool call was interrupted before it produced a result; it did not run.", "error"));
+      if (!tc.id || answered.has(tc.id)) continue;
+      const row = ledger.get(tc.id);
+      if (row && (row.status === "succeeded" || row.status === "skipped" || row.status === "failed")) out.push(messageFromLedger(tc, row));
+      else if (row) out.push(toolResultMessage(tc, "Error: this tool call was interrupted; whether it took effect is unknown (see the thread's ledger).", "error"));
+      else out.push(toolResultMessage(tc, "Error: this tool call was interrupted before it started; it did not run.", "error"));
     }
   }
   return out;

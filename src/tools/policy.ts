@@ -1,0 +1,119 @@
+// The failure ladder for tool calls: how often a call is tried, how long one attempt may take, and what
+// a failure means for each risk class. Retries, backoff with jitter and timeouts come from cockatiel.
+import { ExponentialBackoff, handleWhen, retry, TaskCancelledError, timeout, TimeoutStrategy, wrap, type IBackoff, type IBackoffFactory, type IRetryBackoffContext } from "cockatiel";
+import { isWorldError } from "../world/index.js";
+import type { DurableTool } from "./durable-tool.js";
+
+export interface RetryPolicy {
+  /** Attempts in one go, the first included. */
+  maxAttempts: number;
+  initialDelayMs: number;
+  maxDelayMs: number;
+}
+
+/** Per risk class; a mutate tool whose system cannot dedupe by key is never retried automatically. */
+export const DEFAULT_RETRY: Record<"read" | "compute" | "mutate" | "mutateNoKey", RetryPolicy> = {
+  read: { maxAttempts: 5, initialDelayMs: 200, maxDelayMs: 5_000 },
+  compute: { maxAttempts: 3, initialDelayMs: 200, maxDelayMs: 5_000 },
+  mutate: { maxAttempts: 4, initialDelayMs: 250, maxDelayMs: 10_000 },
+  mutateNoKey: { maxAttempts: 1, initialDelayMs: 0, maxDelayMs: 0 },
+};
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+/** Whether a retry of `tool` after an unknown outcome is safe: true unless it mutates a system that cannot dedupe. */
+export function canRepeat(tool: Pick<DurableTool, "risk" | "dedupesByKey">): boolean {
+  return tool.risk !== "mutate" || tool.dedupesByKey === true;
+}
+
+export function retryPolicyOf(tool: DurableTool, scale?: Partial<RetryPolicy>): RetryPolicy {
+  const base = tool.risk === "mutate" && !tool.dedupesByKey ? DEFAULT_RETRY.mutateNoKey : DEFAULT_RETRY[tool.risk];
+  const merged = { ...base, ...tool.retry };
+  if (!canRepeat(tool)) merged.maxAttempts = 1;
+  return { ...merged, ...(scale?.initialDelayMs !== undefined ? { initialDelayMs: scale.initialDelayMs } : {}), ...(scale?.maxDelayMs !== undefined ? { maxDelayMs: scale.maxDelayMs } : {}) };
+}
+
+/** How one failed attempt is read. */
+export interface FailureReading {
+  /** The system said the request was not applied (429, a refusal): retrying cannot double it. */
+  notApplied: boolean;
+  /** Trying again may help (rate limit, server error, timeout, lost reply). A refusal is final. */
+  transient: boolean;
+  retryAfterMs?: number;
+  message: string;
+}
+
+export function readFailure(e: unknown, timeoutMs: number): FailureReading {
+  if (e instanceof TaskCancelledError) return { notApplied: false, transient: true, message: `no reply within ${timeoutMs} ms (timed out)` };
+  if (isWorldError(e)) {
+    return {
+      notApplied: !e.info.effectMayHaveHappened,
+      transient: e.failure !== "rejected",
+      ...(e.info.retryAfterMs !== undefined ? { retryAfterMs: e.info.retryAfterMs } : {}),
+      message: e.message,
+    };
+  }
+  // Anything else (a driver error, a bug in the tool) may have happened half-way: unknown outcome.
+  return { notApplied: false, transient: true, message: e instanceof Error ? e.message : String(e) };
+}
+
+/** Exponential backoff with jitter that waits at least what a 429's Retry-After asked for. */
+class RetryAfterBackoff implements IBackoffFactory<IRetryBackoffContext<unknown>> {
+  constructor(
+    private readonly inner: IBackoffFactory<unknown>,
+    private readonly timeoutMs: number,
+    private readonly onDelay?: (ms: number, reading: FailureReading) => void,
+  ) {}
+
+  next(context: IRetryBackoffContext<unknown>): IBackoff<IRetryBackoffContext<unknown>> {
+    const inner = this.inner.next(context);
+    const reading = "error" in context.result ? readFailure(context.result.error, this.timeoutMs) : undefined;
+    const duration = Math.max(inner.duration, reading?.retryAfterMs ?? 0);
+    if (reading) this.onDelay?.(duration, reading);
+    return { duration, next: (c) => new RetryAfterBackoff(inner, this.timeoutMs, this.onDelay).next(c) };
+  }
+}
+
+export interface AttemptLog {
+  attempts: number;
+  /** Every failed attempt, in order. */
+  failures: FailureReading[];
+  /** Delays waited between attempts (ms). */
+  delays: number[];
+}
+
+/**
+ * Run `attempt` under the tool's retry policy and timeout. Retries only what is safe to repeat: a
+ * refusal is never retried, and a mutate tool without a deduping system is retried only after the
+ * system said the request was not applied (a 429). Throws the last error when attempts run out.
+ */
+export async function runWithPolicy<T>(
+  tool: DurableTool,
+  attempt: (signal: AbortSignal) => Promise<T>,
+  opts: { scale?: Partial<RetryPolicy>; log: AttemptLog },
+): Promise<T> {
+  const policy = retryPolicyOf(tool, opts.scale);
+  const timeoutMs = tool.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const repeatable = canRepeat(tool);
+  const shouldRetry = (e: Error) => {
+    const r = readFailure(e, timeoutMs);
+    return r.transient && (repeatable || r.notApplied);
+  };
+  // A no-key mutate still honours a 429 (nothing happened), so it gets retries for those only.
+  const maxAttempts = repeatable ? policy.maxAttempts : Math.max(policy.maxAttempts, DEFAULT_RETRY.mutate.maxAttempts);
+  const backoff = new RetryAfterBackoff(
+    new ExponentialBackoff({ initialDelay: Math.max(1, repeatable ? policy.initialDelayMs : DEFAULT_RETRY.mutate.initialDelayMs), maxDelay: Math.max(1, repeatable ? policy.maxDelayMs : DEFAULT_RETRY.mutate.maxDelayMs) }),
+    timeoutMs,
+    (ms) => opts.log.delays.push(ms),
+  );
+  const retrying = retry(handleWhen(shouldRetry), { maxAttempts: maxAttempts - 1, backoff });
+  const limited = timeout(timeoutMs, TimeoutStrategy.Aggressive);
+  return wrap(retrying, limited).execute(async ({ signal }) => {
+    opts.log.attempts++;
+    try {
+      return await attempt(signal);
+    } catch (e) {
+      opts.log.failures.push(readFailure(e, timeoutMs));
+      throw e;
+    }
+  });
+}
