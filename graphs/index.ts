@@ -8,6 +8,9 @@ import { HR_TOOLS } from "./hr/tools.js";
 import * as onboarding from "./onboarding/graph.js";
 import { OnboardingInput } from "./onboarding/state.js";
 import { ONBOARDING_TOOLS } from "./onboarding/tools.js";
+import * as travel from "./travel/graph.js";
+import { TravelInput } from "./travel/state.js";
+import { TRAVEL_TOOLS } from "./travel/tools.js";
 
 /** The slice of a compiled graph Waypoint's runner uses. */
 export interface CompiledAgent {
@@ -59,5 +62,16 @@ export const AGENTS: Record<string, AgentDefinition> = {
     sampleInput: SAMPLE,
     tools: HR_TOOLS,
     compile: (opts) => hr.builder.compile(opts) as unknown as CompiledAgent,
+  },
+  travel: {
+    name: "travel",
+    version: travel.VERSION,
+    description: "Books a flight, a hotel and a car. A failing hotel stops with the partial picture and the ways forward; a car rental in doubt asks a human.",
+    inputSchema: TravelInput,
+    sampleInput: {
+      trip: { tripId: "trip-lis-001", traveller: "Ada Lovelace", origin: "London", destination: "Lisbon", departOn: "2026-12-01", nights: 3, carDays: 2 },
+    },
+    tools: TRAVEL_TOOLS,
+    compile: (opts) => travel.builder.compile(opts) as unknown as CompiledAgent,
   },
 };

@@ -3,7 +3,7 @@ import { AIMessage, HumanMessage, ToolMessage, type BaseMessage } from "@langcha
 import { ConfigError, loadConfig } from "../src/config.js";
 import { decodeLabel, encodeLabel, userNamespace } from "../src/memory/index.js";
 import { planNextStep } from "../src/models/index.js";
-import { idempotencyKeyFor, stableNamespace } from "../src/tools/index.js";
+import { graphNamespace, idempotencyKeyFor, stableNamespace } from "../src/tools/index.js";
 import { ONBOARDING_TOOLS } from "../graphs/onboarding/tools.js";
 
 const specs = ONBOARDING_TOOLS.map((t) => ({ name: t.name, description: t.description, parameters: t.jsonSchema }));
@@ -65,5 +65,7 @@ describe("ledger keys", () => {
     expect(idempotencyKeyFor(k)).toBe(idempotencyKeyFor({ ...k }));
     expect(idempotencyKeyFor(k)).not.toBe(idempotencyKeyFor({ ...k, toolCallId: "c2" }));
     expect(stableNamespace("provisioning:1234|inner:5678")).toBe("provisioning|inner");
+    expect(graphNamespace("tools:5678")).toBe("");
+    expect(graphNamespace("provisioning:1234|tools:5678")).toBe("provisioning");
   });
 });

@@ -7,7 +7,7 @@ import { config as appConfig } from "../config.js";
 import { createChatModel, createFallbackModel } from "../models/index.js";
 import { openPersistence } from "../persistence/index.js";
 import type { LadderOptions } from "../models/ladder.js";
-import { stableNamespace, type RetryPolicy } from "../tools/index.js";
+import { graphNamespace, type RetryPolicy } from "../tools/index.js";
 import { createWorld, type World } from "../world/index.js";
 
 export interface AgentContext {
@@ -40,7 +40,7 @@ export interface ResolvedContext {
   world: World;
   paceMs: number;
   threadId: string;
-  /** Namespace of the running graph, without task ids. */
+  /** Namespace of the graph the node runs in, without task ids ("" for the agent itself). */
   checkpointNs: string;
 }
 
@@ -65,6 +65,6 @@ export async function resolveContext(config: LangGraphRunnableConfig): Promise<R
     world: ctx.world ?? createWorld(pool),
     paceMs: ctx.paceMs ?? 0,
     threadId,
-    checkpointNs: stableNamespace(config.configurable?.checkpoint_ns as string | undefined),
+    checkpointNs: graphNamespace(config.configurable?.checkpoint_ns as string | undefined),
   };
 }

@@ -23,6 +23,8 @@ export interface ChoiceOption {
   tool?: string;
   baseArgs?: Record<string, unknown>;
   argsSchema?: Record<string, unknown>;
+  /** A typical answer's args, for help text. */
+  exampleArgs?: Record<string, unknown>;
 }
 
 export interface ActionRequest {

@@ -21,29 +21,53 @@ export function formatProgress(e: ProgressEvent, elapsedMs: number): string {
   return `  ${dim(`${(elapsedMs / 1000).toFixed(1).padStart(5)}s`)} ${bold(where)}: ${e.summary}`;
 }
 
+const TITLES = { review: "Review requested", in_doubt: "Did this happen? A tool call is in doubt", choice: "A decision is needed" } as const;
+
 export function formatReview(p: PendingReview, threadId: string): string {
   const { request } = p;
+  const kind = request.kind ?? "review";
   const lines: string[] = [];
-  lines.push(bold(`Review requested${p.namespace ? ` by sub-agent "${p.namespace}"` : ""} (interrupt ${p.interruptId})`));
+  lines.push(bold(`${TITLES[kind]}${p.namespace ? ` by sub-agent "${p.namespace}"` : ""} (interrupt ${p.interruptId})`));
   const ctx = request.context;
   if (ctx.done.length) {
     lines.push("  Done so far:");
     for (const d of ctx.done) lines.push(`    ${d.outcome === "done" ? green("✓") : red("✗")} ${d.step}: ${d.summary}`);
   } else lines.push("  Done so far: nothing yet");
+  if (ctx.notStarted?.length) lines.push(`  Not started: ${ctx.notStarted.join(", ")}`);
   if (ctx.artifacts.length) lines.push(`  Artifacts: ${ctx.artifacts.map((a) => `${a.kind} ${a.ref}`).join(", ")}`);
-  lines.push(`  Proposed next step:`);
+  lines.push(kind === "review" ? "  Proposed next step:" : kind === "in_doubt" ? "  In doubt:" : "  The problem:");
   request.actionRequests.forEach((a, i) => {
     lines.push(`    ${i + 1}. ${bold(a.description)}`);
     lines.push(`       ${dim(`${a.name} ${JSON.stringify(a.args)}`)}`);
   });
-  lines.push("  What each decision does:");
-  for (const [k, v] of Object.entries(ctx.decisionOutcomes)) lines.push(`    ${k.padEnd(8)} ${v}`);
+  const options = request.reviewConfigs.flatMap((c) => c.options ?? []);
+  if (options.length) {
+    lines.push("  Options:");
+    for (const o of options) lines.push(`    ${o.id.padEnd(14)} ${o.description}`);
+  } else {
+    lines.push("  What each decision does:");
+    for (const [k, v] of Object.entries(ctx.decisionOutcomes)) lines.push(`    ${k.padEnd(12)} ${v}`);
+  }
   const first = request.actionRequests[0];
   lines.push("  Decide with:");
-  lines.push(`    waypoint decide ${threadId} approve`);
-  if (first) lines.push(`    waypoint decide ${threadId} edit --args '${JSON.stringify(first.args)}'`);
-  lines.push(`    waypoint decide ${threadId} reject --message "why not"`);
-  lines.push(`    waypoint decide ${threadId} respond --message "what to tell the agent instead"`);
+  if (kind === "review") {
+    lines.push(`    waypoint decide ${threadId} approve`);
+    if (first) lines.push(`    waypoint decide ${threadId} edit --args '${JSON.stringify(first.args)}'`);
+    lines.push(`    waypoint decide ${threadId} reject --message "why not"`);
+    lines.push(`    waypoint decide ${threadId} respond --message "what to tell the agent instead"`);
+  } else if (kind === "in_doubt") {
+    lines.push(`    waypoint decide ${threadId} confirm_done --message "what you found, e.g. the reference"`);
+    lines.push(`    waypoint decide ${threadId} run_again`);
+    lines.push(`    waypoint decide ${threadId} skip --message "why"`);
+  } else {
+    for (const o of options) lines.push(`    waypoint decide ${threadId} choose --option ${o.id}${o.tool ? ` --args '${JSON.stringify(o.exampleArgs ?? o.baseArgs ?? {})}'` : ""}`);
+  }
+  return lines.join("\n");
+}
+
+export function formatOpenCalls(calls: ThreadView["openCalls"]): string {
+  const lines = [bold("Tool calls without a settled outcome:")];
+  for (const c of calls) lines.push(`  ${yellow("?")} ${c.tool} ${dim(`(${c.toolCallId}${c.namespace ? ` in ${c.namespace}` : ""}, started ${c.startedAt.toISOString()})`)}`, `      ${c.explanation}`);
   return lines.join("\n");
 }
 
@@ -71,6 +95,7 @@ export function formatThread(v: ThreadView): string {
     lines.push("  Conversation:");
     for (const m of messages) lines.push(`    ${messageLine(m)}`);
   }
+  if (v.openCalls.length) lines.push("", formatOpenCalls(v.openCalls));
   for (const p of v.pending) lines.push("", formatReview(p, v.threadId));
   return lines.join("\n");
 }

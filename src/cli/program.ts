@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { ConfigError } from "../config.js";
 import { isWaypointError, WaypointError } from "../errors.js";
 import { AGENTS } from "../../graphs/index.js";
+import { ALL_DECISION_TYPES, type DecisionType } from "../approvals/index.js";
 import { describeModel } from "../models/index.js";
 import { Waypoint, type ProgressEvent, type ThreadView } from "../runs/index.js";
 import { runDemo } from "./demo.js";
@@ -96,13 +97,19 @@ async function runAndPrint(opts: GlobalOpts, action: (wp: Waypoint, onProgress: 
   });
 }
 
-type DecisionType = "approve" | "edit" | "reject" | "respond";
+interface DecideOpts {
+  args?: unknown;
+  message?: string;
+  option?: string;
+  decisions?: unknown;
+  interrupt?: string;
+}
 
-function buildResponse(view: ThreadView, type: DecisionType, o: { args?: unknown; message?: string; decisions?: unknown; interrupt?: string }): unknown {
+function buildResponse(view: ThreadView, type: DecisionType, o: DecideOpts): unknown {
   if (o.decisions !== undefined) return Array.isArray(o.decisions) ? { decisions: o.decisions } : o.decisions;
   const pending = o.interrupt ? view.pending.find((p) => p.interruptId === o.interrupt) : view.pending[0];
   const actions = pending?.request.actionRequests ?? [];
-  if (actions.length > 1 && (type === "edit" || type === "respond")) {
+  if (actions.length > 1 && (type === "edit" || type === "respond" || type === "confirm_done" || type === "choose")) {
     throw new WaypointError("invalid_decision", `${actions.length} actions wait for review; give one decision each with --decisions '[{"type":"approve"},{"type":"${type}",...}]'.`);
   }
   const one = (): unknown => {
@@ -117,6 +124,16 @@ function buildResponse(view: ThreadView, type: DecisionType, o: { args?: unknown
       case "respond":
         if (!o.message) throw new WaypointError("invalid_decision", `"respond" needs the text to give the agent as the tool's result: --message "..."`);
         return { type, message: o.message };
+      case "confirm_done":
+      case "skip":
+        return o.message ? { type, message: o.message } : { type };
+      case "run_again":
+        return { type };
+      case "choose": {
+        const options = pending?.request.reviewConfigs.flatMap((c) => c.options ?? []) ?? [];
+        if (!o.option) throw new WaypointError("invalid_decision", `"choose" needs --option <id>; options: ${options.map((x) => x.id).join(", ") || "(none offered)"}.`);
+        return o.args === undefined ? { type, option: o.option } : { type, option: o.option, args: o.args };
+      }
     }
   };
   return { decisions: actions.map(() => one()) };
@@ -174,15 +191,18 @@ export function buildProgram(): Command {
 
   program
     .command("decide <thread> <decision>")
-    .description("answer a pending review: approve | edit --args <json> | reject [--message] | respond --message")
-    .option("--args <json>", "edit: the new arguments (checked against the tool's schema)", parseJsonArg("--args"))
-    .option("--message <text>", "reject: the reason; respond: the result given to the agent")
+    .description(
+      "answer what a thread waits for: a review (approve | edit --args <json> | reject [--message] | respond --message), a call in doubt (confirm_done [--message] | run_again | skip [--message]), or a choice (choose --option <id> [--args <json>])",
+    )
+    .option("--args <json>", "edit / choose: the arguments (checked against the tool's schema)", parseJsonArg("--args"))
+    .option("--message <text>", "reject: the reason; respond: the result given to the agent; confirm_done: what you found; skip: why")
+    .option("--option <id>", "choose: which of the offered options")
     .option("--decisions <json>", "full form: one decision per pending action, e.g. '[{\"type\":\"approve\"}]'", parseJsonArg("--decisions"))
     .option("--interrupt <id>", "which pending review, when there are several")
-    .action(async (thread: string, decision: string, o: { args?: unknown; message?: string; decisions?: unknown; interrupt?: string }) => {
+    .action(async (thread: string, decision: string, o: DecideOpts) => {
       const g = program.opts<GlobalOpts>();
-      if (!["approve", "edit", "reject", "respond"].includes(decision)) {
-        throw new WaypointError("invalid_decision", `Unknown decision "${decision}". Use one of: approve, edit, reject, respond.`);
+      if (!(ALL_DECISION_TYPES as readonly string[]).includes(decision)) {
+        throw new WaypointError("invalid_decision", `Unknown decision "${decision}". Use one of: ${ALL_DECISION_TYPES.join(", ")}.`);
       }
       await runAndPrint(g, async (wp, onProgress) => {
         const view = await wp.view(thread);

@@ -9,10 +9,10 @@ import { AGENTS, type AgentDefinition, type CompiledAgent } from "../../graphs/i
 import type { AgentContext } from "../agents/index.js";
 import { validateResponse } from "../approvals/index.js";
 import { config } from "../config.js";
-import { WaypointError } from "../errors.js";
+import { isWaypointError, WaypointError } from "../errors.js";
 import { log } from "../log.js";
 import { copyThread, openPersistence, type Persistence } from "../persistence/index.js";
-import { describeZodError } from "../tools/index.js";
+import { describeZodError, ledgerRows } from "../tools/index.js";
 import { createWorld, type World } from "../world/index.js";
 import {
   claimThread,
@@ -132,8 +132,8 @@ export class Waypoint {
   }
 
   private async viewRow(row: ThreadRow): Promise<ThreadView> {
-    const [snapshot, decided] = await Promise.all([this.snapshot(row), recordedDecisions(this.pool, row.thread_id)]);
-    return viewOf(row, snapshot, new Set(decided.keys()));
+    const [snapshot, decided, open] = await Promise.all([this.snapshot(row), recordedDecisions(this.pool, row.thread_id), ledgerRows(this.pool, row.thread_id, { open: true })]);
+    return viewOf(row, snapshot, new Set(decided.keys()), open);
   }
 
   /** Recorded decisions for interrupts the thread still waits on (their process died before applying them). */
@@ -278,7 +278,9 @@ export class Waypoint {
       detail = status === "error" ? `stopped before ${view.next.join(", ")}` : null;
     } catch (e) {
       detail = e instanceof Error ? e.message : String(e);
-      log.error({ err: e, threadId }, "run failed");
+      // A tool or model that kept failing is an expected stop (the message says what to do); anything else is a bug.
+      if (isWaypointError(e)) log.info({ threadId, code: e.code, reason: detail }, "run stopped");
+      else log.error({ err: e, threadId }, "run failed");
       throw new WaypointError("run_failed", `Thread ${threadId} stopped with an error: ${detail}. Fix the cause, then \`waypoint resume ${threadId}\`.`, { cause: e });
     } finally {
       await releaseThread(this.pool, threadId, status, detail);

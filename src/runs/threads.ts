@@ -6,6 +6,7 @@ import type { StateSnapshot } from "@langchain/langgraph";
 import type pg from "pg";
 import { isHITLRequest, type HITLRequest } from "../approvals/index.js";
 import { WaypointError } from "../errors.js";
+import type { LedgerRow } from "../tools/index.js";
 
 export type ThreadStatus = "running" | "interrupted" | "done" | "error";
 
@@ -17,6 +18,38 @@ export interface PendingReview {
   /** Node that raised it. */
   node: string;
   request: HITLRequest;
+}
+
+export interface OpenCall {
+  tool: string;
+  toolCallId: string;
+  /** Sub-agent path ("" for the agent itself). */
+  namespace: string;
+  args: Record<string, unknown>;
+  status: LedgerRow["status"];
+  attempts: number;
+  startedAt: Date;
+  /** What is known and what happens next, in words. */
+  explanation: string;
+}
+
+/** Describe an unsettled ledger row for a person: what happened and what resuming does. */
+export function describeOpenCall(row: LedgerRow, threadRunning: boolean): OpenCall {
+  const repeatable = row.risk !== "mutate" || row.dedupes;
+  let explanation: string;
+  if (row.status === "in_doubt") explanation = `in doubt: ${row.doubt ?? "outcome unknown"}; its system cannot dedupe, so a human must say whether it happened`;
+  else if (row.status === "rerun") explanation = "a reviewer said it did not happen; it runs once more when the thread continues";
+  else if (row.status === "started" && threadRunning) explanation = `running (attempt ${row.attempts})`;
+  else if (row.status === "started") {
+    explanation = repeatable
+      ? `in doubt: the process stopped during attempt ${row.attempts}; resuming runs it again with the same idempotency key, which its system dedupes, so it cannot happen twice`
+      : `in doubt: the process stopped during attempt ${row.attempts} and its system cannot dedupe; resuming asks a human whether it happened`;
+  } else {
+    explanation = `failed after ${row.attempts} attempt${row.attempts === 1 ? "" : "s"}: ${row.error ?? "unknown error"}; ${
+      repeatable || row.doubt === null ? "resuming tries it again" : "resuming asks a human whether it happened"
+    }`;
+  }
+  return { tool: row.tool, toolCallId: row.tool_call_id, namespace: row.checkpoint_ns, args: row.args, status: row.status, attempts: row.attempts, startedAt: row.started_at, explanation };
 }
 
 export interface ThreadRow {
@@ -47,6 +80,8 @@ export interface ThreadView {
   /** Current state values. */
   values: Record<string, unknown>;
   pending: PendingReview[];
+  /** Tool calls without a settled outcome (killed mid-call, failed, in doubt), and what a resume does with each. */
+  openCalls: OpenCall[];
   createdAt: Date;
   updatedAt: Date;
   forkedFrom: ThreadRow["forked_from"];
@@ -177,7 +212,7 @@ export function taskErrors(snapshot: StateSnapshot): string[] {
 }
 
 /** Combine the registry row and the checkpoint into what a person needs to know. */
-export function viewOf(row: ThreadRow, snapshot: StateSnapshot, decided: ReadonlySet<string> = new Set()): ThreadView {
+export function viewOf(row: ThreadRow, snapshot: StateSnapshot, decided: ReadonlySet<string> = new Set(), open: LedgerRow[] = []): ThreadView {
   const pending = pendingReviews(snapshot, decided);
   const next = [...snapshot.next];
   let status: ThreadStatus;
@@ -213,6 +248,7 @@ export function viewOf(row: ThreadRow, snapshot: StateSnapshot, decided: Readonl
     checkpointId: snapshot.config.configurable?.checkpoint_id as string | undefined,
     values: (snapshot.values ?? {}) as Record<string, unknown>,
     pending,
+    openCalls: open.map((r) => describeOpenCall(r, status === "running")),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     forkedFrom: row.forked_from,

@@ -88,7 +88,7 @@ async function runOne(call: ToolCall, tools: Map<string, DurableTool>, ctx: Exec
     const reading = readFailure(e, tool.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     const extraAttempts = Math.max(0, attempts.attempts - 1);
     const tries = attempts.attempts;
-    log.warn({ tool: tool.name, toolCallId: call.id, attempts: tries, reason: reading.message }, "tool call failed");
+    log.info({ tool: tool.name, toolCallId: call.id, attempts: tries, reason: reading.message }, "tool call failed");
     if (!reading.transient) {
       // The system refused (a 4xx): nothing happened and repeating will not help. The model hears why.
       await recordFailure(ctx.pool, key, reading.message, { final: true, doubt: null, extraAttempts });

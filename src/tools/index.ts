@@ -2,6 +2,7 @@
 export { durableTool, describeZodError, type DurableTool, type DurableToolOptions, type Risk, type ToolRunContext } from "./durable-tool.js";
 export {
   argsHash,
+  graphNamespace,
   idempotencyKeyFor,
   ledgerRows,
   resolveDoubt,

@@ -56,6 +56,16 @@ export function stableNamespace(checkpointNs: string | undefined): string {
     .join("|");
 }
 
+/**
+ * The graph a node runs in, from the node's own checkpoint namespace (which ends with the node itself):
+ * "tools:task" -> "", "provisioning:t1|tools:t2" -> "provisioning". Every node of one (sub)graph shares it,
+ * so the tools node, the doubt node and recovery steps address the same ledger rows.
+ */
+export function graphNamespace(nodeCheckpointNs: string | undefined): string {
+  const parts = stableNamespace(nodeCheckpointNs).split("|");
+  return parts.slice(0, -1).join("|");
+}
+
 /** What the executor does with a call, given its ledger row. */
 export type Begin =
   | { action: "run"; row: LedgerRow }

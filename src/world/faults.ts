@@ -7,7 +7,7 @@ export const FAULT_KINDS = ["rate_limit", "server_error", "timeout", "reply_lost
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** The systems of the demo world, as named in fault rules and errors. */
-export const SYSTEMS = ["directory", "grants", "email", "flights", "hotels", "cars"] as const;
+export const SYSTEMS = ["directory", "grants", "email", "flights", "hotel_search", "hotels", "cars"] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 
 export interface FaultRule {

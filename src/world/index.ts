@@ -198,7 +198,7 @@ export function createWorld(pool: pg.Pool, opts: WorldOptions = {}): World {
       return { messageRef: row.message_ref, to: row.recipient, subject: row.subject };
     }),
 
-    searchHotels: (input, o) => call("hotels", null, o, async () => {
+    searchHotels: (input, o) => call("hotel_search", null, o, async () => {
       const { rows } = await pool.query<{ hotel_id: string; city: string; name: string; nightly_eur: number }>(
         "SELECT hotel_id, city, name, nightly_eur FROM world.hotels WHERE lower(city) = lower($1) ORDER BY nightly_eur, hotel_id",
         [input.city],
