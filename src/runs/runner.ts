@@ -12,8 +12,9 @@ import { config } from "../config.js";
 import { isWaypointError, WaypointError } from "../errors.js";
 import { log } from "../log.js";
 import { copyThread, openPersistence, type Persistence } from "../persistence/index.js";
-import { describeZodError, ledgerRows } from "../tools/index.js";
-import { createWorld, type World } from "../world/index.js";
+import { describeZodError, ledgerRows, type RetryPolicy } from "../tools/index.js";
+import type { LadderOptions } from "../models/index.js";
+import { createWorld, type FaultPlan, type World } from "../world/index.js";
 import {
   claimThread,
   getThreadRow,
@@ -57,6 +58,14 @@ export interface WaypointOptions {
   poolMax?: number;
   /** Slow every step down by this many ms (demos and crash tests; see AgentContext.paceMs). */
   paceMs?: number;
+  /** Faults the world adapters inject (default: WAYPOINT_FAULTS); ignored when `world` is given. */
+  faults?: FaultPlan | null;
+  /** Model to fail over to (null: none, even if configured). */
+  fallbackModel?: BaseChatModel | null;
+  /** Model-call retry settings (tests use tiny delays). */
+  modelRetry?: LadderOptions;
+  /** Tool-call backoff delays (tests use tiny ones). */
+  toolRetry?: Partial<RetryPolicy>;
 }
 
 export interface HistoryEntry {
@@ -101,7 +110,14 @@ export class Waypoint {
   static async open(opts: WaypointOptions = {}): Promise<Waypoint> {
     const persistence = await openPersistence({ ...(opts.url ? { url: opts.url } : {}), ...(opts.poolMax ? { poolMax: opts.poolMax } : {}) });
     const pool = persistence.db.pool;
-    return new Waypoint(persistence, { pool, world: opts.world ?? createWorld(pool), ...(opts.model ? { model: opts.model } : {}), ...(opts.paceMs ? { paceMs: opts.paceMs } : {}) });
+    const world = opts.world ?? createWorld(pool, opts.faults === undefined ? {} : { faults: opts.faults });
+    const context: AgentContext = { pool, world };
+    if (opts.model) context.model = opts.model;
+    if (opts.paceMs) context.paceMs = opts.paceMs;
+    if (opts.fallbackModel !== undefined) context.fallbackModel = opts.fallbackModel;
+    if (opts.modelRetry) context.modelRetry = opts.modelRetry;
+    if (opts.toolRetry) context.toolRetry = opts.toolRetry;
+    return new Waypoint(persistence, context);
   }
 
   get pool() {

@@ -11,12 +11,14 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
-/** Per risk class; a mutate tool whose system cannot dedupe by key is never retried automatically. */
-export const DEFAULT_RETRY: Record<"read" | "compute" | "mutate" | "mutateNoKey", RetryPolicy> = {
+/**
+ * Per risk class. A mutate tool whose system cannot dedupe by key is retried only after its system said
+ * the request was not applied (a 429); any other failure of it goes to a human (see runWithPolicy).
+ */
+export const DEFAULT_RETRY: Record<"read" | "compute" | "mutate", RetryPolicy> = {
   read: { maxAttempts: 5, initialDelayMs: 200, maxDelayMs: 5_000 },
   compute: { maxAttempts: 3, initialDelayMs: 200, maxDelayMs: 5_000 },
   mutate: { maxAttempts: 4, initialDelayMs: 250, maxDelayMs: 10_000 },
-  mutateNoKey: { maxAttempts: 1, initialDelayMs: 0, maxDelayMs: 0 },
 };
 export const DEFAULT_TIMEOUT_MS = 10_000;
 
@@ -25,10 +27,9 @@ export function canRepeat(tool: Pick<DurableTool, "risk" | "dedupesByKey">): boo
   return tool.risk !== "mutate" || tool.dedupesByKey === true;
 }
 
+/** The tool's retry policy: its risk class's defaults, its own overrides, then the run's delay overrides. */
 export function retryPolicyOf(tool: DurableTool, scale?: Partial<RetryPolicy>): RetryPolicy {
-  const base = tool.risk === "mutate" && !tool.dedupesByKey ? DEFAULT_RETRY.mutateNoKey : DEFAULT_RETRY[tool.risk];
-  const merged = { ...base, ...tool.retry };
-  if (!canRepeat(tool)) merged.maxAttempts = 1;
+  const merged = { ...DEFAULT_RETRY[tool.risk], ...tool.retry };
   return { ...merged, ...(scale?.initialDelayMs !== undefined ? { initialDelayMs: scale.initialDelayMs } : {}), ...(scale?.maxDelayMs !== undefined ? { maxDelayMs: scale.maxDelayMs } : {}) };
 }
 
@@ -98,14 +99,11 @@ export async function runWithPolicy<T>(
     const r = readFailure(e, timeoutMs);
     return r.transient && (repeatable || r.notApplied);
   };
-  // A no-key mutate still honours a 429 (nothing happened), so it gets retries for those only.
-  const maxAttempts = repeatable ? policy.maxAttempts : Math.max(policy.maxAttempts, DEFAULT_RETRY.mutate.maxAttempts);
-  const backoff = new RetryAfterBackoff(
-    new ExponentialBackoff({ initialDelay: Math.max(1, repeatable ? policy.initialDelayMs : DEFAULT_RETRY.mutate.initialDelayMs), maxDelay: Math.max(1, repeatable ? policy.maxDelayMs : DEFAULT_RETRY.mutate.maxDelayMs) }),
-    timeoutMs,
-    (ms) => opts.log.delays.push(ms),
+  const backoff = new RetryAfterBackoff(new ExponentialBackoff({ initialDelay: Math.max(1, policy.initialDelayMs), maxDelay: Math.max(1, policy.maxDelayMs) }), timeoutMs, (ms) =>
+    opts.log.delays.push(ms),
   );
-  const retrying = retry(handleWhen(shouldRetry), { maxAttempts: maxAttempts - 1, backoff });
+  // cockatiel's maxAttempts counts retries after the first call.
+  const retrying = retry(handleWhen(shouldRetry), { maxAttempts: policy.maxAttempts - 1, backoff });
   const limited = timeout(timeoutMs, TimeoutStrategy.Aggressive);
   return wrap(retrying, limited).execute(async ({ signal }) => {
     opts.log.attempts++;
