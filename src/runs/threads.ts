@@ -234,6 +234,9 @@ export function viewOf(row: ThreadRow, snapshot: StateSnapshot, decided: Readonl
     const errs = taskErrors(snapshot);
     if (snapshot.tasks.some((t) => t.interrupts.some((i) => decided.has(i.id ?? "")))) {
       detail = `a decision was recorded but the process stopped before acting on it; \`waypoint resume ${row.thread_id}\` applies it`;
+    } else if (row.status === "running" && open.some((r) => r.status === "started")) {
+      const calls = open.filter((r) => r.status === "started").map((r) => `${r.tool} (${r.tool_call_id})`);
+      detail = `the process running it (pid ${row.runner_pid}) stopped in the middle of ${calls.join(", ")}; \`waypoint resume ${row.thread_id}\` continues (see the calls in doubt below)`;
     } else if (row.status === "running") detail = `the process running it (pid ${row.runner_pid}) stopped before it finished; \`waypoint resume ${row.thread_id}\` continues from the last checkpoint`;
     else if (errs.length) detail = `${errs.join("; ")}; \`waypoint resume ${row.thread_id}\` retries`;
     else detail ??= `stopped before ${next.join(", ")}; \`waypoint resume ${row.thread_id}\` continues`;
