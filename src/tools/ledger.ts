@@ -86,15 +86,20 @@ export async function beginCall(
   key: LedgerKey,
   call: { tool: string; risk: Risk; args: Record<string, unknown>; dedupes: boolean },
 ): Promise<Begin> {
-  const inserted = await pool.query<LedgerRow>(
-    `INSERT INTO waypoint.tool_calls (thread_id, checkpoint_ns, tool_call_id, tool, risk, args, idempotency_key, status, dedupes)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, 'started', $8)
-     ON CONFLICT (thread_id, checkpoint_ns, tool_call_id) DO NOTHING RETURNING *`,
+  // One round trip: the new row when this is the first attempt, else the row an earlier one left.
+  const { rows } = await pool.query<LedgerRow & { inserted: boolean }>(
+    `WITH ins AS (
+       INSERT INTO waypoint.tool_calls (thread_id, checkpoint_ns, tool_call_id, tool, risk, args, idempotency_key, status, dedupes)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, 'started', $8)
+       ON CONFLICT (thread_id, checkpoint_ns, tool_call_id) DO NOTHING RETURNING *)
+     SELECT *, true AS inserted FROM ins
+     UNION ALL SELECT *, false AS inserted FROM waypoint.tool_calls WHERE ${PK} AND NOT EXISTS (SELECT 1 FROM ins)`,
     [...pk(key), call.tool, call.risk, JSON.stringify(call.args), idempotencyKeyFor(key), call.dedupes],
   );
-  if (inserted.rows[0]) return { action: "run", row: inserted.rows[0] };
-  const row = (await pool.query<LedgerRow>(`SELECT * FROM waypoint.tool_calls WHERE ${PK}`, pk(key))).rows[0];
-  if (!row) throw new Error(`ledger: row for tool call ${key.toolCallId} vanished`);
+  const found = rows[0];
+  if (!found) throw new Error(`ledger: tool call ${key.toolCallId} was neither recorded nor found`);
+  const { inserted, ...row } = found;
+  if (inserted) return { action: "run", row };
   if (row.status === "succeeded" || row.status === "skipped" || (row.status === "failed" && row.final)) return { action: "replay", row };
   if (row.status === "in_doubt") return { action: "doubt", row };
   const repeatable = row.risk !== "mutate" || row.dedupes;
