@@ -14,8 +14,7 @@ export type WaypointErrorCode =
   | "run_failed"
   | "version_mismatch"
   | "model_unavailable"
-  | "tool_failed"
-  | "in_doubt";
+  | "tool_failed";
 
 export class WaypointError extends Error {
   override name = "WaypointError";

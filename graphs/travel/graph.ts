@@ -7,7 +7,7 @@ import type { ToolCall } from "@langchain/core/messages/tool";
 import { END, interrupt, START, StateGraph, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { createAgentNode, createDoubtNode, createToolsNode, resolveContext, routeAfterAgent } from "../../src/agents/index.js";
 import { progressOf, validateResponse, type ChoiceOption, type HITLRequest } from "../../src/approvals/index.js";
-import { lastAIMessage, unansweredToolCalls } from "../../src/tools/index.js";
+import { lastAIMessage, reopenFailedCall, unansweredToolCalls } from "../../src/tools/index.js";
 import { summaryOf, systemPrompt, taskMessage } from "./prompts.js";
 import { TravelState, type TravelStateValue } from "./state.js";
 import { bookHotel, cancelFlight, MODEL_TOOLS, TRAVEL_TOOLS } from "./tools.js";
@@ -91,10 +91,7 @@ async function recover(state: TravelStateValue, config: LangGraphRunnableConfig)
     case "retry_hotel": {
       // The same tool call runs again: same ledger row, same idempotency key.
       const ctx = await resolveContext(config);
-      await ctx.pool.query(
-        "UPDATE waypoint.tool_calls SET status = 'rerun', resolution = 'run_again', final = true WHERE thread_id = $1 AND checkpoint_ns = $2 AND tool_call_id = $3 AND status = 'failed'",
-        [ctx.threadId, ctx.checkpointNs, id],
-      );
+      await reopenFailedCall(ctx.pool, { threadId: ctx.threadId, checkpointNs: ctx.checkpointNs, toolCallId: id });
       return { messages: [new RemoveMessage({ id: failed.answer.id ?? "" })] };
     }
     case "other_hotel":

@@ -8,7 +8,7 @@ import { ALL_DECISION_TYPES, type DecisionType } from "../approvals/index.js";
 import { describeModel } from "../models/index.js";
 import { Waypoint, type ProgressEvent, type ThreadView } from "../runs/index.js";
 import { runDemo } from "./demo.js";
-import { bold, dim, formatHistory, formatProgress, formatReview, formatThread, formatThreadList } from "./format.js";
+import { bold, dim, formatHistory, formatOpenCalls, formatProgress, formatReview, formatThread, formatThreadList } from "./format.js";
 
 interface GlobalOpts {
   json?: boolean;
@@ -73,6 +73,7 @@ function printOutcome(v: ThreadView, json: boolean | undefined): void {
     if (final && typeof final.content === "string") console.log(final.content);
   } else {
     console.log(`Thread ${bold(v.threadId)}: ${v.status}${v.detail ? ` - ${v.detail}` : ""}`);
+    if (v.openCalls.length) console.log(formatOpenCalls(v.openCalls));
   }
 }
 

@@ -5,6 +5,7 @@ export {
   graphNamespace,
   idempotencyKeyFor,
   ledgerRows,
+  reopenFailedCall,
   resolveDoubt,
   stableNamespace,
   type LedgerKey,

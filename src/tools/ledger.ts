@@ -183,6 +183,14 @@ export async function resolveDoubt(pool: pg.Pool, key: LedgerKey, attempt: numbe
   );
 }
 
+/**
+ * Let a call that failed for good run once more, with the same key (a human chose to retry it). Only a
+ * failed row changes, so doing it twice is harmless.
+ */
+export async function reopenFailedCall(pool: pg.Pool, key: LedgerKey): Promise<void> {
+  await pool.query(`UPDATE waypoint.tool_calls SET status = 'rerun', resolution = 'run_again', final = true WHERE ${PK} AND status = 'failed'`, pk(key));
+}
+
 /** Ledger rows of one thread, oldest first; `open` limits them to calls without a settled outcome. */
 export async function ledgerRows(pool: pg.Pool, threadId: string, opts: { open?: boolean } = {}): Promise<LedgerRow[]> {
   const { rows } = await pool.query<LedgerRow>(
