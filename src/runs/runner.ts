@@ -19,6 +19,7 @@ import {
   claimThread,
   getThreadRow,
   insertThreadRow,
+  isFinished,
   listThreadRows,
   pendingReviews,
   recordDecision,
@@ -289,9 +290,9 @@ export class Waypoint {
           opts.onProgress?.({ namespace: ns.map((p) => p.split(":")[0]).join("|"), node, summary: summariseUpdate(value) || "no change" });
         }
       }
-      const view = await this.view(threadId);
-      status = view.pending.length > 0 ? "interrupted" : view.next.length === 0 ? "done" : "error";
-      detail = status === "error" ? `stopped before ${view.next.join(", ")}` : null;
+      const snap = await this.snapshot(row);
+      status = pendingReviews(snap).length > 0 ? "interrupted" : isFinished(snap) ? "done" : "error";
+      detail = status === "error" ? `stopped before ${snap.next.join(", ")}` : null;
     } catch (e) {
       detail = e instanceof Error ? e.message : String(e);
       // A tool or model that kept failing is an expected stop (the message says what to do); anything else is a bug.

@@ -211,6 +211,14 @@ export function taskErrors(snapshot: StateSnapshot): string[] {
   return errs;
 }
 
+/**
+ * Nothing left to run. Not just `next` being empty: LangGraph leaves out of `next` a task whose writes
+ * were saved when the checkpoint after them was not (the process died in between); that thread is not done.
+ */
+export function isFinished(snapshot: StateSnapshot): boolean {
+  return snapshot.next.length === 0 && snapshot.tasks.length === 0;
+}
+
 /** Combine the registry row and the checkpoint into what a person needs to know. */
 export function viewOf(row: ThreadRow, snapshot: StateSnapshot, decided: ReadonlySet<string> = new Set(), open: LedgerRow[] = []): ThreadView {
   const pending = pendingReviews(snapshot, decided);
@@ -226,7 +234,7 @@ export function viewOf(row: ThreadRow, snapshot: StateSnapshot, decided: Readonl
   } else if (pending.length > 0) {
     status = "interrupted";
     detail = `waits for a decision on ${pending.map((p) => p.request.actionRequests.map((a) => a.name).join(", ")).join("; ")}`;
-  } else if (next.length === 0) {
+  } else if (isFinished(snapshot)) {
     status = "done";
     detail = null;
   } else {
@@ -234,6 +242,10 @@ export function viewOf(row: ThreadRow, snapshot: StateSnapshot, decided: Readonl
     const errs = taskErrors(snapshot);
     if (snapshot.tasks.some((t) => t.interrupts.some((i) => decided.has(i.id ?? "")))) {
       detail = `a decision was recorded but the process stopped before acting on it; \`waypoint resume ${row.thread_id}\` applies it`;
+    } else if (next.length === 0) {
+      // LangGraph leaves a task that finished (its writes are saved) out of `next`: the process died after
+      // the step's writes and before the checkpoint that follows them. Resuming applies them and goes on.
+      detail = `the process stopped after ${snapshot.tasks.map((t) => t.name).join(", ")} finished and before its checkpoint was written; \`waypoint resume ${row.thread_id}\` continues`;
     } else if (row.status === "running" && open.some((r) => r.status === "started")) {
       const calls = open.filter((r) => r.status === "started").map((r) => `${r.tool} (${r.tool_call_id})`);
       detail = `the process running it (pid ${row.runner_pid}) stopped in the middle of ${calls.join(", ")}; \`waypoint resume ${row.thread_id}\` continues (see the calls in doubt below)`;
