@@ -22,6 +22,10 @@ const EnvSchema = z.object({
   OPENAI_FALLBACK_MODEL: optionalString,
   WAYPOINT_MODEL_MAX_ATTEMPTS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(20).default(5)),
   WAYPOINT_FAULTS: optionalString,
+  WAYPOINT_WORKER_CONCURRENCY: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(10_000).default(10)),
+  WAYPOINT_DRAIN_GRACE_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(600_000).default(25_000)),
+  WAYPOINT_MAX_CRASHES: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(100).default(3)),
+  WAYPOINT_RUN_MAX_ATTEMPTS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(100).default(3)),
   WAYPOINT_TRACE_FILE: optionalString,
   LOG_LEVEL: z.preprocess(
     emptyToUndefined,
@@ -44,6 +48,8 @@ export type Config = {
   openai: { apiKey: string | undefined; baseUrl: string | undefined; model: string; fallbackModel: string | undefined };
   /** Attempts per model call (first try included) before the run stops in an error state. */
   modelMaxAttempts: number;
+  /** Workers: runs at once, SIGTERM grace period, worker deaths and failed attempts a run survives. */
+  worker: { concurrency: number; graceMs: number; maxCrashes: number; maxAttempts: number };
   /** Fault injection in the world adapters (tests, chaos, demos): see src/world/faults.ts for the syntax. */
   faults: string | undefined;
   /** When set, every node execution is appended to this JSONL file (debugging, crash tests). */
@@ -73,6 +79,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, model: e.OPENAI_MODEL, fallbackModel: e.OPENAI_FALLBACK_MODEL },
     modelMaxAttempts: e.WAYPOINT_MODEL_MAX_ATTEMPTS,
     faults: e.WAYPOINT_FAULTS,
+    worker: {
+      concurrency: e.WAYPOINT_WORKER_CONCURRENCY,
+      graceMs: e.WAYPOINT_DRAIN_GRACE_MS,
+      maxCrashes: e.WAYPOINT_MAX_CRASHES,
+      maxAttempts: e.WAYPOINT_RUN_MAX_ATTEMPTS,
+    },
     traceFile: e.WAYPOINT_TRACE_FILE,
     logLevel: e.LOG_LEVEL,
   };

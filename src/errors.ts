@@ -14,7 +14,10 @@ export type WaypointErrorCode =
   | "run_failed"
   | "version_mismatch"
   | "model_unavailable"
-  | "tool_failed";
+  | "tool_failed"
+  | "drained"
+  | "unknown_run"
+  | "invalid_submission";
 
 export class WaypointError extends Error {
   override name = "WaypointError";

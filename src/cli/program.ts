@@ -8,6 +8,7 @@ import { ALL_DECISION_TYPES, type DecisionType } from "../approvals/index.js";
 import { describeModel } from "../models/index.js";
 import { Waypoint, type ProgressEvent, type ThreadView } from "../runs/index.js";
 import { runDemo } from "./demo.js";
+import { registerSupervisorCommands } from "./supervisor.js";
 import { bold, dim, formatHistory, formatOpenCalls, formatProgress, formatReview, formatThread, formatThreadList } from "./format.js";
 
 interface GlobalOpts {
@@ -263,6 +264,7 @@ export function buildProgram(): Command {
       await runDemo(program.opts<GlobalOpts>().pace ?? 0);
     });
 
+  registerSupervisorCommands(program, withWaypoint, parseJsonArg);
   return program;
 }
 
@@ -284,7 +286,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (isWaypointError(e)) {
       console.error(`error: ${e.message}`);
-      return ["invalid_input", "invalid_decision", "unknown_thread", "unknown_agent", "unknown_checkpoint", "nothing_pending", "thread_finished"].includes(e.code) ? EXIT_BAD_INPUT : 1;
+      return ["invalid_input", "invalid_decision", "unknown_thread", "unknown_agent", "unknown_checkpoint", "nothing_pending", "thread_finished", "invalid_submission", "unknown_run"].includes(e.code) ? EXIT_BAD_INPUT : 1;
     }
     if (e instanceof ConfigError) {
       console.error(`error: ${e.message}`);

@@ -185,4 +185,69 @@ export const MIGRATIONS: readonly Migration[] = [
         injected_at     timestamptz NOT NULL DEFAULT now()
       );`,
   },
+  {
+    version: 7,
+    name: "run supervisor: runs queue, workers, timers",
+    sql: `
+      CREATE TABLE waypoint.runs (
+        run_id             uuid PRIMARY KEY,
+        thread_id          text NOT NULL REFERENCES waypoint.threads (thread_id) ON DELETE CASCADE,
+        agent              text NOT NULL,
+        graph_version      text NOT NULL,
+        kind               text NOT NULL CHECK (kind IN ('start', 'resume', 'decide')),
+        status             text NOT NULL CHECK (status IN ('pending', 'running', 'success', 'interrupted', 'error', 'cancelled', 'dead')),
+        multitask_strategy text NOT NULL DEFAULT 'reject' CHECK (multitask_strategy IN ('reject', 'enqueue', 'interrupt', 'rollback')),
+        idempotency_key    text UNIQUE,
+        attempts           integer NOT NULL DEFAULT 0,
+        crashes            integer NOT NULL DEFAULT 0,
+        worker_id          text,
+        worker_lock        integer,
+        available_at       timestamptz NOT NULL DEFAULT now(),
+        stop_requested     text CHECK (stop_requested IN ('cancel', 'interrupt', 'rollback')),
+        start_checkpoint   text,
+        review_deadline    jsonb,
+        detail             text,
+        created_at         timestamptz NOT NULL DEFAULT now(),
+        started_at         timestamptz,
+        finished_at        timestamptz,
+        updated_at         timestamptz NOT NULL DEFAULT now()
+      );
+      -- A thread has at most one running run.
+      CREATE UNIQUE INDEX runs_one_running_per_thread ON waypoint.runs (thread_id) WHERE status = 'running';
+      CREATE INDEX runs_queue_idx ON waypoint.runs (available_at, created_at) WHERE status = 'pending';
+      CREATE INDEX runs_thread_idx ON waypoint.runs (thread_id, created_at);
+      CREATE SEQUENCE waypoint.worker_lock_seq MAXVALUE 2147483647 CYCLE;
+      CREATE TABLE waypoint.workers (
+        worker_id   text PRIMARY KEY,
+        worker_lock integer NOT NULL,
+        pid         integer NOT NULL,
+        host        text NOT NULL,
+        versions    text[] NOT NULL,
+        concurrency integer NOT NULL,
+        started_at  timestamptz NOT NULL DEFAULT now(),
+        stopped_at  timestamptz
+      );
+      CREATE TABLE waypoint.timers (
+        timer_id     bigserial PRIMARY KEY,
+        thread_id    text NOT NULL REFERENCES waypoint.threads (thread_id) ON DELETE CASCADE,
+        interrupt_id text NOT NULL,
+        action       text NOT NULL CHECK (action IN ('remind', 'escalate', 'reject')),
+        payload      jsonb NOT NULL DEFAULT '{}',
+        available_at timestamptz NOT NULL,
+        fired_at     timestamptz,
+        outcome      text,
+        UNIQUE (thread_id, interrupt_id, action)
+      );
+      CREATE INDEX timers_due_idx ON waypoint.timers (available_at) WHERE fired_at IS NULL;
+      CREATE TABLE waypoint.events (
+        id         bigserial PRIMARY KEY,
+        thread_id  text,
+        run_id     uuid,
+        kind       text NOT NULL,
+        message    text NOT NULL,
+        data       jsonb NOT NULL DEFAULT '{}',
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX events_thread_idx ON waypoint.events (thread_id, created_at);`,
+  },
 ];

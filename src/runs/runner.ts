@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import { AIMessage, ToolMessage } from "@langchain/core/messages";
 import type { BaseCallbackHandler } from "@langchain/core/callbacks/base";
-import { Command, type StateSnapshot } from "@langchain/langgraph";
+import { Command, isGraphDrained, type RunControl, type StateSnapshot } from "@langchain/langgraph";
 import { AGENTS, type AgentDefinition, type CompiledAgent } from "../../graphs/index.js";
 import type { AgentContext } from "../agents/index.js";
 import { validateResponse } from "../approvals/index.js";
@@ -46,6 +46,10 @@ export interface RunOptions {
   onProgress?: (e: ProgressEvent) => void;
   /** LangChain callback handlers for the run (tracing, tests). */
   callbacks?: BaseCallbackHandler[];
+  /** Stops the run at the next super-step boundary, checkpointed (drain, cancellation). */
+  control?: RunControl;
+  /** Stops the run at once, mid-step (fencing: this process may no longer own the thread). */
+  signal?: AbortSignal;
 }
 
 export interface WaypointOptions {
@@ -169,8 +173,8 @@ export class Waypoint {
     return Promise.all(rows.map((r) => this.viewRow(r)));
   }
 
-  /** Start a new thread of `agentName` with `input` and run it until it finishes or waits. */
-  async start(agentName: string, input: unknown, opts: RunOptions & { threadId?: string } = {}): Promise<ThreadView> {
+  /** Check `input` against the agent's schema and register a new thread for it (nothing runs yet). */
+  async createThread(agentName: string, input: unknown, opts: { threadId?: string } = {}): Promise<{ threadId: string; def: AgentDefinition; input: unknown }> {
     const def = this.agent(agentName);
     const parsed = def.inputSchema.safeParse(input);
     if (!parsed.success) {
@@ -180,7 +184,13 @@ export class Waypoint {
     }
     const threadId = opts.threadId ?? randomUUID();
     await insertThreadRow(this.pool, { threadId, agent: def.name, version: def.version, input: parsed.data, status: "error" });
-    return this.execute(threadId, parsed.data, opts);
+    return { threadId, def, input: parsed.data };
+  }
+
+  /** Start a new thread of `agentName` with `input` and run it until it finishes or waits. */
+  async start(agentName: string, input: unknown, opts: RunOptions & { threadId?: string } = {}): Promise<ThreadView> {
+    const created = await this.createThread(agentName, input, opts);
+    return this.execute(created.threadId, created.input, opts);
   }
 
   /** Continue a thread that stopped (crash, error) from its last checkpoint. */
@@ -193,18 +203,29 @@ export class Waypoint {
     }
     if (view.status === "done") throw new WaypointError("thread_finished", `Thread ${threadId} has finished; there is nothing to resume.`, { details: { status: view.status } });
     if (view.status === "running") throw new WaypointError("thread_busy", `Thread ${threadId} is running (${view.detail}).`);
-    const row = await getThreadRow(this.pool, threadId);
-    // A thread that never reached its first checkpoint starts again from its recorded input.
-    if (!view.checkpointId) return this.execute(threadId, row.input, opts);
-    const decisions = await this.unappliedDecisions(row);
-    return this.execute(threadId, Object.keys(decisions).length ? new Command({ resume: decisions }) : null, opts);
+    return this.advance(threadId, opts);
   }
 
   /**
-   * Answer the pending review of a thread. The response is checked against the request and the tools'
-   * schemas before anything is written: a bad decision changes nothing.
+   * Take a thread as far as it goes from where it is: start it from its recorded input when it has no
+   * checkpoint, apply recorded decisions it has not used, or continue from its last checkpoint. A thread
+   * that is done, or waits for a decision nobody gave, is left as it is. What workers run.
    */
-  async decide(threadId: string, response: unknown, opts: RunOptions & { interruptId?: string } = {}): Promise<ThreadView> {
+  async advance(threadId: string, opts: RunOptions = {}): Promise<ThreadView> {
+    const row = await getThreadRow(this.pool, threadId);
+    const view = await this.viewRow(row);
+    if (!view.checkpointId) return this.execute(threadId, row.input, opts);
+    const decisions = await this.unappliedDecisions(row);
+    if (Object.keys(decisions).length) return this.execute(threadId, new Command({ resume: decisions }), opts);
+    if (view.status === "done" || view.status === "interrupted") return view;
+    return this.execute(threadId, null, opts);
+  }
+
+  /**
+   * Check a response against the pending review it answers and record it (nothing runs yet): a bad
+   * decision changes nothing. Returns the interrupt it answers.
+   */
+  async recordDecision(threadId: string, response: unknown, opts: { interruptId?: string } = {}): Promise<string> {
     const view = await this.view(threadId);
     if (view.pending.length === 0) {
       throw new WaypointError("nothing_pending", `Thread ${threadId} has no decision pending (status: ${view.status}${view.detail ? `, ${view.detail}` : ""}).`, {
@@ -221,7 +242,16 @@ export class Waypoint {
     if (!target) throw new WaypointError("nothing_pending", `Thread ${threadId} has no decision pending.`);
     validateResponse(target.request, response, this.agent(view.agent).tools);
     await recordDecision(this.pool, threadId, target.interruptId, response);
-    return this.execute(threadId, new Command({ resume: { [target.interruptId]: response } }), opts);
+    return target.interruptId;
+  }
+
+  /**
+   * Answer the pending review of a thread and run on. The response is checked against the request and
+   * the tools' schemas before anything is written: a bad decision changes nothing.
+   */
+  async decide(threadId: string, response: unknown, opts: RunOptions & { interruptId?: string } = {}): Promise<ThreadView> {
+    const interruptId = await this.recordDecision(threadId, response, opts);
+    return this.execute(threadId, new Command({ resume: { [interruptId]: response } }), opts);
   }
 
   /** Copy a thread as of one of its checkpoints into a new thread (the original is untouched). */
@@ -282,6 +312,8 @@ export class Waypoint {
         streamMode: "updates",
         subgraphs: true,
         callbacks: [...(opts.callbacks ?? []), ...(this.trace ? [this.trace] : [])],
+        ...(opts.control ? { control: opts.control } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
       });
       for await (const chunk of stream) {
         const [ns, update] = chunk as [string[], Record<string, unknown>];
@@ -294,6 +326,11 @@ export class Waypoint {
       status = pendingReviews(snap).length > 0 ? "interrupted" : isFinished(snap) ? "done" : "error";
       detail = status === "error" ? `stopped before ${snap.next.join(", ")}` : null;
     } catch (e) {
+      if (isGraphDrained(e)) {
+        // Stopped on purpose at a super-step boundary (drain, cancel): checkpointed, nothing lost.
+        detail = `paused between steps (${e.reason || "drain"}); it continues from its last checkpoint`;
+        throw new WaypointError("drained", `Thread ${threadId} paused between steps: ${e.reason || "drain"}.`, { details: { reason: e.reason }, cause: e });
+      }
       detail = e instanceof Error ? e.message : String(e);
       // A tool or model that kept failing is an expected stop (the message says what to do); anything else is a bug.
       if (isWaypointError(e)) log.info({ threadId, code: e.code, reason: detail }, "run stopped");

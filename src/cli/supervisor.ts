@@ -1,0 +1,199 @@
+// The run-supervisor commands of `waypoint`: worker, submit, runs (list/show/cancel/retry), doctor.
+import { Command, InvalidArgumentError, Option } from "commander";
+import { diagnose } from "../runs/doctor.js";
+import { getRun, listRuns, MULTITASK_STRATEGIES, requestStop, retryRun, RUN_STATUSES, type MultitaskStrategy, type RunRow, type RunStatus } from "../runs/queue.js";
+import type { Waypoint } from "../runs/runner.js";
+import { submit } from "../runs/submit.js";
+import { Worker, type WorkerEvent } from "../runs/worker.js";
+import { bold, dim } from "./format.js";
+
+interface GlobalOpts {
+  json?: boolean;
+  pace?: number;
+}
+
+type WithWaypoint = <T>(opts: GlobalOpts, fn: (wp: Waypoint) => Promise<T>) => Promise<T>;
+
+function positiveInt(label: string) {
+  return (raw: string): number => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${label} must be a positive whole number, got "${raw}"`);
+    return n;
+  };
+}
+
+export function formatRun(r: RunRow): string {
+  return [
+    `${bold("Run")} ${r.run_id}`,
+    `  thread    ${r.thread_id} (${r.agent}@${r.graph_version})`,
+    `  kind      ${r.kind}, multitask ${r.multitask_strategy}${r.idempotency_key ? `, idempotency key ${r.idempotency_key}` : ""}`,
+    `  status    ${r.status}${r.detail ? ` - ${r.detail}` : ""}`,
+    `  attempts  ${r.attempts} (worker deaths: ${r.crashes})${r.worker_id ? `, held by ${r.worker_id}` : ""}`,
+    `  created   ${r.created_at.toISOString()}${r.finished_at ? `, finished ${r.finished_at.toISOString()}` : ""}`,
+  ].join("\n");
+}
+
+function formatRunList(rows: RunRow[]): string {
+  if (rows.length === 0) return "No runs. Queue one with `waypoint submit <agent> --input <json>`.";
+  return rows.map((r) => `${r.run_id}  ${r.status.padEnd(11)} ${r.kind.padEnd(6)} ${r.thread_id}  ${dim(r.detail ?? "")}`).join("\n");
+}
+
+function describeEvent(e: WorkerEvent): string | undefined {
+  switch (e.type) {
+    case "claimed":
+      return `run ${e.run.run_id} (${e.run.kind}) on thread ${e.run.thread_id}: claimed`;
+    case "finished":
+      return `run ${e.runId} on thread ${e.threadId}: ${e.status}${e.detail ? ` - ${e.detail}` : ""}`;
+    case "requeued":
+      return `run ${e.runId}: handed back to the queue (${e.reason})`;
+    case "reaped":
+      return `run ${e.runId}: its worker died; ${e.status === "dead" ? "dead" : "queued again"}`;
+    case "fenced":
+      return `lost the liveness lock (${e.reason}); stopped every run, reconnecting`;
+    case "drained":
+      return `drained: handed back ${e.handedBack} run(s)`;
+    default:
+      return undefined;
+  }
+}
+
+/** Run a worker in the foreground until SIGTERM / SIGINT, which drain it. */
+export async function runWorker(opts: { concurrency?: number; graceMs?: number; paceMs?: number; json?: boolean }): Promise<void> {
+  const worker = await Worker.start({
+    ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+    ...(opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {}),
+    ...(opts.paceMs ? { paceMs: opts.paceMs } : {}),
+    onEvent: (e) => {
+      if (opts.json) {
+        if (e.type !== "step") console.log(JSON.stringify(e));
+        return;
+      }
+      const line = describeEvent(e);
+      if (line) console.log(`${dim(new Date().toISOString().slice(11, 23))} ${line}`);
+    },
+  });
+  if (!opts.json) console.log(`Worker ${bold(worker.id)} runs ${worker.versions.join(", ")}. SIGTERM or Ctrl-C drains it.`);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      if (!opts.json) console.log(`${signal}: draining (runs stop at their next step and go back to the queue)...`);
+      void worker.drain(signal.toLowerCase()).then(resolve, resolve);
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+}
+
+export function registerSupervisorCommands(program: Command, withWaypoint: WithWaypoint, parseJson: (label: string) => (raw: string) => unknown): void {
+  const g = () => program.opts<GlobalOpts>();
+  const strategy = new Option("--multitask <strategy>", "when the thread already has an active run").choices([...MULTITASK_STRATEGIES]).default("reject");
+
+  program
+    .command("worker")
+    .description("claim queued runs and carry them to their end; recovers runs of dead workers; SIGTERM drains")
+    .option("--concurrency <n>", "runs at once (default WAYPOINT_WORKER_CONCURRENCY)", positiveInt("--concurrency"))
+    .option("--grace-ms <n>", "drain grace period (default WAYPOINT_DRAIN_GRACE_MS)", positiveInt("--grace-ms"))
+    .action(async (o: { concurrency?: number; graceMs?: number }) => {
+      const { pace, json } = g();
+      await runWorker({ ...o, ...(pace ? { paceMs: pace } : {}), ...(json ? { json } : {}) });
+    });
+
+  program
+    .command("submit <agent>")
+    .description("queue a new thread of <agent>; prints the run id at once (a worker does the work)")
+    .requiredOption("--input <json>", "the agent's input (JSON, or @file)", parseJson("--input"))
+    .option("--thread <id>", "id for the new thread (default: a new UUID)")
+    .option("--idempotency-key <key>", "a retried submission with the same key returns the same run")
+    .option("--review-deadline-ms <n>", "deadline for reviews this run stops at", positiveInt("--review-deadline-ms"))
+    .addOption(new Option("--on-deadline <action>", "what happens when a review passes its deadline").choices(["remind", "escalate", "reject"]).default("remind"))
+    .option("--escalate-to <group>", "reviewer group for --on-deadline escalate")
+    .action(async (agent: string, o: { input: unknown; thread?: string; idempotencyKey?: string; reviewDeadlineMs?: number; onDeadline: "remind" | "escalate" | "reject"; escalateTo?: string }) => {
+      await withWaypoint(g(), async (wp) => {
+        const { run, created } = await submit(wp, {
+          agent,
+          input: o.input,
+          ...(o.thread ? { threadId: o.thread } : {}),
+          ...(o.idempotencyKey ? { idempotencyKey: o.idempotencyKey } : {}),
+          ...(o.reviewDeadlineMs ? { reviewDeadline: { afterMs: o.reviewDeadlineMs, action: o.onDeadline, ...(o.escalateTo ? { escalateTo: o.escalateTo } : {}) } } : {}),
+        });
+        if (g().json) console.log(JSON.stringify({ ...run, created }, null, 2));
+        else console.log(`${created ? "Queued" : "Already submitted with that key:"} run ${bold(run.run_id)} on thread ${bold(run.thread_id)} (${run.status}).\nFollow it with: waypoint runs show ${run.run_id}`);
+      });
+    });
+
+  program
+    .command("enqueue <thread>")
+    .description("queue work on an existing thread: its recorded decision, or a resume (a worker does it)")
+    .option("--decisions <json>", "answer its pending review: [{\"type\":\"approve\"}, ...]", parseJson("--decisions"))
+    .option("--interrupt <id>", "which pending review, when there are several")
+    .option("--idempotency-key <key>", "a retried submission with the same key returns the same run")
+    .addOption(strategy)
+    .action(async (thread: string, o: { decisions?: unknown; interrupt?: string; idempotencyKey?: string; multitask: MultitaskStrategy }) => {
+      await withWaypoint(g(), async (wp) => {
+        const decision = o.decisions === undefined ? undefined : Array.isArray(o.decisions) ? { decisions: o.decisions } : o.decisions;
+        const { run, created } = await submit(wp, {
+          threadId: thread,
+          strategy: o.multitask,
+          ...(decision !== undefined ? { decision } : {}),
+          ...(o.interrupt ? { interruptId: o.interrupt } : {}),
+          ...(o.idempotencyKey ? { idempotencyKey: o.idempotencyKey } : {}),
+        });
+        if (g().json) console.log(JSON.stringify({ ...run, created }, null, 2));
+        else console.log(`${created ? "Queued" : "Already submitted with that key:"} ${run.kind} run ${bold(run.run_id)} on thread ${run.thread_id} (${run.status}).`);
+      });
+    });
+
+  const runs = program.command("runs").description("list, show, cancel and retry runs");
+  runs
+    .command("list", { isDefault: true })
+    .description("runs, newest first")
+    .option("--thread <id>", "only this thread's")
+    .addOption(new Option("--status <status>", "only runs in this status").choices([...RUN_STATUSES]))
+    .option("--limit <n>", "how many", positiveInt("--limit"), 50)
+    .action(async (o: { thread?: string; status?: RunStatus; limit: number }) => {
+      await withWaypoint(g(), async (wp) => {
+        const rows = await listRuns(wp.pool, { limit: o.limit, ...(o.thread ? { threadId: o.thread } : {}), ...(o.status ? { status: o.status } : {}) });
+        console.log(g().json ? JSON.stringify(rows, null, 2) : formatRunList(rows));
+      });
+    });
+  runs
+    .command("show <run>")
+    .description("one run: status, attempts, worker, reason")
+    .action(async (id: string) => {
+      await withWaypoint(g(), async (wp) => {
+        const r = await getRun(wp.pool, id);
+        console.log(g().json ? JSON.stringify(r, null, 2) : formatRun(r));
+      });
+    });
+  runs
+    .command("cancel <run>")
+    .description("stop a run at its next step boundary (a queued one at once); the thread stays resumable")
+    .option("--rollback", "also delete the checkpoints the run created")
+    .action(async (id: string, o: { rollback?: boolean }) => {
+      await withWaypoint(g(), async (wp) => {
+        const r = await requestStop(wp.pool, id, o.rollback ? "rollback" : "cancel");
+        console.log(g().json ? JSON.stringify(r, null, 2) : r.status === "cancelled" ? `Run ${id} cancelled.` : `Run ${id} stops at its next step boundary.`);
+      });
+    });
+  runs
+    .command("retry <run>")
+    .description("queue a dead, failed or cancelled run again")
+    .action(async (id: string) => {
+      await withWaypoint(g(), async (wp) => {
+        const r = await retryRun(wp.pool, id);
+        console.log(g().json ? JSON.stringify(r, null, 2) : `Run ${id} is queued again.`);
+      });
+    });
+
+  program
+    .command("doctor")
+    .description("find runs whose worker died and threads with work left but no run; --repair fixes them")
+    .option("--repair", "queue the runs that are missing, take back orphaned ones")
+    .action(async (o: { repair?: boolean }) => {
+      await withWaypoint(g(), async (wp) => {
+        const findings = await diagnose(wp, { repair: o.repair === true });
+        if (g().json) console.log(JSON.stringify(findings, null, 2));
+        else if (findings.length === 0) console.log("Nothing to repair: every thread is done, waiting for a person, or has a run that will carry it.");
+        else for (const f of findings) console.log(`${f.kind.padEnd(22)} thread ${f.threadId}${f.runId ? ` run ${f.runId}` : ""}\n  ${f.problem}\n  -> ${f.repair}`);
+      });
+    });
+}

@@ -1,0 +1,74 @@
+// Submitting work: validate it, record it, queue a run, return at once. Bad input changes nothing;
+// an idempotency key returns the run it created the first time.
+import { WaypointError } from "../errors.js";
+import { DeadlinePolicySchema, type DeadlinePolicy } from "./deadlines.js";
+import { activeRuns, enqueueRun, runByIdempotencyKey, MULTITASK_STRATEGIES, type MultitaskStrategy, type RunKind, type RunRow } from "./queue.js";
+import type { Waypoint } from "./runner.js";
+import { getThreadRow } from "./threads.js";
+
+export interface Submission {
+  /** Start a new thread of this agent with `input`. */
+  agent?: string;
+  input?: unknown;
+  /** The thread to act on (a new one's id, for a start). */
+  threadId?: string;
+  /** Answer the thread's pending review with this response ({ decisions: [...] }). */
+  decision?: unknown;
+  interruptId?: string;
+  /** Same key, same run: a retried submission does not start a second one. */
+  idempotencyKey?: string;
+  /** What to do when the thread already has an active run (default reject). */
+  strategy?: MultitaskStrategy;
+  /** Deadline for reviews this run stops at. */
+  reviewDeadline?: DeadlinePolicy;
+}
+
+function invalid(message: string): WaypointError {
+  return new WaypointError("invalid_submission", message);
+}
+
+/** Queue a run: start a thread, answer its review, or resume it. Returns the run (and whether it is new). */
+export async function submit(wp: Waypoint, s: Submission): Promise<{ run: RunRow; created: boolean }> {
+  if (s.idempotencyKey !== undefined) {
+    if (s.idempotencyKey.length === 0 || s.idempotencyKey.length > 200) throw invalid("The idempotency key must be 1-200 characters.");
+    const existing = await runByIdempotencyKey(wp.pool, s.idempotencyKey);
+    if (existing) return { run: existing, created: false };
+  }
+  const strategy = s.strategy ?? "reject";
+  if (!MULTITASK_STRATEGIES.includes(strategy)) throw invalid(`Unknown multitask strategy "${String(strategy)}"; use one of ${MULTITASK_STRATEGIES.join(", ")}.`);
+  if (s.reviewDeadline !== undefined && !DeadlinePolicySchema.safeParse(s.reviewDeadline).success) {
+    throw invalid(`Invalid review deadline: expected { afterMs, action: "remind" | "escalate" | "reject", escalateTo?, message? }.`);
+  }
+
+  let kind: RunKind;
+  let threadId: string;
+  if (s.input !== undefined || s.agent !== undefined) {
+    if (s.decision !== undefined) throw invalid("A submission either starts a thread (agent + input) or answers a review (decision), not both.");
+    if (s.agent === undefined) throw invalid("Starting a thread needs the agent's name.");
+    if (s.threadId !== undefined && (await wp.pool.query("SELECT 1 FROM waypoint.threads WHERE thread_id = $1", [s.threadId])).rowCount) {
+      throw invalid(`Thread ${s.threadId} exists already; submit a decision or a resume for it instead of a new input.`);
+    }
+    threadId = (await wp.createThread(s.agent, s.input, s.threadId ? { threadId: s.threadId } : {})).threadId;
+    kind = "start";
+  } else {
+    if (s.threadId === undefined) throw invalid("Say which thread: a decision or a resume needs a thread id.");
+    threadId = (await getThreadRow(wp.pool, s.threadId)).thread_id;
+    if (strategy === "reject" && (await activeRuns(wp.pool, threadId)).length > 0) {
+      throw new WaypointError("thread_busy", `Thread ${threadId} already has an active run; submit with multitask strategy enqueue, interrupt or rollback, or wait.`);
+    }
+    if (s.decision !== undefined) {
+      await wp.recordDecision(threadId, s.decision, s.interruptId ? { interruptId: s.interruptId } : {});
+      kind = "decide";
+    } else kind = "resume";
+  }
+  const row = await getThreadRow(wp.pool, threadId);
+  try {
+    const run = await enqueueRun(wp.pool, { threadId, agent: row.agent, version: row.graph_version, kind, strategy, idempotencyKey: s.idempotencyKey, reviewDeadline: s.reviewDeadline });
+    return { run, created: true };
+  } catch (e) {
+    // Two submissions with one key at the same moment: the second returns the first's run.
+    const existing = (e as { code?: string }).code === "23505" && s.idempotencyKey ? await runByIdempotencyKey(wp.pool, s.idempotencyKey) : undefined;
+    if (existing) return { run: existing, created: false };
+    throw e;
+  }
+}
