@@ -2,6 +2,8 @@
 // per database under an advisory lock together with the app migrations.
 import { PostgresSaver } from "@langchain/langgraph-checkpoint-postgres";
 import { PostgresStore } from "@langchain/langgraph-checkpoint-postgres/store";
+import type pg from "pg";
+import { log } from "../log.js";
 import { applyMigrations, openDatabase, withAdvisoryLock, type Database, type OpenDatabaseOptions } from "../db/index.js";
 
 export { copyThread } from "./threads.js";
@@ -21,6 +23,10 @@ const SETUP_LOCK = "waypoint:setup";
 export async function createPersistence(db: Database): Promise<Persistence> {
   const saver = new PostgresSaver(db.pool);
   const store = new PostgresStore({ connectionOptions: { connectionString: db.url, max: 2 }, ensureTables: false });
+  // The store's own pool has no 'error' listener: an idle connection the server drops (a restart, an
+  // idle reaper) would crash the process. Its pool is not public; listen on it when it is there.
+  const storePool = (store as unknown as { core?: { pool?: pg.Pool } }).core?.pool;
+  storePool?.on("error", (err: Error) => log.warn({ error: err.message }, "idle memory-store connection failed; it will be replaced"));
   // Concurrent setup() of saver and store fails on duplicate keys: one process at a time.
   await withAdvisoryLock(db.pool, SETUP_LOCK, async (client) => {
     await saver.setup();

@@ -333,7 +333,7 @@ export class Waypoint {
       }
       detail = e instanceof Error ? e.message : String(e);
       // A tool or model that kept failing is an expected stop (the message says what to do); anything else is a bug.
-      if (isWaypointError(e)) log.info({ threadId, code: e.code, reason: detail }, "run stopped");
+      if (isWaypointError(e) || opts.signal?.aborted) log.info({ threadId, reason: detail }, "run stopped");
       else log.error({ err: e, threadId }, "run failed");
       throw new WaypointError("run_failed", `Thread ${threadId} stopped with an error: ${detail}. Fix the cause, then \`waypoint resume ${threadId}\`.`, { cause: e });
     } finally {
