@@ -1,5 +1,7 @@
 // The run-supervisor commands of `waypoint`: worker, submit, runs (list/show/cancel/retry), doctor.
 import { Command, InvalidArgumentError, Option } from "commander";
+import { AGENTS } from "../../graphs/index.js";
+import { describeModel } from "../models/index.js";
 import { diagnose } from "../runs/doctor.js";
 import { getRun, listRuns, MULTITASK_STRATEGIES, requestStop, retryRun, RUN_STATUSES, type MultitaskStrategy, type RunRow, type RunStatus } from "../runs/queue.js";
 import type { Waypoint } from "../runs/runner.js";
@@ -58,7 +60,7 @@ function describeEvent(e: WorkerEvent): string | undefined {
 }
 
 /** Run a worker in the foreground until SIGTERM / SIGINT, which drain it. */
-export async function runWorker(opts: { concurrency?: number; graceMs?: number; paceMs?: number; json?: boolean }): Promise<void> {
+export async function runWorker(opts: { concurrency?: number; graceMs?: number; paceMs?: number; json?: boolean; onStarted?: (w: Worker) => Promise<void> }): Promise<void> {
   const worker = await Worker.start({
     ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
     ...(opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {}),
@@ -73,6 +75,7 @@ export async function runWorker(opts: { concurrency?: number; graceMs?: number; 
     },
   });
   if (!opts.json) console.log(`Worker ${bold(worker.id)} runs ${worker.versions.join(", ")}. SIGTERM or Ctrl-C drains it.`);
+  await opts.onStarted?.(worker);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       if (!opts.json) console.log(`${signal}: draining (runs stop at their next step and go back to the queue)...`);
@@ -95,6 +98,34 @@ export function registerSupervisorCommands(program: Command, withWaypoint: WithW
     .action(async (o: { concurrency?: number; graceMs?: number }) => {
       const { pace, json } = g();
       await runWorker({ ...o, ...(pace ? { paceMs: pace } : {}), ...(json ? { json } : {}) });
+    });
+
+  program
+    .command("start")
+    .description("what `npm start` does: a worker, plus a sample onboarding thread when the database has none yet")
+    .action(async () => {
+      const { pace } = g();
+      console.log(dim(`model: ${describeModel()}`));
+      await runWorker({
+        ...(pace ? { paceMs: pace } : {}),
+        onStarted: async (worker) => {
+          const { rowCount } = await worker.wp.pool.query("SELECT 1 FROM waypoint.threads LIMIT 1");
+          if (rowCount) {
+            console.log("Submit work from another terminal: npm run waypoint -- submit <agent> --input '<json>' (agents: npm run waypoint -- agents).");
+            return;
+          }
+          const sample = AGENTS.onboarding?.sampleInput ?? {};
+          const { run } = await submit(worker.wp, { agent: "onboarding", input: sample });
+          console.log(
+            [
+              `Submitted a sample onboarding thread ${bold(run.thread_id)}; it stops for a review before granting privileges.`,
+              "In another terminal:",
+              `  npm run waypoint -- show ${run.thread_id}                                   # the review and its context`,
+              `  npm run waypoint -- enqueue ${run.thread_id} --decisions '[{"type":"approve"}]'   # this worker carries it on`,
+            ].join("\n"),
+          );
+        },
+      });
     });
 
   program
