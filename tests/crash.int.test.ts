@@ -177,11 +177,15 @@ test("killed right after an approval, and again mid-grant: resume finishes with 
   expect(resumed.stdout).toContain("is done");
   expect(await worldCounts(pool, email)).toEqual({ accounts: 1, grants: 2, emails: 1 });
   const l = await ledger(threadId);
-  expect(l.map((r) => [r.tool, r.status, r.attempts])).toEqual([
-    ["create_account", "succeeded", 1],
-    ["grant_privileges", "succeeded", 1],
-    ["send_welcome_email", "succeeded", 1],
+  // The first kill lands as the tools step begins: on a loaded machine the grant may already have
+  // started (then the resume runs it again with the same key, attempt 2, and the world dedupes it).
+  expect(l.map((r) => [r.tool, r.status])).toEqual([
+    ["create_account", "succeeded"],
+    ["grant_privileges", "succeeded"],
+    ["send_welcome_email", "succeeded"],
   ]);
+  expect(l.map((r) => r.attempts)).toEqual([1, expect.any(Number), 1]);
+  expect(l[1]!.attempts).toBeLessThanOrEqual(2);
   const trace = readTrace(env.WAYPOINT_TRACE_FILE as string);
   expect(rerunAfter(trace, killed1, durable1)).toEqual([]);
   expect(rerunAfter(trace, killed2, durable2)).toEqual([]);

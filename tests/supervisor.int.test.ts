@@ -245,7 +245,9 @@ describe("the doctor", () => {
     expect(repaired.map((f) => f.kind).sort()).toEqual(["orphaned_run", "stalled_thread", "stalled_thread"]);
     expect((await diagnose(wp, { repair: false })).filter((f) => ours.has(f.threadId))).toEqual([]);
     await worker();
-    for (const id of [a.threadId, b.threadId, c.threadId]) await until(`${id} done`, async () => (await wp.view(id)).status === "done");
+    for (const id of [a.threadId, b.threadId, c.threadId]) {
+      await until(`${id} done and its run ended`, async () => (await wp.view(id)).status === "done" && (await listRuns(wp.pool, { threadId: id })).every((r) => settled.includes(r.status)));
+    }
     for (const t of ["doc-a", "doc-b", "doc-c"]) expect(await tripRows(t)).toEqual({ flights: 1, hotels: 1, cars: 1 });
     const stillOpen = await listRuns(wp.pool, { status: "running" });
     expect(stillOpen.filter((r) => [a.threadId, b.threadId, c.threadId].includes(r.thread_id))).toEqual([]);
