@@ -186,8 +186,14 @@ export async function requeueRun(pool: pg.Pool, runId: string, workerId: string,
   return rowCount === 1;
 }
 
-export async function markStart(pool: pg.Pool, runId: string, checkpointId: string | null): Promise<void> {
-  await pool.query("UPDATE waypoint.runs SET start_checkpoint = COALESCE(start_checkpoint, $2) WHERE run_id = $1", [runId, checkpointId]);
+/** Remember the checkpoint a run starts from (what a rollback goes back to); the first attempt's counts. */
+export async function markStart(pool: pg.Pool, run: Pick<RunRow, "run_id" | "thread_id">): Promise<void> {
+  await pool.query(
+    `UPDATE waypoint.runs SET start_checkpoint = COALESCE(start_checkpoint,
+       (SELECT checkpoint_id FROM checkpoints WHERE thread_id = $2 AND checkpoint_ns = '' ORDER BY checkpoint_id DESC LIMIT 1))
+      WHERE run_id = $1`,
+    [run.run_id, run.thread_id],
+  );
 }
 
 /**

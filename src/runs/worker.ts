@@ -241,7 +241,7 @@ export class Worker {
     const pool = this.wp.pool;
     try {
       if (run.stop_requested) this.stopRun(a, run.stop_requested);
-      await markStart(pool, run.run_id, (await this.wp.view(run.thread_id)).checkpointId ?? null);
+      await markStart(pool, run);
       const view = await this.wp.advance(run.thread_id, {
         control: a.control,
         signal: a.abort.signal,
