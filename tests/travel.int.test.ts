@@ -173,10 +173,15 @@ describe("SIGKILL in the middle of a tool call", () => {
     expect((await runCli(["threads"], childEnv({ DATABASE_URL: url }))).code).toBe(0);
   });
 
+  /** Run a trip in a child and SIGKILL it while `tool` hangs in the fault injector (its system's timeout fault). */
   async function killDuring(threadId: string, tool: string, faults: string, destination: string) {
     const child = startCli(["run", "travel", "--thread", threadId, "--input", JSON.stringify({ trip: trip(threadId, destination) })], childEnv({ DATABASE_URL: url, WAYPOINT_FAULTS: faults }));
     for (let i = 0; ; i++) {
-      const { rowCount } = await pool.query("SELECT 1 FROM waypoint.tool_calls WHERE thread_id = $1 AND tool = $2 AND status = 'started'", [threadId, tool]);
+      const { rowCount } = await pool.query(
+        `SELECT 1 FROM waypoint.tool_calls c JOIN world.faults f ON f.idempotency_key IS NOT DISTINCT FROM (CASE WHEN c.dedupes THEN c.idempotency_key END) AND f.kind = 'timeout'
+          WHERE c.thread_id = $1 AND c.tool = $2 AND c.status = 'started'`,
+        [threadId, tool],
+      );
       if (rowCount) break;
       if (i > 600) throw new Error(`${tool} never started; output:\n${child.output()}`);
       await new Promise((r) => setTimeout(r, 50));

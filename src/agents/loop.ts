@@ -46,7 +46,7 @@ export function createToolsNode(tools: DurableTool[]) {
   return async function tools_(state: { messages: BaseMessage[] }, config: LangGraphRunnableConfig): Promise<{ messages: BaseMessage[] }> {
     const ctx = await resolveContext(config);
     const calls = unansweredToolCalls(state.messages, lastAIMessage(state.messages));
-    const { messages } = await executeToolCalls(calls, tools, ctx);
+    const { messages } = await executeToolCalls(calls, tools, { ...ctx, signal: config.signal });
     if (ctx.paceMs > 0) await sleep(ctx.paceMs);
     return { messages };
   };

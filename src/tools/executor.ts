@@ -18,6 +18,8 @@ export interface ExecuteContext {
   checkpointNs: string;
   /** Overrides backoff delays (tests and chaos runs use short ones). */
   toolRetry?: Partial<RetryPolicy> | undefined;
+  /** The run's abort signal: a stopped run cancels its tool calls too. */
+  signal?: AbortSignal | undefined;
 }
 
 export interface ExecuteResult {
@@ -80,11 +82,15 @@ async function runOne(call: ToolCall, tools: Map<string, DurableTool>, ctx: Exec
   try {
     const result = await runWithPolicy(tool, (signal) => tool.run(parsed.data, { idempotencyKey, world: ctx.world, threadId: ctx.threadId, signal }), {
       scale: ctx.toolRetry,
+      signal: ctx.signal,
       log: attempts,
     });
     await recordSuccess(ctx.pool, key, result, { extraAttempts: attempts.attempts - 1, ...(tool.risk === "read" ? { cacheHash: argsHash(args) } : {}) });
     return answer(JSON.stringify(result), "success");
   } catch (e) {
+    // The run was stopped (its worker was fenced): record nothing. The row stays "started", which is
+    // exactly what the next owner must see: a call whose outcome is unknown.
+    if (ctx.signal?.aborted) throw e;
     const reading = readFailure(e, tool.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     const extraAttempts = Math.max(0, attempts.attempts - 1);
     const tries = attempts.attempts;

@@ -90,7 +90,7 @@ export interface AttemptLog {
 export async function runWithPolicy<T>(
   tool: DurableTool,
   attempt: (signal: AbortSignal) => Promise<T>,
-  opts: { scale?: Partial<RetryPolicy>; log: AttemptLog },
+  opts: { scale?: Partial<RetryPolicy> | undefined; log: AttemptLog; signal?: AbortSignal | undefined },
 ): Promise<T> {
   const policy = retryPolicyOf(tool, opts.scale);
   const timeoutMs = tool.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -105,6 +105,7 @@ export async function runWithPolicy<T>(
   // cockatiel's maxAttempts counts retries after the first call.
   const retrying = retry(handleWhen(shouldRetry), { maxAttempts: policy.maxAttempts - 1, backoff });
   const limited = timeout(timeoutMs, TimeoutStrategy.Aggressive);
+  // The run's signal (a fenced worker stops its graphs) cancels the attempt and any backoff wait too.
   return wrap(retrying, limited).execute(async ({ signal }) => {
     opts.log.attempts++;
     try {
@@ -113,5 +114,5 @@ export async function runWithPolicy<T>(
       opts.log.failures.push(readFailure(e, timeoutMs));
       throw e;
     }
-  });
+  }, opts.signal ?? new AbortController().signal);
 }
