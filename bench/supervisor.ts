@@ -133,9 +133,9 @@ function pidRunning(pool: pg.Pool, runId: string): Promise<number> {
   }, 30_000, 5);
 }
 
-/** Trace lines of one thread written by one process, oldest first. */
+/** Trace lines of one thread's nodes run by one process, oldest first (not LangGraph's __start__ input step). */
 function traceOf(file: string, threadId: string, pid: number): TraceEntry[] {
-  return readTrace(file).filter((e) => e.threadId === threadId && e.pid === pid);
+  return readTrace(file).filter((e) => e.threadId === threadId && e.pid === pid && e.node !== "__start__");
 }
 
 /** One sample: submit a travel run, SIGKILL its worker after a few node starts, time the takeover. */
@@ -149,7 +149,7 @@ async function recoverOnce(wp: Waypoint, workers: CliChild[], traceFile: string,
   const survivor = workers.find((w) => w.child.pid !== pid);
   if (!victim || !survivor?.child.pid) throw new Error(`run ${run.run_id} is on pid ${pid}, which is not one of this bench's workers`);
 
-  // Let it make a step or two: kill after its 2nd, 3rd or 4th node started, at a varying point in the step.
+  // Let it make a step or two: kill once its 2nd, 3rd or 4th node (start, agent, tools, agent) started, at a varying point in the step.
   const nodesBeforeKill = 2 + (i % 3);
   const seen = await poll("node starts before the kill", () => {
     const lines = traceOf(traceFile, run.thread_id, pid);
@@ -178,27 +178,37 @@ async function recoverOnce(wp: Waypoint, workers: CliChild[], traceFile: string,
 
 /** Stop a CLI worker: SIGTERM (drain), SIGKILL if it is still there after 15 s. */
 async function stopCliWorker(w: CliChild): Promise<void> {
-  if (w.child.exitCode !== null || w.child.signalCode !== null) return;
+  if (exited(w)) return;
   w.child.kill("SIGTERM");
   const killer = setTimeout(() => w.child.kill("SIGKILL"), 15_000);
   await w.done;
   clearTimeout(killer);
 }
 
+const exited = (w: CliChild) => w.child.exitCode !== null || w.child.signalCode !== null;
+
+/** The live workers, topped up to two with new ones. */
+async function twoWorkers(workers: CliChild[], url: string, traceFile: string): Promise<CliChild[]> {
+  const live = workers.filter((w) => !exited(w));
+  const added = await Promise.all(Array.from({ length: Math.max(0, 2 - live.length) }, () => startCliWorker(url, traceFile)));
+  return [...live, ...added];
+}
+
 async function benchRecovery(url: string): Promise<RecoverySample[]> {
   const traceFile = path.join(os.tmpdir(), `waypoint-bench-trace-${process.pid}-${randomBytes(3).toString("hex")}.jsonl`);
   const wp = await Waypoint.open({ url, poolMax: 2 }); // submissions and queries only; also creates the schema
-  let workers: CliChild[] = await Promise.all([startCliWorker(url, traceFile), startCliWorker(url, traceFile)]);
+  let workers: CliChild[] = [];
   const samples: RecoverySample[] = [];
   try {
     for (let i = 0; samples.length < KILLS; i++) {
       if (i >= KILLS + 5) throw new Error(`too many failed recovery samples (${i - samples.length})`);
+      // A replacement for the killed worker is started here, once the run is over, so that its start-up
+      // does not compete with the recovery being measured.
+      workers = await twoWorkers(workers, url, traceFile);
       try {
         const { sample, victim } = await recoverOnce(wp, workers, traceFile, i);
         samples.push(sample);
         await victim.done;
-        // A replacement, started once the run is over so its start-up does not compete with the recovery.
-        workers = [...workers.filter((w) => w !== victim), await startCliWorker(url, traceFile)];
       } catch (e) {
         console.error(`recovery sample ${i} failed: ${(e as Error).message}`);
       }
@@ -405,6 +415,8 @@ async function submitMany(wp: Waypoint, n: number, parallel: number): Promise<st
 /** Samples the database's connection count (and the worker's runs in flight) every 100 ms. */
 class Sampler {
   peakConnections = 0;
+  /** The same, counting client backends only (not autovacuum workers, which also show the database). */
+  peakClients = 0;
   peakInFlight = 0;
   samples = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -415,9 +427,11 @@ class Sampler {
     private readonly inFlight: () => number,
   ) {}
 
-  async count(): Promise<number> {
-    const { rows } = await this.client.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database()");
-    return Number(rows[0]?.n ?? 0);
+  async count(): Promise<{ all: number; clients: number }> {
+    const { rows } = await this.client.query<{ n: string; clients: string }>(
+      "SELECT count(*) AS n, count(*) FILTER (WHERE backend_type = 'client backend') AS clients FROM pg_stat_activity WHERE datname = current_database()",
+    );
+    return { all: Number(rows[0]?.n ?? 0), clients: Number(rows[0]?.clients ?? 0) };
   }
 
   start(): void {
@@ -429,7 +443,9 @@ class Sampler {
     if (this.busy) return; // a slow sample: skip rather than pile up queries
     this.busy = true;
     try {
-      this.peakConnections = Math.max(this.peakConnections, await this.count());
+      const n = await this.count();
+      this.peakConnections = Math.max(this.peakConnections, n.all);
+      this.peakClients = Math.max(this.peakClients, n.clients);
       this.samples++;
     } finally {
       this.busy = false;
@@ -450,9 +466,12 @@ interface ConcurrencyResult {
   errorDetails: string[];
   finalStatuses: Map<string, number>;
   peakConnections: number;
+  peakClients: number;
   baselineConnections: number;
   peakInFlight: number;
   samples: number;
+  /** CPU this process (the worker) used during the run, in % of one core. */
+  cpuPercent: number;
 }
 
 /** Count the worker's outcomes: complete (interrupted / success) or an error of any kind. */
@@ -488,15 +507,17 @@ async function benchConcurrency(url: string): Promise<ConcurrencyResult> {
   let worker: Worker | undefined;
   const sampler = new Sampler(observer, () => worker?.running.length ?? 0);
   try {
-    const baselineConnections = await sampler.count();
+    const baselineConnections = (await sampler.count()).all;
     sampler.start();
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     worker = await Worker.start({ url, concurrency: CONCURRENT_RUNS, poolMax: POOL_MAX, model: slowOnboardingModel(), onEvent: outcomes.onEvent });
     const ended = await poll("every run to end", () => (outcomes.finished >= CONCURRENT_RUNS ? true : undefined), 600_000, 20).catch((e: Error) => {
       outcomes.errors.push(`gave up: ${e.message}`);
       return false;
     });
     const totalMs = ended ? performance.now() - t0 : NaN;
+    const cpu = process.cpuUsage(cpu0);
     sampler.stop();
     const { rows } = await observer.query<{ status: string; n: string }>("SELECT status, count(*) AS n FROM waypoint.runs WHERE run_id = ANY($1) GROUP BY status", [runIds]);
     return {
@@ -508,9 +529,11 @@ async function benchConcurrency(url: string): Promise<ConcurrencyResult> {
       errorDetails: outcomes.errors.slice(0, 5),
       finalStatuses: new Map(rows.map((r) => [r.status, Number(r.n)])),
       peakConnections: sampler.peakConnections,
+      peakClients: sampler.peakClients,
       baselineConnections,
       peakInFlight: sampler.peakInFlight,
       samples: sampler.samples,
+      cpuPercent: ((cpu.user + cpu.system) / 1_000 / (performance.now() - t0)) * 100,
     };
   } finally {
     sampler.stop();
@@ -523,19 +546,25 @@ function printConcurrency(r: ConcurrencyResult): void {
   console.log(`\n### 3. Concurrency: ${r.runs.toLocaleString("en-US")} runs in flight on one worker process\n`);
   console.log(`\`Worker.start({ concurrency: ${r.runs}, poolMax: ${POOL_MAX} })\` in this process; onboarding agent with a scripted model that waits ${MODEL_DELAY_MS} ms per reply (2 replies per run before the review).`);
   console.log(`A run is complete at \`interrupted\` (its review) or \`success\`. Runs were queued before the worker started; time runs from Worker.start().`);
-  console.log(`Connections: \`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()\` every 100 ms (${r.samples} samples) from a separate connection, which the count includes; ${r.baselineConnections} before the worker started.\n`);
+  console.log(`Connections: \`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()\` every 100 ms (${r.samples} samples) from a separate connection, which the count includes; ${r.baselineConnections} before the worker started.`);
+  console.log(`The worker's share at most: pool ${POOL_MAX} + PostgresStore's own pool 2 + the liveness-lock connection 1.\n`);
   printTable(
     ["measure", "value", "target", "result"],
     [
       ["total time (worker start -> every run complete)", `${(r.totalMs / 1000).toFixed(2)} s`, "", ""],
       ["time until all runs were claimed", `${(r.allClaimedMs / 1000).toFixed(2)} s`, "", ""],
-      ["peak runs in flight on the worker", String(r.peakInFlight), "", ""],
+      ["peak runs in flight on the worker (Worker.running, every 100 ms)", String(r.peakInFlight), String(r.runs), verdict(r.peakInFlight >= r.runs)],
+      ["CPU used by this process (the worker) during the run", `${r.cpuPercent.toFixed(0)}% of one core`, "", ""],
       ["runs completed", `${r.completed} / ${r.runs}`, String(r.runs), verdict(r.completed === r.runs)],
       ["errors (failed, requeued, reaped, fenced)", String(r.errors), "0", verdict(r.errors === 0)],
       ["final run statuses (runs table)", fmtCounts(r.finalStatuses), "", ""],
       [`peak Postgres connections to the database (pool max ${POOL_MAX})`, String(r.peakConnections), "<= 20", verdict(r.peakConnections <= 20)],
+      ["  of which client connections (backend_type = 'client backend')", String(r.peakClients), "", ""],
     ],
   );
+  if (r.peakInFlight < r.runs) {
+    console.log(`\nAt most ${r.peakInFlight} of the ${r.runs} runs were in flight at once: the worker claims one run per query, on the same event loop and pool as the graphs it runs, and took ${(r.allClaimedMs / 1000).toFixed(1)} s to claim them all, while earlier runs were already finishing.`);
+  }
   if (r.errorDetails.length) console.log(`\nFirst errors:\n${r.errorDetails.map((e) => `- ${e}`).join("\n")}`);
 }
 
