@@ -6,7 +6,7 @@ import { log } from "../log.js";
 import { startEmbeddedPostgres, type EmbeddedServer } from "./embedded.js";
 import { createPool } from "./pool.js";
 
-export { createPool, withAdvisoryLock, type Pool } from "./pool.js";
+export { createPool, withAdvisoryLock, withTransaction, type Pool } from "./pool.js";
 export { applyMigrations } from "./setup.js";
 export { startEmbeddedPostgres } from "./embedded.js";
 

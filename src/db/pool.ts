@@ -40,3 +40,19 @@ export async function withAdvisoryLock<T>(pool: pg.Pool, key: string, fn: (clien
     client.release();
   }
 }
+
+/** Run `fn` in one transaction on one connection: committed when it returns, rolled back when it throws. */
+export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    const result = await fn(client);
+    await client.query("COMMIT");
+    return result;
+  } catch (e) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw e;
+  } finally {
+    client.release();
+  }
+}

@@ -3,6 +3,7 @@
 // escalate (an event naming the reviewer group it goes to), or reject (a decision, applied by a run).
 import type pg from "pg";
 import { z } from "zod";
+import { withTransaction } from "../db/index.js";
 import { log } from "../log.js";
 import type { Waypoint } from "./runner.js";
 import type { ThreadView } from "./threads.js";
@@ -41,26 +42,16 @@ export type DecisionSubmitter = (threadId: string, interruptId: string, response
 
 /** Fire every due timer once (SKIP LOCKED: several workers share the work). Returns how many fired. */
 export async function fireDueTimers(wp: Waypoint, decide: DecisionSubmitter): Promise<number> {
-  const client = await wp.pool.connect();
-  let fired = 0;
-  try {
-    await client.query("BEGIN");
+  return withTransaction(wp.pool, async (client) => {
     const { rows } = await client.query<TimerRow>(
       "SELECT timer_id, thread_id, interrupt_id, action, payload FROM waypoint.timers WHERE fired_at IS NULL AND available_at <= now() ORDER BY available_at LIMIT 20 FOR UPDATE SKIP LOCKED",
     );
     for (const t of rows) {
       const outcome = await apply(wp, client, t, decide).catch((e: unknown) => `failed: ${e instanceof Error ? e.message : String(e)}`);
       await client.query("UPDATE waypoint.timers SET fired_at = now(), outcome = $2 WHERE timer_id = $1", [t.timer_id, outcome]);
-      fired++;
     }
-    await client.query("COMMIT");
-  } catch (e) {
-    await client.query("ROLLBACK");
-    throw e;
-  } finally {
-    client.release();
-  }
-  return fired;
+    return rows.length;
+  });
 }
 
 async function apply(wp: Waypoint, client: pg.PoolClient, t: TimerRow, decide: DecisionSubmitter): Promise<string> {

@@ -3,6 +3,7 @@
 // with it happen in one statement or one transaction.
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
+import { withTransaction } from "../db/index.js";
 import { WaypointError } from "../errors.js";
 
 export const RUN_STATUSES = ["pending", "running", "success", "interrupted", "error", "cancelled", "dead"] as const;
@@ -88,9 +89,7 @@ export interface NewRun {
  * this one runs). The thread row is locked for the check, so two submissions cannot both see it idle.
  */
 export async function enqueueRun(pool: pg.Pool, run: NewRun): Promise<RunRow> {
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
+  return withTransaction(pool, async (client) => {
     await client.query("SELECT 1 FROM waypoint.threads WHERE thread_id = $1 FOR UPDATE", [run.threadId]);
     const busy = await activeRuns(client, run.threadId);
     if (busy.length > 0 && run.strategy === "reject") {
@@ -119,14 +118,8 @@ export async function enqueueRun(pool: pg.Pool, run: NewRun): Promise<RunRow> {
       [randomUUID(), run.threadId, run.agent, run.version, run.kind, run.strategy, run.idempotencyKey ?? null, run.reviewDeadline ? JSON.stringify(run.reviewDeadline) : null],
     );
     await client.query("SELECT pg_notify($1, '')", [WAKE_CHANNEL]);
-    await client.query("COMMIT");
     return inserted.rows[0] as RunRow;
-  } catch (e) {
-    await client.query("ROLLBACK");
-    throw e;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 export interface WorkerIdentity {
@@ -281,9 +274,7 @@ export async function retryRun(pool: pg.Pool, runId: string): Promise<RunRow> {
  * ledger stay: they happened.
  */
 export async function rollBack(pool: pg.Pool, run: RunRow): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
+  await withTransaction(pool, async (client) => {
     const after = run.start_checkpoint ?? "";
     await client.query("DELETE FROM checkpoint_writes WHERE thread_id = $1 AND checkpoint_id > $2", [run.thread_id, after]);
     await client.query("DELETE FROM checkpoints WHERE thread_id = $1 AND checkpoint_id > $2", [run.thread_id, after]);
@@ -292,11 +283,5 @@ export async function rollBack(pool: pg.Pool, run: RunRow): Promise<void> {
       "INSERT INTO waypoint.events (thread_id, run_id, kind, message) VALUES ($1, $2, 'rollback', 'run rolled back: its checkpoints were deleted for a newer submission')",
       [run.thread_id, run.run_id],
     );
-    await client.query("COMMIT");
-  } catch (e) {
-    await client.query("ROLLBACK");
-    throw e;
-  } finally {
-    client.release();
-  }
+  });
 }

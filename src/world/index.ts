@@ -3,6 +3,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import type pg from "pg";
 import { config } from "../config.js";
+import { withTransaction } from "../db/pool.js";
 import { FaultInjector, parseFaults, WorldError, type FaultPlan, type SystemName } from "./faults.js";
 
 export { FAULT_KINDS, FaultInjector, isWorldError, parseFaults, SYSTEMS, WorldError, type FaultKind, type FaultPlan, type FaultRule, type SystemName, type WorldFailure } from "./faults.js";
@@ -221,29 +222,22 @@ export function createWorld(pool: pg.Pool, opts: WorldOptions = {}): World {
       return { bookingRef: row.booking_ref, tripId: row.trip_id, status: row.status };
     }),
 
-    cancelFlight: (input, key, o) => call("flights", key, o, async () => {
-      const client = await pool.connect();
-      try {
-        await client.query("BEGIN");
-        const flight = await client.query<{ status: string }>("SELECT status FROM world.flights WHERE booking_ref = $1 FOR UPDATE", [input.bookingRef]);
-        if (flight.rowCount === 0) throw rejected("flights", 404, `no flight booking ${input.bookingRef}`);
-        const done = await client.query<{ refund_eur: number }>("SELECT refund_eur FROM world.flight_cancellations WHERE idempotency_key = $1", [key]);
-        let refund = done.rows[0]?.refund_eur;
-        if (refund === undefined) {
-          if (flight.rows[0]?.status === "cancelled") throw rejected("flights", 409, `flight ${input.bookingRef} was already cancelled by another request`);
-          refund = 180;
-          await client.query("INSERT INTO world.flight_cancellations (booking_ref, refund_eur, idempotency_key) VALUES ($1, $2, $3)", [input.bookingRef, refund, key]);
-          await client.query("UPDATE world.flights SET status = 'cancelled' WHERE booking_ref = $1", [input.bookingRef]);
-        }
-        await client.query("COMMIT");
-        return { bookingRef: input.bookingRef, refundEur: refund };
-      } catch (e) {
-        await client.query("ROLLBACK");
-        throw e;
-      } finally {
-        client.release();
-      }
-    }),
+    cancelFlight: (input, key, o) =>
+      call("flights", key, o, () =>
+        withTransaction(pool, async (client) => {
+          const flight = await client.query<{ status: string }>("SELECT status FROM world.flights WHERE booking_ref = $1 FOR UPDATE", [input.bookingRef]);
+          if (flight.rowCount === 0) throw rejected("flights", 404, `no flight booking ${input.bookingRef}`);
+          const done = await client.query<{ refund_eur: number }>("SELECT refund_eur FROM world.flight_cancellations WHERE idempotency_key = $1", [key]);
+          let refund = done.rows[0]?.refund_eur;
+          if (refund === undefined) {
+            if (flight.rows[0]?.status === "cancelled") throw rejected("flights", 409, `flight ${input.bookingRef} was already cancelled by another request`);
+            refund = 180;
+            await client.query("INSERT INTO world.flight_cancellations (booking_ref, refund_eur, idempotency_key) VALUES ($1, $2, $3)", [input.bookingRef, refund, key]);
+            await client.query("UPDATE world.flights SET status = 'cancelled' WHERE booking_ref = $1", [input.bookingRef]);
+          }
+          return { bookingRef: input.bookingRef, refundEur: refund };
+        }),
+      ),
 
     bookHotel: (input, key, o) => call("hotels", key, o, async () => {
       const hotel = await pool.query<{ name: string }>("SELECT name FROM world.hotels WHERE hotel_id = $1", [input.hotelId]);
