@@ -563,7 +563,7 @@ function printConcurrency(r: ConcurrencyResult): void {
     ],
   );
   if (r.peakInFlight < r.runs) {
-    console.log(`\nAt most ${r.peakInFlight} of the ${r.runs} runs were in flight at once: the worker claims one run per query, on the same event loop and pool as the graphs it runs, and took ${(r.allClaimedMs / 1000).toFixed(1)} s to claim them all, while earlier runs were already finishing.`);
+    console.log(`\nAt most ${r.peakInFlight} of the ${r.runs} runs were in flight at once: the worker claims runs in batches of up to 25, on the same event loop (one core) and pool as the graphs it runs, and took ${(r.allClaimedMs / 1000).toFixed(1)} s to claim them all, while earlier runs were already finishing.`);
   }
   if (r.errorDetails.length) console.log(`\nFirst errors:\n${r.errorDetails.map((e) => `- ${e}`).join("\n")}`);
 }

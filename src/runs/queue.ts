@@ -130,26 +130,27 @@ export interface WorkerIdentity {
 }
 
 /**
- * Claim the oldest claimable run: pending, due, of a version this worker has, on a thread with no
- * running run and no older queued run. Two workers racing for one thread: the unique index lets one win.
+ * Claim up to `limit` of the oldest claimable runs: pending, due, of a version this worker has, on a
+ * thread with no running run and no older queued run (so one batch never holds two runs of a thread).
+ * Two workers racing for one thread: the unique index lets one win, and the loser claims nothing.
  */
-export async function claimRun(pool: pg.Pool, worker: WorkerIdentity): Promise<RunRow | undefined> {
+export async function claimRuns(pool: pg.Pool, worker: WorkerIdentity, limit = 1): Promise<RunRow[]> {
   try {
     const { rows } = await pool.query<RunRow>(
       `UPDATE waypoint.runs SET status = 'running', worker_id = $1, worker_lock = $2, attempts = attempts + 1, started_at = now(), updated_at = now()
-        WHERE run_id = (
+        WHERE run_id IN (
           SELECT r.run_id FROM waypoint.runs r
            WHERE r.status = 'pending' AND r.available_at <= now() AND (r.agent || '@' || r.graph_version) = ANY($3)
              AND NOT EXISTS (SELECT 1 FROM waypoint.runs x WHERE x.thread_id = r.thread_id AND x.status = 'running')
              AND NOT EXISTS (SELECT 1 FROM waypoint.runs o WHERE o.thread_id = r.thread_id AND o.status = 'pending' AND o.created_at < r.created_at)
            ORDER BY r.available_at, r.created_at
-           LIMIT 1 FOR UPDATE SKIP LOCKED)
+           LIMIT $4 FOR UPDATE SKIP LOCKED)
         RETURNING *`,
-      [worker.workerId, worker.lock, worker.versions],
+      [worker.workerId, worker.lock, worker.versions, limit],
     );
-    return rows[0];
+    return rows;
   } catch (e) {
-    if ((e as { code?: string }).code === "23505") return undefined; // another worker took this thread first
+    if ((e as { code?: string }).code === "23505") return []; // another worker took one of these threads first
     throw e;
   }
 }

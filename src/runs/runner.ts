@@ -213,11 +213,13 @@ export class Waypoint {
    */
   async advance(threadId: string, opts: RunOptions = {}): Promise<ThreadView> {
     const row = await getThreadRow(this.pool, threadId);
-    const view = await this.viewRow(row);
-    if (!view.checkpointId) return this.execute(threadId, row.input, opts);
-    const decisions = await this.unappliedDecisions(row);
+    // One read of the checkpoint decides it (workers call this for every run: keep it cheap).
+    const [snapshot, decided] = await Promise.all([this.snapshot(row), recordedDecisions(this.pool, threadId)]);
+    if (!snapshot.config.configurable?.checkpoint_id) return this.execute(threadId, row.input, opts);
+    const open = new Set(pendingReviews(snapshot).map((p) => p.interruptId));
+    const decisions = Object.fromEntries([...decided].filter(([id]) => open.has(id)));
     if (Object.keys(decisions).length) return this.execute(threadId, new Command({ resume: decisions }), opts);
-    if (view.status === "done" || view.status === "interrupted") return view;
+    if (isFinished(snapshot) || open.size > 0) return this.viewRow(row);
     return this.execute(threadId, null, opts);
   }
 

@@ -14,7 +14,7 @@ import { log } from "../log.js";
 import { fireDueTimers, scheduleDeadlines, type DeadlinePolicy } from "./deadlines.js";
 import { diagnose } from "./doctor.js";
 import {
-  claimRun,
+  claimRuns,
   finishRun,
   LOCK_CLASS,
   markStart,
@@ -186,16 +186,17 @@ export class Worker {
         continue;
       }
       while (!this.stopping && !this.fenced && this.active.size < this.settings.concurrency) {
-        let run: RunRow | undefined;
+        let runs: RunRow[];
         try {
-          run = await claimRun(this.wp.pool, this.identity);
+          // Claim in batches (up to 25) so a worker with room for many runs fills up quickly.
+          runs = await claimRuns(this.wp.pool, this.identity, Math.min(25, this.settings.concurrency - this.active.size));
         } catch (e) {
-          log.warn({ err: (e as Error).message }, "claiming a run failed; retrying");
+          log.warn({ err: (e as Error).message }, "claiming runs failed; retrying");
           await sleep(200);
           break;
         }
-        if (!run) break;
-        this.launch(run);
+        for (const run of runs) this.launch(run);
+        if (runs.length === 0) break;
       }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.settings.pollMs);
