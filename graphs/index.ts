@@ -16,7 +16,8 @@ import { TRAVEL_TOOLS } from "./travel/tools.js";
 export interface CompiledAgent {
   stream(input: unknown, options: Record<string, unknown>): Promise<AsyncIterable<unknown>>;
   getState(config: { configurable: Record<string, unknown> }, options?: { subgraphs?: boolean }): Promise<import("@langchain/langgraph").StateSnapshot>;
-  getStateHistory(config: { configurable: Record<string, unknown> }, options?: { limit?: number }): AsyncIterableIterator<import("@langchain/langgraph").StateSnapshot>;
+  getStateHistory(config: { configurable: Record<string, unknown> }, options?: { limit?: number; before?: { configurable: Record<string, unknown> } }): AsyncIterableIterator<import("@langchain/langgraph").StateSnapshot>;
+  getGraphAsync(config?: Record<string, unknown>): Promise<{ toJSON(): unknown }>;
 }
 
 export interface AgentDefinition {

@@ -26,6 +26,10 @@ const EnvSchema = z.object({
   WAYPOINT_DRAIN_GRACE_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(600_000).default(25_000)),
   WAYPOINT_MAX_CRASHES: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(100).default(3)),
   WAYPOINT_RUN_MAX_ATTEMPTS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(100).default(3)),
+  WAYPOINT_API_HOST: z.preprocess(emptyToUndefined, z.string().default("127.0.0.1")),
+  WAYPOINT_API_PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(65535).default(8123)),
+  WAYPOINT_API_TOKENS: optionalString,
+  WAYPOINT_API_AUTH: z.preprocess(emptyToUndefined, z.enum(["on", "off"]).default("on")),
   WAYPOINT_TRACE_FILE: optionalString,
   LOG_LEVEL: z.preprocess(
     emptyToUndefined,
@@ -52,6 +56,8 @@ export type Config = {
   worker: { concurrency: number; graceMs: number; maxCrashes: number; maxAttempts: number };
   /** Fault injection in the world adapters (tests, chaos, demos): see src/world/faults.ts for the syntax. */
   faults: string | undefined;
+  /** Agent server: where it listens, bearer tokens ("owner:token,..."), and whether auth is on. */
+  api: { host: string; port: number; tokens: Map<string, string>; auth: "on" | "off" };
   /** When set, every node execution is appended to this JSONL file (debugging, crash tests). */
   traceFile: string | undefined;
   /** pino level for logs on stderr. */
@@ -85,9 +91,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxCrashes: e.WAYPOINT_MAX_CRASHES,
       maxAttempts: e.WAYPOINT_RUN_MAX_ATTEMPTS,
     },
+    api: { host: e.WAYPOINT_API_HOST, port: e.WAYPOINT_API_PORT, tokens: parseTokens(e.WAYPOINT_API_TOKENS), auth: e.WAYPOINT_API_AUTH },
     traceFile: e.WAYPOINT_TRACE_FILE,
     logLevel: e.LOG_LEVEL,
   };
+}
+
+/** "alice:tok1,bob:tok2" -> token -> owner. */
+function parseTokens(raw: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const pair of (raw ?? "").split(",").map((p) => p.trim()).filter(Boolean)) {
+    const at = pair.indexOf(":");
+    if (at <= 0 || at === pair.length - 1) throw new ConfigError(`Invalid configuration in the environment:\n  WAYPOINT_API_TOKENS: "${pair}" is not owner:token`);
+    out.set(pair.slice(at + 1), pair.slice(0, at));
+  }
+  return out;
 }
 
 let cached: Config | undefined;

@@ -1,4 +1,4 @@
-// The run-supervisor commands of `waypoint`: worker, submit, runs (list/show/cancel/retry), doctor.
+// The run-supervisor commands of `waypoint`: start, worker, serve, submit, enqueue, runs (list/show/cancel/retry), doctor.
 import { Command, InvalidArgumentError, Option } from "commander";
 import { AGENTS } from "../../graphs/index.js";
 import { describeModel } from "../models/index.js";
@@ -6,6 +6,7 @@ import { diagnose } from "../runs/doctor.js";
 import { getRun, listRuns, MULTITASK_STRATEGIES, requestStop, retryRun, RUN_STATUSES, type MultitaskStrategy, type RunRow, type RunStatus } from "../runs/queue.js";
 import type { Waypoint } from "../runs/runner.js";
 import { submit } from "../runs/submit.js";
+import { startServer } from "../server/index.js";
 import { Worker, type WorkerEvent } from "../runs/worker.js";
 import { bold, dim } from "./format.js";
 
@@ -125,6 +126,22 @@ export function registerSupervisorCommands(program: Command, withWaypoint: WithW
             ].join("\n"),
           );
         },
+      });
+    });
+
+  program
+    .command("serve")
+    .description("the agent server: the LangGraph API on Postgres (for @langchain/langgraph-sdk and Studio), with a worker")
+    .option("--host <host>", "address to listen on (default WAYPOINT_API_HOST)")
+    .option("--port <n>", "port (default WAYPOINT_API_PORT)", positiveInt("--port"))
+    .action(async (o: { host?: string; port?: number }) => {
+      const { pace } = g();
+      const server = await startServer({ ...(o.host ? { host: o.host } : {}), ...(o.port ? { port: o.port } : {}), worker: pace ? { paceMs: pace } : {} });
+      console.log(`Agent server on ${bold(server.url)} (LangGraph API; worker ${server.worker.id}). SIGTERM or Ctrl-C stops it.`);
+      await new Promise<void>((resolve) => {
+        const stop = () => void server.close().then(resolve, resolve);
+        process.once("SIGTERM", stop);
+        process.once("SIGINT", stop);
       });
     });
 

@@ -250,4 +250,17 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX events_thread_idx ON waypoint.events (thread_id, created_at);`,
   },
+  {
+    version: 8,
+    name: "agent server: threads created through the API (metadata, owner)",
+    sql: `
+      CREATE TABLE waypoint.api_threads (
+        thread_id  text PRIMARY KEY,
+        owner      text,
+        metadata   jsonb NOT NULL DEFAULT '{}',
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX api_threads_metadata_idx ON waypoint.api_threads USING gin (metadata);`,
+  },
 ];

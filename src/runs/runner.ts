@@ -278,6 +278,25 @@ export class Waypoint {
     await this.pool.query("DELETE FROM waypoint.threads WHERE thread_id = $1", [threadId]);
   }
 
+  /** The thread's raw LangGraph state (for the API), subgraphs included. */
+  async state(threadId: string): Promise<StateSnapshot> {
+    return this.snapshot(await getThreadRow(this.pool, threadId));
+  }
+
+  /** The thread's raw checkpoints, newest first (for the API). */
+  async stateHistory(threadId: string, opts: { limit?: number; before?: string } = {}): Promise<StateSnapshot[]> {
+    const row = await getThreadRow(this.pool, threadId);
+    const out: StateSnapshot[] = [];
+    const options = { limit: opts.limit ?? 10, ...(opts.before ? { before: { configurable: { thread_id: threadId, checkpoint_id: opts.before } } } : {}) };
+    for await (const snap of this.graphFor(this.agent(row.agent)).getStateHistory({ configurable: { thread_id: threadId } }, options)) out.push(snap);
+    return out;
+  }
+
+  /** The compiled graph of an agent (for the API's graph drawing). */
+  compiledGraph(agentName: string): CompiledAgent {
+    return this.graphFor(this.agent(agentName));
+  }
+
   async history(threadId: string, limit = 100): Promise<HistoryEntry[]> {
     const row = await getThreadRow(this.pool, threadId);
     const out: HistoryEntry[] = [];

@@ -1,0 +1,317 @@
+// The agent server's routes: the LangGraph API (assistants, threads, runs) on Waypoint's Postgres,
+// behind bearer-token auth. Runs go through the run supervisor's queue; a worker carries them.
+import { randomUUID } from "node:crypto";
+import { Hono, type Context } from "hono";
+import { z } from "zod";
+import { AGENTS, type AgentDefinition } from "../../graphs/index.js";
+import { isWaypointError, WaypointError, type WaypointErrorCode } from "../errors.js";
+import { log } from "../log.js";
+import { activeRuns, getRun, listRuns, MULTITASK_STRATEGIES, requestStop, runByIdempotencyKey, type RunRow } from "../runs/queue.js";
+import type { Waypoint } from "../runs/runner.js";
+import { submit, type Submission } from "../runs/submit.js";
+import { describeZodError } from "../tools/index.js";
+import { assistantIdFor, assistantOf, runOf, threadOf, threadStateOf, toJson } from "./shapes.js";
+
+export interface ServerAuth {
+  /** token -> owner; empty with `required: false` means no auth (loopback only). */
+  tokens: Map<string, string>;
+  required: boolean;
+}
+
+type Env = { Variables: { owner: string | null } };
+
+const STATUS: Partial<Record<WaypointErrorCode, 404 | 409 | 422>> = {
+  unknown_thread: 404,
+  unknown_run: 404,
+  unknown_agent: 404,
+  unknown_checkpoint: 404,
+  invalid_input: 422,
+  invalid_decision: 422,
+  invalid_submission: 422,
+  thread_busy: 409,
+  nothing_pending: 409,
+  thread_finished: 409,
+};
+
+function fail(code: WaypointErrorCode, message: string): never {
+  throw new WaypointError(code, message);
+}
+
+async function body<T extends z.ZodType>(c: Context<Env>, schema: T): Promise<z.infer<T>> {
+  let raw: unknown = {};
+  const text = await c.req.text();
+  if (text.trim()) {
+    try {
+      raw = JSON.parse(text);
+    } catch (e) {
+      fail("invalid_input", `The request body is not JSON: ${(e as Error).message}`);
+    }
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) fail("invalid_input", `Invalid request body: ${describeZodError(parsed.error)}`);
+  return parsed.data;
+}
+
+const Metadata = z.record(z.string(), z.unknown());
+const ThreadCreate = z.object({ thread_id: z.uuid().optional(), metadata: Metadata.optional(), if_exists: z.enum(["raise", "do_nothing"]).optional() }).loose();
+const ThreadSearch = z
+  .object({ metadata: Metadata.optional(), status: z.enum(["idle", "busy", "interrupted", "error"]).optional(), limit: z.number().int().min(1).max(1000).optional(), offset: z.number().int().min(0).optional() })
+  .loose();
+const RunCreate = z
+  .object({
+    assistant_id: z.string().min(1),
+    input: z.unknown().optional(),
+    command: z.object({ resume: z.unknown().optional(), update: z.unknown().optional(), goto: z.unknown().optional() }).optional(),
+    multitask_strategy: z.enum(MULTITASK_STRATEGIES).optional(),
+    if_not_exists: z.enum(["reject", "create"]).optional(),
+    metadata: Metadata.optional(),
+  })
+  .loose();
+
+function agentFor(assistantId: string): AgentDefinition {
+  const def = Object.values(AGENTS).find((a) => a.name === assistantId || assistantIdFor(a.name) === assistantId);
+  if (!def) fail("unknown_agent", `No assistant "${assistantId}". Assistants: ${Object.values(AGENTS).map((a) => `${a.name} (${assistantIdFor(a.name)})`).join(", ")}.`);
+  return def;
+}
+
+interface ApiThreadRow {
+  thread_id: string;
+  owner: string | null;
+  metadata: Record<string, unknown>;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export function createApp(wp: Waypoint, auth: ServerAuth): Hono<Env> {
+  const app = new Hono<Env>();
+  const pool = wp.pool;
+
+  app.onError((e, c) => {
+    if (isWaypointError(e)) return c.json({ error: e.code, message: e.message, detail: e.message }, STATUS[e.code] ?? 500);
+    log.error({ err: e }, "server error");
+    return c.json({ error: "internal", message: e.message, detail: e.message }, 500);
+  });
+
+  app.get("/ok", (c) => c.json({ ok: true }));
+
+  app.use("*", async (c, next) => {
+    if (!auth.required) {
+      c.set("owner", null);
+      return next();
+    }
+    const header = c.req.header("authorization") ?? "";
+    const token = header.startsWith("Bearer ") ? header.slice(7) : (c.req.header("x-api-key") ?? "");
+    const owner = auth.tokens.get(token);
+    if (!owner) return c.json({ error: "unauthorized", message: "Missing or unknown bearer token (Authorization: Bearer <token>).", detail: "unauthorized" }, 401);
+    c.set("owner", owner);
+    return next();
+  });
+
+  app.get("/info", (c) => c.json({ version: "waypoint", flags: { assistants: true, crons: false, langsmith: false }, metadata: { agents: Object.keys(AGENTS) } }));
+
+  // Assistants: one per agent, with the reference server's deterministic ids.
+  app.post("/assistants/search", async (c) => {
+    const q = await body(c, z.object({ graph_id: z.string().optional(), limit: z.number().int().min(1).optional(), offset: z.number().int().min(0).optional() }).loose());
+    const all = Object.values(AGENTS)
+      .filter((a) => !q.graph_id || a.name === q.graph_id)
+      .map(assistantOf);
+    return c.json(all.slice(q.offset ?? 0, (q.offset ?? 0) + (q.limit ?? 10)));
+  });
+  app.get("/assistants/:id", (c) => c.json(assistantOf(agentFor(c.req.param("id")))));
+  app.get("/assistants/:id/schemas", (c) => {
+    const def = agentFor(c.req.param("id"));
+    const input = z.toJSONSchema(def.inputSchema) as Record<string, unknown>;
+    return c.json({ graph_id: def.name, input_schema: input, output_schema: null, state_schema: input, config_schema: null, context_schema: null });
+  });
+  app.get("/assistants/:id/graph", async (c) => {
+    const def = agentFor(c.req.param("id"));
+    return c.json((await wp.compiledGraph(def.name).getGraphAsync()).toJSON());
+  });
+  app.get("/assistants/:id/subgraphs", (c) => {
+    agentFor(c.req.param("id"));
+    return c.json({});
+  });
+
+  // Threads. One created through the API belongs to the token's owner; others' are invisible.
+  const apiRow = async (threadId: string) => (await pool.query<ApiThreadRow>("SELECT * FROM waypoint.api_threads WHERE thread_id = $1", [threadId])).rows[0];
+  const registered = async (threadId: string) => (await pool.query<{ created_at: Date; updated_at: Date }>("SELECT created_at, updated_at FROM waypoint.threads WHERE thread_id = $1", [threadId])).rows[0];
+
+  async function visibleThread(c: Context<Env>, threadId: string): Promise<{ api: ApiThreadRow | undefined; reg: { created_at: Date; updated_at: Date } | undefined }> {
+    const [api, reg] = await Promise.all([apiRow(threadId), registered(threadId)]);
+    const owner = c.get("owner");
+    if ((!api && !reg) || (api?.owner && owner && api.owner !== owner)) fail("unknown_thread", `No thread with id "${threadId}".`);
+    return { api, reg };
+  }
+
+  async function threadJson(threadId: string, found: Awaited<ReturnType<typeof visibleThread>>) {
+    const view = found.reg ? await wp.view(threadId) : undefined;
+    const busy = (await activeRuns(pool, threadId)).some((r) => r.status === "running");
+    const created = found.api?.created_at ?? found.reg?.created_at ?? new Date();
+    const updated = found.reg?.updated_at ?? found.api?.updated_at ?? created;
+    return threadOf({ threadId, createdAt: created, updatedAt: updated, metadata: found.api?.metadata ?? {}, view, busy });
+  }
+
+  app.post("/threads", async (c) => {
+    const b = await body(c, ThreadCreate);
+    const threadId = b.thread_id ?? randomUUID();
+    const existing = await Promise.all([apiRow(threadId), registered(threadId)]);
+    if (existing[0] || existing[1]) {
+      if (b.if_exists !== "do_nothing") fail("thread_busy", `Thread ${threadId} already exists (pass if_exists: "do_nothing" to get it instead).`);
+      return c.json(await threadJson(threadId, await visibleThread(c, threadId)));
+    }
+    await pool.query("INSERT INTO waypoint.api_threads (thread_id, owner, metadata) VALUES ($1, $2, $3)", [threadId, c.get("owner"), JSON.stringify(b.metadata ?? {})]);
+    return c.json(await threadJson(threadId, await visibleThread(c, threadId)));
+  });
+
+  app.get("/threads/:id", async (c) => {
+    const id = c.req.param("id");
+    return c.json(await threadJson(id, await visibleThread(c, id)));
+  });
+
+  app.patch("/threads/:id", async (c) => {
+    const id = c.req.param("id");
+    const b = await body(c, z.object({ metadata: Metadata }).loose());
+    await visibleThread(c, id);
+    await pool.query(
+      `INSERT INTO waypoint.api_threads (thread_id, owner, metadata) VALUES ($1, $2, $3)
+       ON CONFLICT (thread_id) DO UPDATE SET metadata = waypoint.api_threads.metadata || EXCLUDED.metadata, updated_at = now()`,
+      [id, c.get("owner"), JSON.stringify(b.metadata)],
+    );
+    return c.json(await threadJson(id, await visibleThread(c, id)));
+  });
+
+  app.delete("/threads/:id", async (c) => {
+    const id = c.req.param("id");
+    const found = await visibleThread(c, id);
+    if (found.reg) await wp.remove(id);
+    await pool.query("DELETE FROM waypoint.api_threads WHERE thread_id = $1", [id]);
+    return c.body(null, 204);
+  });
+
+  app.post("/threads/search", async (c) => {
+    const q = await body(c, ThreadSearch);
+    const { rows } = await pool.query<{ thread_id: string }>(
+      `SELECT thread_id FROM (
+         SELECT a.thread_id, a.created_at FROM waypoint.api_threads a WHERE (a.owner IS NULL OR $1::text IS NULL OR a.owner = $1) AND a.metadata @> $2::jsonb
+         UNION
+         SELECT t.thread_id, t.created_at FROM waypoint.threads t
+          WHERE $2::jsonb = '{}'::jsonb AND NOT EXISTS (SELECT 1 FROM waypoint.api_threads a WHERE a.thread_id = t.thread_id)) x
+       ORDER BY created_at DESC`,
+      [c.get("owner"), JSON.stringify(q.metadata ?? {})],
+    );
+    const out: unknown[] = [];
+    for (const r of rows) {
+      const t = await threadJson(r.thread_id, await visibleThread(c, r.thread_id));
+      if (!q.status || t.status === q.status) out.push(t);
+    }
+    return c.json(out.slice(q.offset ?? 0, (q.offset ?? 0) + (q.limit ?? 10)));
+  });
+
+  const emptyState = { values: {}, next: [], checkpoint: null, metadata: {}, created_at: null, parent_checkpoint: null, tasks: [] };
+
+  app.get("/threads/:id/state", async (c) => {
+    const id = c.req.param("id");
+    const found = await visibleThread(c, id);
+    return c.json(found.reg ? threadStateOf(await wp.state(id)) : emptyState);
+  });
+
+  app.post("/threads/:id/history", async (c) => {
+    const id = c.req.param("id");
+    const q = await body(c, z.object({ limit: z.number().int().min(1).max(1000).optional(), before: z.object({ configurable: z.object({ checkpoint_id: z.string() }).loose() }).loose().optional() }).loose());
+    const found = await visibleThread(c, id);
+    if (!found.reg) return c.json([]);
+    const snaps = await wp.stateHistory(id, { ...(q.limit ? { limit: q.limit } : {}), ...(q.before ? { before: q.before.configurable.checkpoint_id } : {}) });
+    return c.json(snaps.map(threadStateOf));
+  });
+
+  // Runs.
+  async function createRun(c: Context<Env>, threadId: string): Promise<RunRow> {
+    const b = await body(c, RunCreate);
+    // A retried request with the same Idempotency-Key gets the run the first one created.
+    const key = c.req.header("idempotency-key");
+    const earlier = key ? await runByIdempotencyKey(pool, key) : undefined;
+    if (earlier && earlier.thread_id === threadId) {
+      await visibleThread(c, threadId);
+      return earlier;
+    }
+    let found = await visibleThread(c, threadId).catch((e: unknown) => {
+      if (isWaypointError(e, "unknown_thread") && b.if_not_exists === "create") return undefined;
+      throw e;
+    });
+    if (!found) {
+      await pool.query("INSERT INTO waypoint.api_threads (thread_id, owner) VALUES ($1, $2) ON CONFLICT DO NOTHING", [threadId, c.get("owner")]);
+      found = await visibleThread(c, threadId);
+    }
+    const def = agentFor(b.assistant_id);
+    if (b.command?.update !== undefined || b.command?.goto !== undefined) fail("invalid_input", "command.update and command.goto are not supported yet; use command.resume.");
+    const common: Partial<Submission> = { threadId, ...(b.multitask_strategy ? { strategy: b.multitask_strategy } : {}), ...(key ? { idempotencyKey: key } : {}) };
+    let s: Submission;
+    if (b.command?.resume !== undefined) {
+      // A map keyed by interrupt id answers that interrupt; anything else answers the only pending one.
+      const resume = b.command.resume as Record<string, unknown>;
+      const view = found.reg ? await wp.view(threadId) : undefined;
+      const ids = new Set(view?.pending.map((p) => p.interruptId) ?? []);
+      const keys = resume && typeof resume === "object" && !Array.isArray(resume) ? Object.keys(resume) : [];
+      if (keys.length > 0 && keys.every((k) => ids.has(k))) {
+        if (keys.length > 1) fail("invalid_decision", "Answer one interrupt per run: command.resume has several interrupt ids.");
+        s = { ...common, decision: resume[keys[0] as string], interruptId: keys[0] as string };
+      } else s = { ...common, decision: b.command.resume };
+    } else if (!found.reg) {
+      s = { ...common, agent: def.name, input: b.input ?? {} };
+    } else {
+      if (b.input !== undefined && b.input !== null) fail("invalid_input", `Thread ${threadId} has started already; Waypoint threads take their input once. Send input: null to continue it, or command.resume to answer its review.`);
+      s = common;
+    }
+    const { run } = await submit(wp, s);
+    return run;
+  }
+
+  async function joinRun(runId: string, timeoutMs = 10 * 60_000): Promise<RunRow> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await getRun(pool, runId);
+      if (r.status !== "pending" && r.status !== "running") return r;
+      if (Date.now() > end) return r;
+      await new Promise((res) => setTimeout(res, 25));
+    }
+  }
+
+  async function finalValues(threadId: string): Promise<unknown> {
+    const view = await wp.view(threadId);
+    const values = toJson(view.values) as Record<string, unknown>;
+    if (view.pending.length) values.__interrupt__ = view.pending.map((p) => ({ id: p.interruptId, value: toJson(p.request) }));
+    return values;
+  }
+
+  app.post("/threads/:id/runs", async (c) => c.json(runOf(await createRun(c, c.req.param("id")))));
+  app.post("/threads/:id/runs/wait", async (c) => {
+    const run = await joinRun((await createRun(c, c.req.param("id"))).run_id);
+    return c.json(await finalValues(run.thread_id));
+  });
+  app.get("/threads/:id/runs", async (c) => {
+    const id = c.req.param("id");
+    await visibleThread(c, id);
+    return c.json((await listRuns(pool, { threadId: id, limit: Number(c.req.query("limit") ?? 10) })).map(runOf));
+  });
+  const runOn = async (c: Context<Env>) => {
+    await visibleThread(c, c.req.param("id") as string);
+    const run = await getRun(pool, c.req.param("run_id") as string);
+    if (run.thread_id !== c.req.param("id")) fail("unknown_run", `Thread ${c.req.param("id")} has no run ${run.run_id}.`);
+    return run;
+  };
+  app.get("/threads/:id/runs/:run_id", async (c) => c.json(runOf(await runOn(c))));
+  app.get("/threads/:id/runs/:run_id/join", async (c) => {
+    const run = await joinRun((await runOn(c)).run_id);
+    return c.json(await finalValues(run.thread_id));
+  });
+  app.post("/threads/:id/runs/:run_id/cancel", async (c) => {
+    const run = await runOn(c);
+    const action = c.req.query("action") === "rollback" ? "rollback" : "cancel";
+    await requestStop(pool, run.run_id, action);
+    if (c.req.query("wait") === "true" || c.req.query("wait") === "1") await joinRun(run.run_id);
+    return c.body(null, 204);
+  });
+
+  app.notFound((c) => c.json({ error: "not_found", message: `No route ${c.req.method} ${c.req.path}.`, detail: "not found" }, 404));
+  return app;
+}

@@ -1,0 +1,148 @@
+// The agent server, driven only through the official @langchain/langgraph-sdk Client: assistants,
+// threads, state and history, runs to an interrupt and resumed with a decision, background runs
+// joined, cancellation, bad bodies, and auth (unknown tokens, other owners' threads).
+import { Client } from "@langchain/langgraph-sdk";
+import { offlinePlannerModel } from "../src/models/index.js";
+import { assistantIdFor, startServer, type RunningServer } from "../src/server/index.js";
+import { HIRE } from "./support/agents.js";
+import { freshDatabase, type TestDatabase } from "./support/db.js";
+
+let db: TestDatabase;
+let server: RunningServer;
+let alice: Client;
+let bob: Client;
+
+beforeAll(async () => {
+  db = await freshDatabase("server");
+  server = await startServer({
+    host: "127.0.0.1",
+    port: 0,
+    auth: { required: true, tokens: new Map([["tok-alice", "alice"], ["tok-bob", "bob"]]) },
+    worker: { url: db.url, model: offlinePlannerModel(), faults: null, poolMax: 4, doctorMs: 0, pollMs: 200 },
+  });
+  alice = new Client({ apiUrl: server.url, apiKey: "tok-alice" });
+  bob = new Client({ apiUrl: server.url, apiKey: "tok-bob" });
+});
+afterAll(async () => {
+  await server.close();
+  await db.drop();
+});
+
+const hire = (tag: string) => ({ hire: { ...HIRE, email: `${tag}@acme.test` } });
+
+test("assistants: one per agent, with the reference server's deterministic ids", async () => {
+  const found = await alice.assistants.search({ graphId: "onboarding" });
+  expect(found).toHaveLength(1);
+  expect(found[0]).toMatchObject({ graph_id: "onboarding", assistant_id: assistantIdFor("onboarding") });
+  // uuid5("onboarding", 6ba7b821-...): what `langgraph dev` would assign.
+  expect(assistantIdFor("onboarding")).toMatch(/^[0-9a-f-]{36}$/);
+  const byId = await alice.assistants.get(assistantIdFor("travel"));
+  expect(byId.graph_id).toBe("travel");
+  const graph = await alice.assistants.getGraph("onboarding");
+  expect(graph.nodes.map((n) => n.id)).toEqual(expect.arrayContaining(["agent", "review", "tools", "doubt"]));
+  const schemas = await alice.assistants.getSchemas("onboarding");
+  expect(JSON.stringify(schemas.input_schema)).toContain("hire");
+  await expect(alice.assistants.get("nobody")).rejects.toThrow(/404.*No assistant .{0,2}nobody/);
+});
+
+test("a thread runs to its review (wait), shows the interrupt, and a decision finishes it", async () => {
+  const thread = await alice.threads.create({ metadata: { team: "people-ops" } });
+  expect(thread.status).toBe("idle");
+  const waited = (await alice.runs.wait(thread.thread_id, "onboarding", { input: hire("api-1") })) as Record<string, unknown>;
+  expect(waited.__interrupt__).toEqual([expect.objectContaining({ value: expect.objectContaining({ actionRequests: [expect.objectContaining({ name: "grant_privileges" })] }) })]);
+
+  const got = await alice.threads.get(thread.thread_id);
+  expect(got.status).toBe("interrupted");
+  expect(got.metadata).toMatchObject({ team: "people-ops", graph_id: "onboarding" });
+  const interrupt = Object.values(got.interrupts).flat()[0] as { id: string };
+  const state = await alice.threads.getState(thread.thread_id);
+  expect(state.next).toEqual(["review"]);
+  expect(state.tasks[0]?.interrupts[0]?.id).toBe(interrupt.id);
+
+  // A malformed decision is refused (422) and changes nothing.
+  await expect(alice.runs.wait(thread.thread_id, "onboarding", { command: { resume: { decisions: [{ type: "maybe" }] } } })).rejects.toThrow(/decision type must be one of/);
+  expect((await alice.threads.getState(thread.thread_id)).checkpoint.checkpoint_id).toBe(state.checkpoint.checkpoint_id);
+
+  const done = (await alice.runs.wait(thread.thread_id, "onboarding", { command: { resume: { [interrupt.id]: { decisions: [{ type: "approve" }] } } } })) as { messages: Array<{ type: string }> };
+  expect(done.messages.at(-1)?.type).toBe("ai");
+  expect((await alice.threads.get(thread.thread_id)).status).toBe("idle");
+  const history = await alice.threads.getHistory(thread.thread_id, { limit: 3 });
+  expect(history).toHaveLength(3);
+  expect(history[0]?.checkpoint.checkpoint_id).toBe((await alice.threads.getState(thread.thread_id)).checkpoint.checkpoint_id);
+  const runs = await alice.runs.list(thread.thread_id);
+  expect(runs.map((r) => r.status)).toEqual(["success", "interrupted"]);
+});
+
+test("a background run returns at once; join waits for it", async () => {
+  const thread = await alice.threads.create();
+  const run = await alice.runs.create(thread.thread_id, "travel", {
+    input: { trip: { tripId: "api-trip", traveller: "Ada", origin: "London", destination: "Oslo", departOn: "2026-12-01", nights: 2, carDays: 2 } },
+  });
+  expect(["pending", "running"]).toContain(run.status);
+  const values = (await alice.runs.join(thread.thread_id, run.run_id)) as { messages: unknown[] };
+  expect(values.messages.length).toBeGreaterThan(5);
+  expect((await alice.runs.get(thread.thread_id, run.run_id)).status).toBe("success");
+});
+
+test("one Idempotency-Key header, one run", async () => {
+  const thread = await alice.threads.create();
+  const post = () =>
+    fetch(`${server.url}/threads/${thread.thread_id}/runs`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": "tok-alice", "Idempotency-Key": `idem-${thread.thread_id}` },
+      body: JSON.stringify({ assistant_id: "onboarding", input: hire("api-idem") }),
+    }).then((r) => r.json() as Promise<{ run_id: string }>);
+  const a = await post();
+  const b = await post();
+  expect(b.run_id).toBe(a.run_id);
+  expect(await alice.runs.list(thread.thread_id)).toHaveLength(1);
+});
+
+test("bad requests name the problem and change nothing", async () => {
+  const thread = await alice.threads.create();
+  await expect(alice.runs.create(thread.thread_id, "onboarding", { input: { hire: { name: "x" } } })).rejects.toThrow(/422.*Invalid input for agent .{0,2}onboarding.{0,2}: hire\.email/);
+  await expect(alice.runs.create(thread.thread_id, "nobody", { input: {} })).rejects.toThrow(/404.*No assistant .{0,2}nobody/);
+  await expect(alice.threads.get("00000000-0000-0000-0000-000000000000")).rejects.toThrow(/No thread with id/);
+  expect(await alice.runs.list(thread.thread_id)).toEqual([]);
+  await expect(alice.threads.create({ threadId: thread.thread_id })).rejects.toThrow(/already exists/);
+  expect((await alice.threads.create({ threadId: thread.thread_id, ifExists: "do_nothing" })).thread_id).toBe(thread.thread_id);
+});
+
+test("auth: no token or an unknown one is refused; one owner cannot see another's threads", async () => {
+  const anonymous = new Client({ apiUrl: server.url, apiKey: null });
+  await expect(anonymous.threads.search()).rejects.toThrow(/401|Missing or unknown bearer token/);
+  await expect(new Client({ apiUrl: server.url, apiKey: "nope" }).assistants.search()).rejects.toThrow(/401|unknown bearer token/);
+  const mine = await alice.threads.create({ metadata: { secret: true } });
+  await expect(bob.threads.get(mine.thread_id)).rejects.toThrow(/No thread with id/);
+  await expect(bob.runs.create(mine.thread_id, "onboarding", { input: hire("api-bob") })).rejects.toThrow(/No thread with id/);
+  expect((await bob.threads.search({ metadata: { secret: true } })).map((t) => t.thread_id)).not.toContain(mine.thread_id);
+  expect((await alice.threads.search({ metadata: { secret: true } })).map((t) => t.thread_id)).toContain(mine.thread_id);
+  const ok = await fetch(`${server.url}/ok`);
+  expect(ok.status).toBe(200);
+});
+
+test("cancel stops a running run; the thread can be continued", async () => {
+  await server.close().catch(() => undefined);
+  server = await startServer({
+    host: "127.0.0.1",
+    port: 0,
+    auth: { required: true, tokens: new Map([["tok-alice", "alice"]]) },
+    worker: { url: db.url, model: offlinePlannerModel(), faults: null, poolMax: 4, doctorMs: 0, pollMs: 200, paceMs: 200 },
+  });
+  alice = new Client({ apiUrl: server.url, apiKey: "tok-alice" });
+  const thread = await alice.threads.create();
+  const run = await alice.runs.create(thread.thread_id, "travel", {
+    input: { trip: { tripId: "api-cancel", traveller: "Ada", origin: "London", destination: "Oslo", departOn: "2026-12-01", nights: 2, carDays: 2 } },
+  });
+  for (let i = 0; (await alice.runs.get(thread.thread_id, run.run_id)).status !== "running"; i++) {
+    if (i > 200) throw new Error("run never started");
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  await alice.runs.cancel(thread.thread_id, run.run_id, true);
+  const cancelled = await alice.runs.get(thread.thread_id, run.run_id);
+  expect(cancelled.status).toBe("interrupted");
+  expect(cancelled.metadata).toMatchObject({ waypoint_status: "cancelled" });
+  const values = (await alice.runs.wait(thread.thread_id, "travel", { input: null })) as { messages: unknown[] };
+  expect(values.messages.length).toBeGreaterThan(5);
+  expect((await alice.threads.get(thread.thread_id)).status).toBe("idle");
+});
