@@ -84,6 +84,33 @@ test("a background run returns at once; join waits for it", async () => {
   expect((await alice.runs.get(thread.thread_id, run.run_id)).status).toBe("success");
 });
 
+test("stream: metadata, then values and updates as the run goes; rejoin from the last event seen", async () => {
+  const thread = await alice.threads.create();
+  const events: Array<{ event: string; data: unknown }> = [];
+  for await (const part of alice.runs.stream(thread.thread_id, "travel", {
+    input: { trip: { tripId: "api-stream", traveller: "Ada", origin: "London", destination: "Lisbon", departOn: "2026-12-01", nights: 2, carDays: 2 } },
+    streamMode: ["values", "updates"],
+  })) {
+    events.push(part as { event: string; data: unknown });
+  }
+  expect(events[0]?.event).toBe("metadata");
+  const runId = (events[0]?.data as { run_id: string }).run_id;
+  const kinds = new Set(events.map((e) => e.event));
+  expect(kinds).toEqual(new Set(["metadata", "values", "updates"]));
+  const updates = events.filter((e) => e.event === "updates").map((e) => Object.keys(e.data as object)[0]);
+  expect(updates).toEqual(expect.arrayContaining(["agent", "tools"]));
+  const last = events.filter((e) => e.event === "values").at(-1)?.data as { messages: Array<{ type: string }> };
+  expect(last.messages.at(-1)?.type).toBe("ai");
+  // A client that saw everything up to event 3 gets the rest (and only the rest) when it rejoins.
+  const rejoined: string[] = [];
+  for await (const part of alice.runs.joinStream(thread.thread_id, runId, { lastEventId: "3", streamMode: ["updates"] } as never)) rejoined.push((part as { event: string }).event);
+  expect(rejoined.length).toBeGreaterThan(0);
+  expect(rejoined.every((e) => e === "updates" || e === "metadata")).toBe(true);
+  await expect(async () => {
+    for await (const _ of alice.runs.stream(thread.thread_id, "travel", { input: null, streamMode: ["debug"] })) void _;
+  }).rejects.toThrow(/stream_mode debug is not available/);
+});
+
 test("one Idempotency-Key header, one run", async () => {
   const thread = await alice.threads.create();
   const post = () =>

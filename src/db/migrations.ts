@@ -263,4 +263,17 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX api_threads_metadata_idx ON waypoint.api_threads USING gin (metadata);`,
   },
+  {
+    version: 9,
+    name: "run events: what a run streamed, kept for SSE clients and rejoins",
+    sql: `
+      CREATE TABLE waypoint.run_events (
+        run_id     uuid NOT NULL,
+        seq        integer NOT NULL,
+        event      text NOT NULL,
+        data       jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (run_id, seq)
+      );`,
+  },
 ];

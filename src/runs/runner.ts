@@ -44,6 +44,11 @@ export interface ProgressEvent {
 export interface RunOptions {
   /** Called after each finished super-step. */
   onProgress?: (e: ProgressEvent) => void;
+  /**
+   * Every stream chunk, in LangGraph's stream modes: "updates" and "values" always, plus "custom";
+   * `namespace` is the sub-agent path with task ids ([] for the agent itself).
+   */
+  onChunk?: (mode: "updates" | "values" | "custom", namespace: string[], data: unknown) => void | Promise<void>;
   /** LangChain callback handlers for the run (tracing, tests). */
   callbacks?: BaseCallbackHandler[];
   /** Stops the run at the next super-step boundary, checkpointed (drain, cancellation). */
@@ -330,15 +335,17 @@ export class Waypoint {
         configurable: { thread_id: threadId },
         context: this.context,
         durability: "sync",
-        streamMode: "updates",
+        streamMode: opts.onChunk ? ["updates", "values", "custom"] : ["updates"],
         subgraphs: true,
         callbacks: [...(opts.callbacks ?? []), ...(this.trace ? [this.trace] : [])],
         ...(opts.control ? { control: opts.control } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
       });
       for await (const chunk of stream) {
-        const [ns, update] = chunk as [string[], Record<string, unknown>];
-        for (const [node, value] of Object.entries(update)) {
+        const [ns, mode, data] = chunk as [string[], "updates" | "values" | "custom", unknown];
+        await opts.onChunk?.(mode, ns, data);
+        if (mode !== "updates") continue;
+        for (const [node, value] of Object.entries(data as Record<string, unknown>)) {
           if (node === "__interrupt__") continue;
           opts.onProgress?.({ namespace: ns.map((p) => p.split(":")[0]).join("|"), node, summary: summariseUpdate(value) || "no change" });
         }

@@ -11,6 +11,7 @@ import { AGENTS } from "../../graphs/index.js";
 import { config } from "../config.js";
 import { isWaypointError } from "../errors.js";
 import { log } from "../log.js";
+import { appendRunEvent } from "./events.js";
 import { fireDueTimers, scheduleDeadlines, type DeadlinePolicy } from "./deadlines.js";
 import { diagnose } from "./doctor.js";
 import {
@@ -243,10 +244,13 @@ export class Worker {
     try {
       if (run.stop_requested) this.stopRun(a, run.stop_requested);
       await markStart(pool, run);
+      await appendRunEvent(pool, run.run_id, "metadata", { run_id: run.run_id, attempt: run.attempts });
       const view = await this.wp.advance(run.thread_id, {
         control: a.control,
         signal: a.abort.signal,
         onProgress: (e) => this.emit({ type: "step", runId: run.run_id, node: e.node, at: Date.now() }),
+        // Kept for clients that follow the run (SSE); a dropped write must not stop the run.
+        onChunk: (mode, ns, data) => appendRunEvent(pool, run.run_id, ns.length ? `${mode}|${ns.join("|")}` : mode, data).catch((e: Error) => log.warn({ err: e.message }, "could not record a stream event")),
       });
       const status = view.status === "done" ? "success" : view.status === "interrupted" ? "interrupted" : "error";
       if (!a.abort.signal.aborted) await this.finish(a, status, view.detail);

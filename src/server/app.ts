@@ -2,6 +2,7 @@
 // behind bearer-token auth. Runs go through the run supervisor's queue; a worker carries them.
 import { randomUUID } from "node:crypto";
 import { Hono, type Context } from "hono";
+import { streamSSE } from "hono/streaming";
 import { z } from "zod";
 import { AGENTS, type AgentDefinition } from "../../graphs/index.js";
 import { isWaypointError, WaypointError, type WaypointErrorCode } from "../errors.js";
@@ -10,6 +11,7 @@ import { activeRuns, getRun, listRuns, MULTITASK_STRATEGIES, requestStop, runByI
 import type { Waypoint } from "../runs/runner.js";
 import { submit, type Submission } from "../runs/submit.js";
 import { describeZodError } from "../tools/index.js";
+import { readRunEvents } from "../runs/events.js";
 import { assistantIdFor, assistantOf, runOf, threadOf, threadStateOf, toJson } from "./shapes.js";
 
 export interface ServerAuth {
@@ -65,8 +67,13 @@ const RunCreate = z
     multitask_strategy: z.enum(MULTITASK_STRATEGIES).optional(),
     if_not_exists: z.enum(["reject", "create"]).optional(),
     metadata: Metadata.optional(),
+    stream_mode: z.union([z.string(), z.array(z.string())]).optional(),
+    stream_subgraphs: z.boolean().optional(),
   })
   .loose();
+
+/** Stream modes Waypoint records for every run. */
+const STREAM_MODES = ["values", "updates", "custom"];
 
 function agentFor(assistantId: string): AgentDefinition {
   const def = Object.values(AGENTS).find((a) => a.name === assistantId || assistantIdFor(a.name) === assistantId);
@@ -225,8 +232,7 @@ export function createApp(wp: Waypoint, auth: ServerAuth): Hono<Env> {
   });
 
   // Runs.
-  async function createRun(c: Context<Env>, threadId: string): Promise<RunRow> {
-    const b = await body(c, RunCreate);
+  async function createRun(c: Context<Env>, threadId: string, b: z.infer<typeof RunCreate>): Promise<RunRow> {
     // A retried request with the same Idempotency-Key gets the run the first one created.
     const key = c.req.header("idempotency-key");
     const earlier = key ? await runByIdempotencyKey(pool, key) : undefined;
@@ -283,10 +289,46 @@ export function createApp(wp: Waypoint, auth: ServerAuth): Hono<Env> {
     return values;
   }
 
-  app.post("/threads/:id/runs", async (c) => c.json(runOf(await createRun(c, c.req.param("id")))));
+  app.post("/threads/:id/runs", async (c) => c.json(runOf(await createRun(c, c.req.param("id"), await body(c, RunCreate)))));
   app.post("/threads/:id/runs/wait", async (c) => {
-    const run = await joinRun((await createRun(c, c.req.param("id"))).run_id);
+    const run = await joinRun((await createRun(c, c.req.param("id"), await body(c, RunCreate))).run_id);
     return c.json(await finalValues(run.thread_id));
+  });
+
+  /**
+   * Follow a run as Server-Sent Events from its recorded stream (any worker may be carrying it):
+   * `metadata` first, then the chosen modes, then the end. `afterSeq` resumes after a disconnect.
+   */
+  function followRun(c: Context<Env>, runId: string, opts: { modes: string[]; subgraphs: boolean; afterSeq: number }) {
+    const unknown = opts.modes.filter((m) => !STREAM_MODES.includes(m));
+    if (unknown.length) fail("invalid_input", `stream_mode ${unknown.join(", ")} is not available; Waypoint streams ${STREAM_MODES.join(", ")} (messages and debug are not recorded yet).`);
+    return streamSSE(c, async (stream) => {
+      let seq = opts.afterSeq;
+      for (;;) {
+        const run = await getRun(pool, runId);
+        const ended = run.status !== "pending" && run.status !== "running";
+        for (const e of await readRunEvents(pool, runId, seq)) {
+          seq = e.seq;
+          const [mode = "", ...ns] = e.event.split("|");
+          if (mode !== "metadata" && (!opts.modes.includes(mode) || (ns.length > 0 && !opts.subgraphs))) continue;
+          await stream.writeSSE({ event: e.event, data: JSON.stringify(e.data), id: String(e.seq) });
+        }
+        if (ended) {
+          if (run.status === "error" || run.status === "dead") await stream.writeSSE({ event: "error", data: JSON.stringify({ error: run.status, message: run.detail ?? "the run failed" }) });
+          return;
+        }
+        if (stream.aborted) return;
+        await stream.sleep(50);
+      }
+    });
+  }
+
+  const modesOf = (raw: string | string[] | undefined) => (raw === undefined ? ["values"] : Array.isArray(raw) ? raw : [raw]);
+
+  app.post("/threads/:id/runs/stream", async (c) => {
+    const b = await body(c, RunCreate);
+    const run = await createRun(c, c.req.param("id"), b);
+    return followRun(c, run.run_id, { modes: modesOf(b.stream_mode), subgraphs: b.stream_subgraphs === true, afterSeq: 0 });
   });
   app.get("/threads/:id/runs", async (c) => {
     const id = c.req.param("id");
@@ -303,6 +345,20 @@ export function createApp(wp: Waypoint, auth: ServerAuth): Hono<Env> {
   app.get("/threads/:id/runs/:run_id/join", async (c) => {
     const run = await joinRun((await runOn(c)).run_id);
     return c.json(await finalValues(run.thread_id));
+  });
+  app.get("/threads/:id/runs/:run_id/stream", async (c) => {
+    const run = await runOn(c);
+    const last = Number(c.req.header("last-event-id") ?? 0);
+    // The SDK sends stream_mode=["a","b"] (JSON); plain repeated parameters work too.
+    const modes = (c.req.queries("stream_mode") ?? []).flatMap((m) => {
+      if (!m.startsWith("[")) return [m];
+      try {
+        return (JSON.parse(m) as unknown[]).map(String);
+      } catch {
+        return fail("invalid_input", `stream_mode is not a JSON list: ${m}`);
+      }
+    });
+    return followRun(c, run.run_id, { modes: modes.length ? modes : STREAM_MODES, subgraphs: c.req.query("stream_subgraphs") === "true", afterSeq: Number.isFinite(last) ? last : 0 });
   });
   app.post("/threads/:id/runs/:run_id/cancel", async (c) => {
     const run = await runOn(c);

@@ -1,9 +1,9 @@
 // Waypoint's threads, runs and agents in the shapes the LangGraph API uses (what the official
 // @langchain/langgraph-sdk Client and LangGraph Studio read).
-import { BaseMessage } from "@langchain/core/messages";
 import { v5 as uuid5 } from "@langchain/core/utils/uuid";
 import type { StateSnapshot } from "@langchain/langgraph";
 import type { AgentDefinition } from "../../graphs/index.js";
+import { toJson } from "../runs/events.js";
 import type { RunRow } from "../runs/queue.js";
 import type { ThreadView } from "../runs/threads.js";
 
@@ -29,18 +29,6 @@ export function assistantOf(def: AgentDefinition) {
     created_at: EPOCH,
     updated_at: EPOCH,
   };
-}
-
-/** Plain JSON for values: LangChain messages as `{ type, content, ... }` dicts, like the reference server. */
-export function toJson(value: unknown): unknown {
-  if (value instanceof BaseMessage) {
-    const { data } = value.toDict();
-    return { ...(data as unknown as Record<string, unknown>), type: value.getType() };
-  }
-  if (Array.isArray(value)) return value.map(toJson);
-  if (value instanceof Date) return value.toISOString();
-  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toJson(v)]));
-  return value;
 }
 
 function checkpointOf(config: StateSnapshot["config"] | undefined) {
@@ -107,3 +95,5 @@ export function runOf(r: RunRow) {
     multitask_strategy: r.multitask_strategy,
   };
 }
+
+export { toJson };
