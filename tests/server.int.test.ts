@@ -135,6 +135,24 @@ test("bad requests name the problem and change nothing", async () => {
   expect((await alice.threads.create({ threadId: thread.thread_id, ifExists: "do_nothing" })).thread_id).toBe(thread.thread_id);
 });
 
+test("store: put, get, search, namespaces, delete; u1 never matches u10; owners apart", async () => {
+  await alice.store.putItem(["users", "u1", "prefs"], "tone", { tone: "formal" });
+  await alice.store.putItem(["users", "u10", "prefs"], "tone", { tone: "casual" });
+  await alice.store.putItem(["users", "user_2", "prefs"], "tone", { tone: "warm" });
+  expect(await alice.store.getItem(["users", "u1", "prefs"], "tone")).toMatchObject({ namespace: ["users", "u1", "prefs"], key: "tone", value: { tone: "formal" } });
+  const u1 = await alice.store.searchItems(["users", "u1"]);
+  expect(u1.items.map((i) => i.value)).toEqual([{ tone: "formal" }]);
+  const all = await alice.store.searchItems(["users"], { filter: { tone: "warm" } });
+  expect(all.items.map((i) => i.namespace)).toEqual([["users", "user_2", "prefs"]]);
+  const spaces = await alice.store.listNamespaces({ prefix: ["users"], maxDepth: 2 });
+  expect(spaces.namespaces).toEqual(expect.arrayContaining([["users", "u1"], ["users", "u10"], ["users", "user_2"]]));
+  // Bob's store is his own.
+  expect(await bob.store.getItem(["users", "u1", "prefs"], "tone")).toBeNull();
+  expect((await bob.store.searchItems(["users"])).items).toEqual([]);
+  await alice.store.deleteItem(["users", "u1", "prefs"], "tone");
+  expect(await alice.store.getItem(["users", "u1", "prefs"], "tone")).toBeNull();
+});
+
 test("auth: no token or an unknown one is refused; one owner cannot see another's threads", async () => {
   const anonymous = new Client({ apiUrl: server.url, apiKey: null });
   await expect(anonymous.threads.search()).rejects.toThrow(/401|Missing or unknown bearer token/);

@@ -5,53 +5,20 @@ import { Hono, type Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import { z } from "zod";
 import { AGENTS, type AgentDefinition } from "../../graphs/index.js";
-import { isWaypointError, WaypointError, type WaypointErrorCode } from "../errors.js";
+import { isWaypointError } from "../errors.js";
 import { log } from "../log.js";
 import { activeRuns, getRun, listRuns, MULTITASK_STRATEGIES, requestStop, runByIdempotencyKey, type RunRow } from "../runs/queue.js";
 import type { Waypoint } from "../runs/runner.js";
 import { submit, type Submission } from "../runs/submit.js";
-import { describeZodError } from "../tools/index.js";
 import { readRunEvents } from "../runs/events.js";
+import { body, fail, STATUS, type Env } from "./http.js";
+import { registerStoreRoutes } from "./store.js";
 import { assistantIdFor, assistantOf, runOf, threadOf, threadStateOf, toJson } from "./shapes.js";
 
 export interface ServerAuth {
   /** token -> owner; empty with `required: false` means no auth (loopback only). */
   tokens: Map<string, string>;
   required: boolean;
-}
-
-type Env = { Variables: { owner: string | null } };
-
-const STATUS: Partial<Record<WaypointErrorCode, 404 | 409 | 422>> = {
-  unknown_thread: 404,
-  unknown_run: 404,
-  unknown_agent: 404,
-  unknown_checkpoint: 404,
-  invalid_input: 422,
-  invalid_decision: 422,
-  invalid_submission: 422,
-  thread_busy: 409,
-  nothing_pending: 409,
-  thread_finished: 409,
-};
-
-function fail(code: WaypointErrorCode, message: string): never {
-  throw new WaypointError(code, message);
-}
-
-async function body<T extends z.ZodType>(c: Context<Env>, schema: T): Promise<z.infer<T>> {
-  let raw: unknown = {};
-  const text = await c.req.text();
-  if (text.trim()) {
-    try {
-      raw = JSON.parse(text);
-    } catch (e) {
-      fail("invalid_input", `The request body is not JSON: ${(e as Error).message}`);
-    }
-  }
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) fail("invalid_input", `Invalid request body: ${describeZodError(parsed.error)}`);
-  return parsed.data;
 }
 
 const Metadata = z.record(z.string(), z.unknown());
@@ -367,6 +334,8 @@ export function createApp(wp: Waypoint, auth: ServerAuth): Hono<Env> {
     if (c.req.query("wait") === "true" || c.req.query("wait") === "1") await joinRun(run.run_id);
     return c.body(null, 204);
   });
+
+  registerStoreRoutes(app, wp.persistence.store);
 
   app.notFound((c) => c.json({ error: "not_found", message: `No route ${c.req.method} ${c.req.path}.`, detail: "not found" }, 404));
   return app;
