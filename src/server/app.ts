@@ -12,6 +12,7 @@ import type { Waypoint } from "../runs/runner.js";
 import { submit, type Submission } from "../runs/submit.js";
 import { readRunEvents } from "../runs/events.js";
 import { body, fail, STATUS, type Env } from "./http.js";
+import { registerInbox, registerInboxPage } from "./inbox.js";
 import { registerStoreRoutes } from "./store.js";
 import { assistantIdFor, assistantOf, runOf, threadOf, threadStateOf, toJson } from "./shapes.js";
 
@@ -67,6 +68,7 @@ export function createApp(wp: Waypoint, auth: ServerAuth): Hono<Env> {
   });
 
   app.get("/ok", (c) => c.json({ ok: true }));
+  registerInboxPage(app);
 
   app.use("*", async (c, next) => {
     if (!auth.required) {
@@ -336,6 +338,7 @@ export function createApp(wp: Waypoint, auth: ServerAuth): Hono<Env> {
   });
 
   registerStoreRoutes(app, wp.persistence.store);
+  registerInbox(app, wp);
 
   app.notFound((c) => c.json({ error: "not_found", message: `No route ${c.req.method} ${c.req.path}.`, detail: "not found" }, 404));
   return app;

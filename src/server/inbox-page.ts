@@ -1,0 +1,142 @@
+// The review inbox page (HTML, CSS and script in one string; no build step).
+export const INBOX_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Waypoint review inbox</title>
+<style>
+  body { font: 14px/1.45 system-ui, sans-serif; margin: 0; background: #f5f6f8; color: #1d2330; }
+  header { background: #1d2330; color: #fff; padding: 12px 20px; display: flex; gap: 16px; align-items: center; }
+  header h1 { font-size: 17px; margin: 0; flex: 1; }
+  main { max-width: 980px; margin: 20px auto; padding: 0 16px; }
+  .card { background: #fff; border: 1px solid #d9dde5; border-radius: 8px; padding: 16px 18px; margin-bottom: 16px; }
+  .card h2 { font-size: 15px; margin: 0 0 4px; }
+  .muted { color: #667085; font-size: 12px; }
+  .done li::marker { content: "✓ "; color: #1a7f37; } .done li.failed::marker { content: "✗ "; color: #c4320a; }
+  .action { background: #f8f9fb; border-left: 3px solid #3b5bdb; padding: 8px 12px; margin: 10px 0; }
+  pre { background: #f1f3f6; padding: 8px; border-radius: 4px; white-space: pre-wrap; margin: 4px 0; font-size: 12px; }
+  button { border: 1px solid #b8c0cc; background: #fff; border-radius: 5px; padding: 5px 12px; cursor: pointer; margin: 4px 6px 0 0; }
+  button.primary { background: #3b5bdb; color: #fff; border-color: #3b5bdb; }
+  label { display: block; margin: 6px 0 2px; font-weight: 600; font-size: 12px; }
+  input[type=text], textarea { width: 100%; box-sizing: border-box; padding: 5px; border: 1px solid #b8c0cc; border-radius: 4px; font: 13px monospace; }
+  .outcomes { font-size: 12px; color: #475467; margin: 6px 0; } .outcomes b { color: #1d2330; }
+  .status { padding: 8px 12px; border-radius: 5px; margin-top: 8px; } .ok { background: #e6f4ea; } .err { background: #fdecea; color: #8a1c0a; }
+  details summary { cursor: pointer; color: #475467; font-size: 12px; margin-top: 8px; }
+  #empty { text-align: center; color: #667085; padding: 40px; }
+</style>
+</head>
+<body>
+<header><h1>Waypoint review inbox</h1><span class="muted" id="who"></span><button id="refresh">Refresh</button></header>
+<main><div id="list"></div><div id="empty" hidden>Nothing waits for a decision.</div></main>
+<script>
+const params = new URLSearchParams(location.search);
+if (params.get("token")) localStorage.setItem("waypoint-token", params.get("token"));
+const token = localStorage.getItem("waypoint-token") || "";
+document.getElementById("who").textContent = token ? "signed in with a token" : "no token (auth off?)";
+const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+async function api(path, opts = {}) {
+  const res = await fetch(path, { ...opts, headers: { "content-type": "application/json", ...(token ? { authorization: "Bearer " + token } : {}) } });
+  const text = await res.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!res.ok) throw new Error((data && data.message) || res.status + " " + res.statusText);
+  return data;
+}
+function field(name, schema, value) {
+  const type = schema && schema.type;
+  const shown = type === "string" ? (value ?? "") : JSON.stringify(value ?? null);
+  const hint = schema && schema.description ? " (" + esc(schema.description) + ")" : "";
+  return '<label>' + esc(name) + hint + '</label><input type="text" data-arg="' + esc(name) + '" data-type="' + esc(type || "json") + '" value="' + esc(shown) + '">';
+}
+function readArgs(form) {
+  const args = {};
+  for (const input of form.querySelectorAll("[data-arg]")) {
+    const t = input.dataset.type;
+    args[input.dataset.arg] = t === "string" ? input.value : JSON.parse(input.value);
+  }
+  return args;
+}
+function render(t) {
+  const p = t.pending[0];
+  const req = p.request;
+  const kind = req.kind || "review";
+  const ctx = req.context;
+  const card = document.createElement("div");
+  card.className = "card";
+  card.dataset.thread = t.threadId;
+  const done = ctx.done.map((d) => '<li class="' + (d.outcome === "failed" ? "failed" : "") + '"><b>' + esc(d.step) + "</b>: " + esc(d.summary) + "</li>").join("");
+  const actions = req.actionRequests.map((a) => '<div class="action"><b>' + esc(a.description) + "</b><pre>" + esc(a.name + " " + JSON.stringify(a.args, null, 2)) + "</pre></div>").join("");
+  const outcomes = Object.entries(ctx.decisionOutcomes || {}).map(([k, v]) => "<div><b>" + esc(k) + "</b>: " + esc(v) + "</div>").join("");
+  const doubts = t.openCalls.length ? '<div class="outcomes"><b>Calls in doubt:</b> ' + t.openCalls.map((o) => esc(o.tool + ": " + o.explanation)).join("; ") + "</div>" : "";
+  const history = t.history.map((h) => "<li>step " + h.step + ": " + esc(h.writes.join("; ") || (h.interrupted ? "waiting for review" : "-")) + "</li>").join("");
+  card.innerHTML =
+    "<h2>" + esc(t.agent) + ": " + esc(kind === "in_doubt" ? "did this happen?" : kind === "choice" ? "a decision is needed" : "review requested") + "</h2>" +
+    '<div class="muted">thread ' + esc(t.threadId) + " · " + esc(t.description) + "</div>" +
+    "<div><b>Done so far</b><ul class=done>" + (done || "<li>nothing yet</li>") + "</ul></div>" +
+    (ctx.notStarted && ctx.notStarted.length ? "<div><b>Not started:</b> " + esc(ctx.notStarted.join(", ")) + "</div>" : "") +
+    (ctx.artifacts.length ? "<div><b>Artifacts:</b> " + ctx.artifacts.map((a) => esc(a.kind + " " + a.ref)).join(", ") + "</div>" : "") +
+    actions + '<div class="outcomes">' + outcomes + "</div>" + doubts +
+    '<div class="buttons"></div><form class="form" hidden></form><div class="result"></div>' +
+    "<details><summary>History</summary><ul>" + history + "</ul></details>";
+  const buttons = card.querySelector(".buttons");
+  const form = card.querySelector(".form");
+  const decide = async (decisions) => {
+    const result = card.querySelector(".result");
+    result.innerHTML = '<div class="status">Applying…</div>';
+    try {
+      await api("/threads/" + t.threadId + "/runs/wait", { method: "POST", body: JSON.stringify({ assistant_id: t.assistantId, command: { resume: { [p.interruptId]: { decisions } } } }) });
+      const after = await api("/threads/" + t.threadId);
+      result.innerHTML = '<div class="status ok">Decision applied. Thread is now <b class="thread-status">' + esc(after.status === "idle" ? "done" : after.status) + "</b>.</div>";
+      buttons.innerHTML = "";
+      form.hidden = true;
+    } catch (e) {
+      result.innerHTML = '<div class="status err">' + esc(e.message) + "</div>";
+    }
+  };
+  const allowed = req.reviewConfigs[0].allowedDecisions;
+  const n = req.actionRequests.length;
+  const same = (d) => Array.from({ length: n }, () => d);
+  const button = (label, cls, onClick) => {
+    const b = document.createElement("button");
+    b.textContent = label;
+    if (cls) b.className = cls;
+    b.type = "button";
+    b.onclick = onClick;
+    buttons.appendChild(b);
+  };
+  const askText = (label, build) => {
+    form.hidden = false;
+    form.innerHTML = "<label>" + esc(label) + '</label><textarea rows="2" name="message"></textarea><button class="primary" type="submit">Send</button>';
+    form.onsubmit = (ev) => { ev.preventDefault(); decide(same(build(form.message.value))); };
+  };
+  if (allowed.includes("approve")) button("Approve", "primary", () => decide(same({ type: "approve" })));
+  if (allowed.includes("edit")) button("Edit", "", () => {
+    const a = req.actionRequests[0];
+    const schema = (req.reviewConfigs.find((c) => c.actionName === a.name) || {}).argsSchema || { properties: {} };
+    form.hidden = false;
+    form.innerHTML = Object.keys(schema.properties || a.args).map((k) => field(k, (schema.properties || {})[k], a.args[k])).join("") + '<button class="primary" type="submit">Approve with these arguments</button>';
+    form.onsubmit = (ev) => { ev.preventDefault(); try { decide([{ type: "edit", editedAction: { name: a.name, args: readArgs(form) } }]); } catch (e) { card.querySelector(".result").innerHTML = '<div class="status err">' + esc(e.message) + "</div>"; } };
+  });
+  if (allowed.includes("reject")) button("Reject", "", () => askText("Why (given to the agent)", (m) => (m ? { type: "reject", message: m } : { type: "reject" })));
+  if (allowed.includes("respond")) button("Respond", "", () => askText("Result to give the agent instead", (m) => ({ type: "respond", message: m })));
+  if (allowed.includes("confirm_done")) button("It happened", "primary", () => askText("What you found (e.g. the reference)", (m) => (m ? { type: "confirm_done", message: m } : { type: "confirm_done" })));
+  if (allowed.includes("run_again")) button("It did not happen: run again", "", () => decide(same({ type: "run_again" })));
+  if (allowed.includes("skip")) button("Skip it", "", () => askText("Why", (m) => (m ? { type: "skip", message: m } : { type: "skip" })));
+  for (const o of req.reviewConfigs[0].options || []) button(o.description, "", () => decide([o.tool ? { type: "choose", option: o.id, args: o.exampleArgs || {} } : { type: "choose", option: o.id }]));
+  return card;
+}
+async function load() {
+  const list = document.getElementById("list");
+  try {
+    const waiting = await api("/inbox/api/waiting");
+    list.innerHTML = "";
+    waiting.forEach((t) => list.appendChild(render(t)));
+    document.getElementById("empty").hidden = waiting.length > 0;
+  } catch (e) {
+    list.innerHTML = '<div class="card status err">' + esc(e.message) + " — open /inbox?token=&lt;your token&gt;</div>";
+  }
+}
+document.getElementById("refresh").onclick = load;
+load();
+</script>
+</body>
+</html>`;
