@@ -1,12 +1,14 @@
 // The run-supervisor commands of `waypoint`: start, worker, serve, submit, enqueue, runs (list/show/cancel/retry), doctor.
+import { randomBytes } from "node:crypto";
 import { Command, InvalidArgumentError, Option } from "commander";
+import { config } from "../config.js";
 import { AGENTS } from "../../graphs/index.js";
 import { describeModel } from "../models/index.js";
 import { diagnose } from "../runs/doctor.js";
 import { getRun, listRuns, MULTITASK_STRATEGIES, requestStop, retryRun, RUN_STATUSES, type MultitaskStrategy, type RunRow, type RunStatus } from "../runs/queue.js";
 import type { Waypoint } from "../runs/runner.js";
 import { submit } from "../runs/submit.js";
-import { startServer } from "../server/index.js";
+import { startServer, type ServerAuth } from "../server/index.js";
 import { Worker, type WorkerEvent } from "../runs/worker.js";
 import { bold, dim } from "./format.js";
 
@@ -103,29 +105,38 @@ export function registerSupervisorCommands(program: Command, withWaypoint: WithW
 
   program
     .command("start")
-    .description("what `npm start` does: a worker, plus a sample onboarding thread when the database has none yet")
+    .description("what `npm start` does: the agent server with a worker, plus a sample onboarding thread when the database has none")
     .action(async () => {
       const { pace } = g();
+      const { api } = config();
+      // With no tokens configured, a one-off token keeps auth on (the server is still loopback-only by default).
+      let token: string | undefined;
+      let auth = undefined as ServerAuth | undefined;
+      if (api.auth === "on" && api.tokens.size === 0) {
+        token = randomBytes(12).toString("hex");
+        auth = { required: true, tokens: new Map([[token, "local"]]) };
+      }
       console.log(dim(`model: ${describeModel()}`));
-      await runWorker({
-        ...(pace ? { paceMs: pace } : {}),
-        onStarted: async (worker) => {
-          const { rowCount } = await worker.wp.pool.query("SELECT 1 FROM waypoint.threads LIMIT 1");
-          if (rowCount) {
-            console.log("Submit work from another terminal: npm run waypoint -- submit <agent> --input '<json>' (agents: npm run waypoint -- agents).");
-            return;
-          }
-          const sample = AGENTS.onboarding?.sampleInput ?? {};
-          const { run } = await submit(worker.wp, { agent: "onboarding", input: sample });
-          console.log(
-            [
-              `Submitted a sample onboarding thread ${bold(run.thread_id)}; it stops for a review before granting privileges.`,
-              "In another terminal:",
-              `  npm run waypoint -- show ${run.thread_id}                                   # the review and its context`,
-              `  npm run waypoint -- enqueue ${run.thread_id} --decisions '[{"type":"approve"}]'   # this worker carries it on`,
-            ].join("\n"),
-          );
-        },
+      const server = await startServer({ ...(auth ? { auth } : {}), worker: pace ? { paceMs: pace } : {} });
+      const tokenHint = token ? `?token=${token}` : "";
+      console.log(`Waypoint is running: the LangGraph API on ${bold(server.url)} with a worker (${server.worker.versions.join(", ")}).`);
+      if (token) console.log(`API token for this session (set WAYPOINT_API_TOKENS to choose your own): ${bold(token)}`);
+      console.log(`Review inbox: ${bold(`${server.url}/inbox${tokenHint}`)}`);
+      const { rowCount } = await server.worker.wp.pool.query("SELECT 1 FROM waypoint.threads LIMIT 1");
+      if (!rowCount) {
+        const { run } = await submit(server.worker.wp, { agent: "onboarding", input: AGENTS.onboarding?.sampleInput ?? {} });
+        console.log(
+          [
+            `Submitted a sample onboarding thread ${bold(run.thread_id)}: it stops for a review before granting privileges.`,
+            `Approve it in the inbox, or from another terminal: npm run waypoint -- enqueue ${run.thread_id} --decisions '[{"type":"approve"}]'`,
+          ].join("\n"),
+        );
+      }
+      console.log(dim("Ctrl-C or SIGTERM stops it (running graphs stop at their next step and go back to the queue)."));
+      await new Promise<void>((resolve) => {
+        const stop = () => void server.close().then(resolve, resolve);
+        process.once("SIGTERM", stop);
+        process.once("SIGINT", stop);
       });
     });
 
