@@ -111,6 +111,49 @@ test("stream: metadata, then values and updates as the run goes; rejoin from the
   }).rejects.toThrow(/stream_mode debug is not available/);
 });
 
+test("state at a checkpoint, a state update as a node, and a copy of the thread", async () => {
+  const thread = await alice.threads.create();
+  await alice.runs.wait(thread.thread_id, "onboarding", { input: hire("api-state") });
+  const history = await alice.threads.getHistory(thread.thread_id, { limit: 10 });
+  const older = history[2]!;
+  const atOlder = await alice.threads.getState(thread.thread_id, older.checkpoint.checkpoint_id!);
+  expect(atOlder.checkpoint.checkpoint_id).toBe(older.checkpoint.checkpoint_id);
+  expect(atOlder.next).toEqual(older.next);
+  await expect(alice.threads.getState(thread.thread_id, "no-such-checkpoint")).rejects.toThrow(/404.*no checkpoint/);
+
+  const copy = await alice.threads.copy(thread.thread_id);
+  expect(copy.thread_id).not.toBe(thread.thread_id);
+  const copied = await alice.threads.getState(copy.thread_id);
+  expect((copied.values as { hire: unknown }).hire).toEqual(((await alice.threads.getState(thread.thread_id)).values as { hire: unknown }).hire);
+
+  const updated = await alice.threads.updateState(thread.thread_id, { values: { preferences: { welcomeTone: "casual" } }, asNode: "recall" });
+  expect(updated.configurable?.checkpoint_id).not.toBe(history[0]!.checkpoint.checkpoint_id);
+  expect(((await alice.threads.getState(thread.thread_id)).values as { preferences: unknown }).preferences).toEqual({ welcomeTone: "casual" });
+  await expect(alice.threads.updateState(thread.thread_id, { values: { nope: 1 }, asNode: "nowhere" })).rejects.toThrow(/422/);
+  await expect(alice.runs.create(thread.thread_id, "onboarding", { checkpointId: history[1]!.checkpoint.checkpoint_id!, input: null } as never)).rejects.toThrow(/earlier checkpoint is not supported yet/);
+});
+
+test("the server restarts between steps: threads, interrupts and runs are all in Postgres", async () => {
+  const thread = await alice.threads.create({ metadata: { restart: "yes" } });
+  await alice.runs.wait(thread.thread_id, "onboarding", { input: hire("api-restart") });
+  const interrupt = Object.values((await alice.threads.get(thread.thread_id)).interrupts).flat()[0] as { id: string };
+  await server.close();
+  server = await startServer({
+    host: "127.0.0.1",
+    port: 0,
+    auth: { required: true, tokens: new Map([["tok-alice", "alice"], ["tok-bob", "bob"]]) },
+    worker: { url: db.url, model: offlinePlannerModel(), faults: null, poolMax: 4, doctorMs: 0, pollMs: 200 },
+  });
+  alice = new Client({ apiUrl: server.url, apiKey: "tok-alice" });
+  bob = new Client({ apiUrl: server.url, apiKey: "tok-bob" });
+  const after = await alice.threads.get(thread.thread_id);
+  expect(after.status).toBe("interrupted");
+  expect(after.metadata).toMatchObject({ restart: "yes" });
+  await alice.runs.wait(thread.thread_id, "onboarding", { command: { resume: { [interrupt.id]: { decisions: [{ type: "reject", message: "not today" }] } } } });
+  expect((await alice.threads.get(thread.thread_id)).status).toBe("idle");
+  expect((await alice.runs.list(thread.thread_id)).map((r) => r.status)).toEqual(["success", "interrupted"]);
+});
+
 test("one Idempotency-Key header, one run", async () => {
   const thread = await alice.threads.create();
   const post = () =>
@@ -166,7 +209,7 @@ test("auth: no token or an unknown one is refused; one owner cannot see another'
   expect(ok.status).toBe(200);
 });
 
-test("cancel stops a running run; the thread can be continued", async () => {
+test("cancel stops a running run; the thread can be continued; multitask strategies", async () => {
   await server.close().catch(() => undefined);
   server = await startServer({
     host: "127.0.0.1",
@@ -190,4 +233,33 @@ test("cancel stops a running run; the thread can be continued", async () => {
   const values = (await alice.runs.wait(thread.thread_id, "travel", { input: null })) as { messages: unknown[] };
   expect(values.messages.length).toBeGreaterThan(5);
   expect((await alice.threads.get(thread.thread_id)).status).toBe("idle");
+
+  // Multitask strategies on a busy thread.
+  const busy = async (tripId: string) => {
+    const t = await alice.threads.create();
+    const r = await alice.runs.create(t.thread_id, "travel", {
+      input: { trip: { tripId, traveller: "Ada", origin: "London", destination: "Oslo", departOn: "2026-12-01", nights: 2, carDays: 2 } },
+    });
+    for (let i = 0; (await alice.runs.get(t.thread_id, r.run_id)).status !== "running"; i++) {
+      if (i > 200) throw new Error("run never started");
+      await new Promise((res) => setTimeout(res, 25));
+    }
+    return { t, r };
+  };
+  const rej = await busy("api-mt-reject");
+  await expect(alice.runs.create(rej.t.thread_id, "travel", { input: null, multitaskStrategy: "reject" })).rejects.toThrow(/409.*already has an active run/);
+  const enq = await busy("api-mt-enqueue");
+  const second = await alice.runs.create(enq.t.thread_id, "travel", { input: null, multitaskStrategy: "enqueue" });
+  await alice.runs.join(enq.t.thread_id, second.run_id);
+  expect((await alice.runs.get(enq.t.thread_id, enq.r.run_id)).status).toBe("success");
+  const int = await busy("api-mt-interrupt");
+  const third = await alice.runs.create(int.t.thread_id, "travel", { input: null, multitaskStrategy: "interrupt" });
+  await alice.runs.join(int.t.thread_id, third.run_id);
+  expect((await alice.runs.get(int.t.thread_id, int.r.run_id)).status).toBe("interrupted");
+  expect((await alice.runs.get(int.t.thread_id, third.run_id)).status).toBe("success");
+  const rb = await busy("api-mt-rollback");
+  const fourth = await alice.runs.create(rb.t.thread_id, "travel", { input: null, multitaskStrategy: "rollback" });
+  await alice.runs.join(rb.t.thread_id, fourth.run_id);
+  await expect(alice.runs.get(rb.t.thread_id, rb.r.run_id)).rejects.toThrow(/404/);
+  expect((await alice.runs.get(rb.t.thread_id, fourth.run_id)).status).toBe("success");
 });

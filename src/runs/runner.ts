@@ -288,6 +288,32 @@ export class Waypoint {
     return this.snapshot(await getThreadRow(this.pool, threadId));
   }
 
+  /** The thread's state as of one checkpoint (for the API). */
+  async stateAt(threadId: string, checkpointId: string): Promise<StateSnapshot> {
+    const row = await getThreadRow(this.pool, threadId);
+    const { rowCount } = await this.pool.query("SELECT 1 FROM checkpoints WHERE thread_id = $1 AND checkpoint_ns = '' AND checkpoint_id = $2", [threadId, checkpointId]);
+    if (!rowCount) throw new WaypointError("unknown_checkpoint", `Thread ${threadId} has no checkpoint "${checkpointId}".`, { details: { threadId, checkpointId } });
+    return this.graphFor(this.agent(row.agent)).getState({ configurable: { thread_id: threadId, checkpoint_id: checkpointId } });
+  }
+
+  /**
+   * Write values into a thread's state as if `asNode` had returned them (a new checkpoint). Refused
+   * while the thread runs.
+   */
+  async updateState(threadId: string, values: Record<string, unknown>, asNode?: string): Promise<string> {
+    const row = await getThreadRow(this.pool, threadId);
+    await claimThread(this.pool, row);
+    try {
+      const config = await this.graphFor(this.agent(row.agent)).updateState({ configurable: { thread_id: threadId } }, values, asNode);
+      return String(config.configurable?.checkpoint_id ?? "");
+    } catch (e) {
+      throw new WaypointError("invalid_input", `Could not update the state of thread ${threadId}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    } finally {
+      const snap = await this.snapshot(row);
+      await releaseThread(this.pool, threadId, pendingReviews(snap).length ? "interrupted" : isFinished(snap) ? "done" : "error", null);
+    }
+  }
+
   /** The thread's raw checkpoints, newest first (for the API). */
   async stateHistory(threadId: string, opts: { limit?: number; before?: string } = {}): Promise<StateSnapshot[]> {
     const row = await getThreadRow(this.pool, threadId);

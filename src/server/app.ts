@@ -36,6 +36,7 @@ const RunCreate = z
     if_not_exists: z.enum(["reject", "create"]).optional(),
     metadata: Metadata.optional(),
     stream_mode: z.union([z.string(), z.array(z.string())]).optional(),
+    checkpoint_id: z.string().optional(),
     stream_subgraphs: z.boolean().optional(),
   })
   .loose();
@@ -191,6 +192,37 @@ export function createApp(wp: Waypoint, auth: ServerAuth): Hono<Env> {
     return c.json(found.reg ? threadStateOf(await wp.state(id)) : emptyState);
   });
 
+  app.get("/threads/:id/state/:checkpoint_id", async (c) => {
+    const id = c.req.param("id");
+    const found = await visibleThread(c, id);
+    if (!found.reg) fail("unknown_checkpoint", `Thread ${id} has no checkpoints yet.`);
+    return c.json(threadStateOf(await wp.stateAt(id, c.req.param("checkpoint_id"))));
+  });
+
+  app.post("/threads/:id/state", async (c) => {
+    const id = c.req.param("id");
+    const b = await body(c, z.object({ values: z.record(z.string(), z.unknown()), as_node: z.string().optional() }).loose());
+    const found = await visibleThread(c, id);
+    if (!found.reg) fail("invalid_input", `Thread ${id} has not started; run it before updating its state.`);
+    if ((await activeRuns(pool, id)).length) fail("thread_busy", `Thread ${id} has an active run; update its state when it ends.`);
+    const checkpointId = await wp.updateState(id, b.values, b.as_node);
+    const checkpoint = { thread_id: id, checkpoint_ns: "", checkpoint_id: checkpointId };
+    return c.json({ checkpoint: { ...checkpoint, checkpoint_map: null }, configurable: checkpoint });
+  });
+
+  app.post("/threads/:id/copy", async (c) => {
+    const id = c.req.param("id");
+    const found = await visibleThread(c, id);
+    let copyId: string;
+    if (found.reg) {
+      const head = (await wp.state(id)).config.configurable?.checkpoint_id as string | undefined;
+      if (!head) fail("invalid_input", `Thread ${id} has no checkpoint to copy yet.`);
+      copyId = (await wp.fork(id, head)).threadId;
+    } else copyId = randomUUID();
+    await pool.query("INSERT INTO waypoint.api_threads (thread_id, owner, metadata) VALUES ($1, $2, $3)", [copyId, c.get("owner"), JSON.stringify(found.api?.metadata ?? {})]);
+    return c.json(await threadJson(copyId, await visibleThread(c, copyId)));
+  });
+
   app.post("/threads/:id/history", async (c) => {
     const id = c.req.param("id");
     const q = await body(c, z.object({ limit: z.number().int().min(1).max(1000).optional(), before: z.object({ configurable: z.object({ checkpoint_id: z.string() }).loose() }).loose().optional() }).loose());
@@ -218,7 +250,8 @@ export function createApp(wp: Waypoint, auth: ServerAuth): Hono<Env> {
       found = await visibleThread(c, threadId);
     }
     const def = agentFor(b.assistant_id);
-    if (b.command?.update !== undefined || b.command?.goto !== undefined) fail("invalid_input", "command.update and command.goto are not supported yet; use command.resume.");
+    if (b.command?.update !== undefined || b.command?.goto !== undefined) fail("invalid_input", "command.update and command.goto are not supported yet; use command.resume, or POST /threads/{id}/state to change values.");
+    if (b.checkpoint_id !== undefined) fail("invalid_input", "Running from an earlier checkpoint is not supported yet; fork it instead: POST /threads/{id}/copy copies the thread (the CLI's `waypoint fork` copies it at any checkpoint).");
     const common: Partial<Submission> = { threadId, ...(b.multitask_strategy ? { strategy: b.multitask_strategy } : {}), ...(key ? { idempotencyKey: key } : {}) };
     let s: Submission;
     if (b.command?.resume !== undefined) {
