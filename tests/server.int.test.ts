@@ -154,6 +154,24 @@ test("the server restarts between steps: threads, interrupts and runs are all in
   expect((await alice.runs.list(thread.thread_id)).map((r) => r.status)).toEqual(["success", "interrupted"]);
 });
 
+test("stateless runs, and deleting a finished run", async () => {
+  const values = (await alice.runs.wait(null, "travel", {
+    input: { trip: { tripId: "api-stateless", traveller: "Ada", origin: "London", destination: "Berlin", departOn: "2026-12-01", nights: 2, carDays: 2 } },
+  })) as { messages: Array<{ type: string }> };
+  expect(values.messages.at(-1)?.type).toBe("ai");
+  const events: string[] = [];
+  for await (const part of alice.runs.stream(null, "onboarding", { input: hire("api-stateless"), streamMode: "updates" })) events.push((part as { event: string }).event);
+  expect(events[0]).toBe("metadata");
+  expect(events).toContain("updates");
+  const thread = await alice.threads.create();
+  const run = await alice.runs.create(thread.thread_id, "travel", {
+    input: { trip: { tripId: "api-delete", traveller: "Ada", origin: "London", destination: "Oslo", departOn: "2026-12-01", nights: 2, carDays: 2 } },
+  });
+  await alice.runs.join(thread.thread_id, run.run_id);
+  await alice.runs.delete(thread.thread_id, run.run_id);
+  await expect(alice.runs.get(thread.thread_id, run.run_id)).rejects.toThrow(/404/);
+});
+
 test("one Idempotency-Key header, one run", async () => {
   const thread = await alice.threads.create();
   const post = () =>

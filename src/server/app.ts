@@ -348,6 +348,31 @@ export function createApp(wp: Waypoint, auth: ServerAuth): Hono<Env> {
     const run = await joinRun((await runOn(c)).run_id);
     return c.json(await finalValues(run.thread_id));
   });
+  app.delete("/threads/:id/runs/:run_id", async (c) => {
+    const run = await runOn(c);
+    if (run.status === "pending" || run.status === "running") fail("thread_busy", `Run ${run.run_id} is ${run.status}; cancel it first.`);
+    await pool.query("DELETE FROM waypoint.runs WHERE run_id = $1", [run.run_id]);
+    return c.body(null, 204);
+  });
+
+  // Stateless runs: a thread of their own, created for the run (kept, so its result can be read later).
+  const statelessThread = async (c: Context<Env>) => {
+    const id = randomUUID();
+    await pool.query("INSERT INTO waypoint.api_threads (thread_id, owner, metadata) VALUES ($1, $2, $3)", [id, c.get("owner"), JSON.stringify({ stateless: true })]);
+    return id;
+  };
+  app.post("/runs", async (c) => c.json(runOf(await createRun(c, await statelessThread(c), await body(c, RunCreate)))));
+  app.post("/runs/wait", async (c) => {
+    const b = await body(c, RunCreate);
+    const run = await joinRun((await createRun(c, await statelessThread(c), b)).run_id);
+    return c.json(await finalValues(run.thread_id));
+  });
+  app.post("/runs/stream", async (c) => {
+    const b = await body(c, RunCreate);
+    const run = await createRun(c, await statelessThread(c), b);
+    return followRun(c, run.run_id, { modes: modesOf(b.stream_mode), subgraphs: b.stream_subgraphs === true, afterSeq: 0 });
+  });
+
   app.get("/threads/:id/runs/:run_id/stream", async (c) => {
     const run = await runOn(c);
     const last = Number(c.req.header("last-event-id") ?? 0);
