@@ -12,16 +12,21 @@ let server: RunningServer;
 let alice: Client;
 let bob: Client;
 
-beforeAll(async () => {
-  db = await freshDatabase("server");
+/** (Re)start the server on the test database, and the two owners' clients. */
+async function boot(worker: { paceMs?: number } = {}): Promise<void> {
   server = await startServer({
     host: "127.0.0.1",
     port: 0,
     auth: { required: true, tokens: new Map([["tok-alice", "alice"], ["tok-bob", "bob"]]) },
-    worker: { url: db.url, model: offlinePlannerModel(), faults: null, poolMax: 4, doctorMs: 0, pollMs: 200 },
+    worker: { url: db.url, model: offlinePlannerModel(), faults: null, poolMax: 4, doctorMs: 0, pollMs: 200, ...worker },
   });
   alice = new Client({ apiUrl: server.url, apiKey: "tok-alice" });
   bob = new Client({ apiUrl: server.url, apiKey: "tok-bob" });
+}
+
+beforeAll(async () => {
+  db = await freshDatabase("server");
+  await boot();
 });
 afterAll(async () => {
   await server.close();
@@ -138,14 +143,7 @@ test("the server restarts between steps: threads, interrupts and runs are all in
   await alice.runs.wait(thread.thread_id, "onboarding", { input: hire("api-restart") });
   const interrupt = Object.values((await alice.threads.get(thread.thread_id)).interrupts).flat()[0] as { id: string };
   await server.close();
-  server = await startServer({
-    host: "127.0.0.1",
-    port: 0,
-    auth: { required: true, tokens: new Map([["tok-alice", "alice"], ["tok-bob", "bob"]]) },
-    worker: { url: db.url, model: offlinePlannerModel(), faults: null, poolMax: 4, doctorMs: 0, pollMs: 200 },
-  });
-  alice = new Client({ apiUrl: server.url, apiKey: "tok-alice" });
-  bob = new Client({ apiUrl: server.url, apiKey: "tok-bob" });
+  await boot();
   const after = await alice.threads.get(thread.thread_id);
   expect(after.status).toBe("interrupted");
   expect(after.metadata).toMatchObject({ restart: "yes" });
@@ -228,14 +226,8 @@ test("auth: no token or an unknown one is refused; one owner cannot see another'
 });
 
 test("cancel stops a running run; the thread can be continued; multitask strategies", async () => {
-  await server.close().catch(() => undefined);
-  server = await startServer({
-    host: "127.0.0.1",
-    port: 0,
-    auth: { required: true, tokens: new Map([["tok-alice", "alice"]]) },
-    worker: { url: db.url, model: offlinePlannerModel(), faults: null, poolMax: 4, doctorMs: 0, pollMs: 200, paceMs: 200 },
-  });
-  alice = new Client({ apiUrl: server.url, apiKey: "tok-alice" });
+  await server.close();
+  await boot({ paceMs: 200 });
   const thread = await alice.threads.create();
   const run = await alice.runs.create(thread.thread_id, "travel", {
     input: { trip: { tripId: "api-cancel", traveller: "Ada", origin: "London", destination: "Oslo", departOn: "2026-12-01", nights: 2, carDays: 2 } },

@@ -62,6 +62,15 @@ function describeEvent(e: WorkerEvent): string | undefined {
   }
 }
 
+/** Wait for SIGTERM or SIGINT, then run `stop` (a drain) and return. */
+function untilSignal(stop: () => Promise<void>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const once = () => void stop().then(resolve, resolve);
+    process.once("SIGTERM", once);
+    process.once("SIGINT", once);
+  });
+}
+
 /** Run a worker in the foreground until SIGTERM / SIGINT, which drain it. */
 export async function runWorker(opts: { concurrency?: number; graceMs?: number; paceMs?: number; json?: boolean; onStarted?: (w: Worker) => Promise<void> }): Promise<void> {
   const worker = await Worker.start({
@@ -133,11 +142,7 @@ export function registerSupervisorCommands(program: Command, withWaypoint: WithW
         );
       }
       console.log(dim("Ctrl-C or SIGTERM stops it (running graphs stop at their next step and go back to the queue)."));
-      await new Promise<void>((resolve) => {
-        const stop = () => void server.close().then(resolve, resolve);
-        process.once("SIGTERM", stop);
-        process.once("SIGINT", stop);
-      });
+      await untilSignal(() => server.close());
     });
 
   program
@@ -149,11 +154,7 @@ export function registerSupervisorCommands(program: Command, withWaypoint: WithW
       const { pace } = g();
       const server = await startServer({ ...(o.host ? { host: o.host } : {}), ...(o.port ? { port: o.port } : {}), worker: pace ? { paceMs: pace } : {} });
       console.log(`Agent server on ${bold(server.url)} (LangGraph API; worker ${server.worker.id}). SIGTERM or Ctrl-C stops it.`);
-      await new Promise<void>((resolve) => {
-        const stop = () => void server.close().then(resolve, resolve);
-        process.once("SIGTERM", stop);
-        process.once("SIGINT", stop);
-      });
+      await untilSignal(() => server.close());
     });
 
   program
