@@ -114,6 +114,15 @@ test("stream: metadata, then values and updates as the run goes; rejoin from the
   await expect(async () => {
     for await (const _ of alice.runs.stream(thread.thread_id, "travel", { input: null, streamMode: ["debug"] })) void _;
   }).rejects.toThrow(/stream_mode debug is not available/);
+  // messages-tuple: each model message with the node that produced it.
+  const other = await alice.threads.create();
+  const tuples: unknown[] = [];
+  for await (const part of alice.runs.stream(other.thread_id, "onboarding", { input: hire("api-messages"), streamMode: ["messages-tuple"] })) {
+    if ((part as { event: string }).event === "messages") tuples.push((part as { data: unknown }).data);
+  }
+  // Messages a node writes (the task, from "recall") and the model's replies (from "agent").
+  expect(tuples).toContainEqual([expect.objectContaining({ type: "human", id: "task" }), expect.objectContaining({ langgraph_node: "recall" })]);
+  expect(tuples).toContainEqual([expect.objectContaining({ type: expect.stringMatching(/^(ai|AIMessageChunk)$/) }), expect.objectContaining({ langgraph_node: "agent" })]);
 });
 
 test("state at a checkpoint, a state update as a node, and a copy of the thread", async () => {

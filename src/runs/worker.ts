@@ -71,6 +71,13 @@ interface Active {
   done: Promise<void>;
 }
 
+/** A "messages" chunk is [message, metadata]; keep the metadata a client uses (node, step, thread). */
+function messageTuple(data: unknown): unknown {
+  const [message, metadata] = data as [unknown, Record<string, unknown> | undefined];
+  const keep = ["langgraph_node", "langgraph_step", "langgraph_checkpoint_ns", "thread_id", "tags", "name"];
+  return [message, Object.fromEntries(Object.entries(metadata ?? {}).filter(([k]) => keep.includes(k)))];
+}
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class Worker {
@@ -250,7 +257,10 @@ export class Worker {
         signal: a.abort.signal,
         onProgress: (e) => this.emit({ type: "step", runId: run.run_id, node: e.node, at: Date.now() }),
         // Kept for clients that follow the run (SSE); a dropped write must not stop the run.
-        onChunk: (mode, ns, data) => appendRunEvent(pool, run.run_id, ns.length ? `${mode}|${ns.join("|")}` : mode, data).catch((e: Error) => log.warn({ err: e.message }, "could not record a stream event")),
+        onChunk: (mode, ns, data) =>
+          appendRunEvent(pool, run.run_id, ns.length ? `${mode}|${ns.join("|")}` : mode, mode === "messages" ? messageTuple(data) : data).catch((e: Error) =>
+            log.warn({ err: e.message }, "could not record a stream event"),
+          ),
       });
       const status = view.status === "done" ? "success" : view.status === "interrupted" ? "interrupted" : "error";
       if (!a.abort.signal.aborted) await this.finish(a, status, view.detail);

@@ -41,8 +41,8 @@ const RunCreate = z
   })
   .loose();
 
-/** Stream modes Waypoint records for every run. */
-const STREAM_MODES = ["values", "updates", "custom"];
+/** Stream modes Waypoint records for every run ("messages-tuple" is served from the recorded "messages"). */
+const STREAM_MODES = ["values", "updates", "custom", "messages-tuple"];
 
 function agentFor(assistantId: string): AgentDefinition {
   const def = Object.values(AGENTS).find((a) => a.name === assistantId || assistantIdFor(a.name) === assistantId);
@@ -303,7 +303,7 @@ export function createApp(wp: Waypoint, auth: ServerAuth): Hono<Env> {
    */
   function followRun(c: Context<Env>, runId: string, opts: { modes: string[]; subgraphs: boolean; afterSeq: number }) {
     const unknown = opts.modes.filter((m) => !STREAM_MODES.includes(m));
-    if (unknown.length) fail("invalid_input", `stream_mode ${unknown.join(", ")} is not available; Waypoint streams ${STREAM_MODES.join(", ")} (messages and debug are not recorded yet).`);
+    if (unknown.length) fail("invalid_input", `stream_mode ${unknown.join(", ")} is not available; Waypoint streams ${STREAM_MODES.join(", ")} (the "messages" and "debug" modes are not recorded yet).`);
     return streamSSE(c, async (stream) => {
       let seq = opts.afterSeq;
       for (;;) {
@@ -311,7 +311,8 @@ export function createApp(wp: Waypoint, auth: ServerAuth): Hono<Env> {
         const ended = run.status !== "pending" && run.status !== "running";
         for (const e of await readRunEvents(pool, runId, seq)) {
           seq = e.seq;
-          const [mode = "", ...ns] = e.event.split("|");
+          const [recorded = "", ...ns] = e.event.split("|");
+          const mode = recorded === "messages" ? "messages-tuple" : recorded;
           if (mode !== "metadata" && (!opts.modes.includes(mode) || (ns.length > 0 && !opts.subgraphs))) continue;
           await stream.writeSSE({ event: e.event, data: JSON.stringify(e.data), id: String(e.seq) });
         }
