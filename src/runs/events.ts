@@ -2,6 +2,7 @@
 // process can follow a run a worker carries, and rejoin after a disconnect from the event it last saw.
 import { BaseMessage } from "@langchain/core/messages";
 import type pg from "pg";
+import { log } from "../log.js";
 
 export interface RunEvent {
   seq: number;
@@ -22,16 +23,53 @@ export function toJson(value: unknown): unknown {
   return value;
 }
 
-/** Append one event to a run's stream. A run's events are written one at a time, in order. */
-export async function appendRunEvent(pool: pg.Pool, runId: string, event: string, data: unknown): Promise<void> {
-  await pool.query(
-    `INSERT INTO waypoint.run_events (run_id, seq, event, data)
-     VALUES ($1, COALESCE((SELECT max(seq) FROM waypoint.run_events WHERE run_id = $1), 0) + 1, $2, $3)`,
-    [runId, event, JSON.stringify(toJson(data))],
-  );
-}
-
 export async function readRunEvents(pool: pg.Pool, runId: string, afterSeq: number): Promise<RunEvent[]> {
   const { rows } = await pool.query<RunEvent>("SELECT seq, event, data FROM waypoint.run_events WHERE run_id = $1 AND seq > $2 ORDER BY seq", [runId, afterSeq]);
   return rows;
+}
+
+/**
+ * Buffers one run's events and writes them in batches (one multi-row INSERT every `flushMs`), so a
+ * run that streams several chunks per step costs one round trip per batch, not one per chunk.
+ */
+export class RunEventWriter {
+  private buffer: Array<{ event: string; data: unknown }> = [];
+  private seq: number | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly runId: string,
+    private readonly flushMs = 25,
+  ) {}
+
+  append(event: string, data: unknown): void {
+    this.buffer.push({ event, data: toJson(data) });
+    this.timer ??= setTimeout(() => void this.flush().catch((e: Error) => log.warn({ err: e.message, runId: this.runId }, "could not record stream events")), this.flushMs);
+  }
+
+  /** Write what is buffered (in order with earlier batches). Errors are reported, never thrown at the run. */
+  flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.buffer;
+    this.buffer = [];
+    // A failed batch must not block the ones after it.
+    this.writing = this.writing.catch(() => undefined).then(async () => {
+      if (batch.length === 0) return;
+      if (this.seq === undefined) {
+        const { rows } = await this.pool.query<{ seq: number | null }>("SELECT max(seq) AS seq FROM waypoint.run_events WHERE run_id = $1", [this.runId]);
+        this.seq = rows[0]?.seq ?? 0;
+      }
+      const first = this.seq + 1;
+      this.seq += batch.length;
+      await this.pool.query(
+        `INSERT INTO waypoint.run_events (run_id, seq, event, data)
+         SELECT $1, $2 + i - 1, e, d FROM unnest($3::text[], $4::jsonb[]) WITH ORDINALITY AS t(e, d, i)`,
+        [this.runId, first, batch.map((b) => b.event), batch.map((b) => JSON.stringify(b.data))],
+      );
+    });
+    return this.writing;
+  }
 }

@@ -11,7 +11,7 @@ import { AGENTS } from "../../graphs/index.js";
 import { config } from "../config.js";
 import { isWaypointError } from "../errors.js";
 import { log } from "../log.js";
-import { appendRunEvent } from "./events.js";
+import { RunEventWriter } from "./events.js";
 import { fireDueTimers, scheduleDeadlines, type DeadlinePolicy } from "./deadlines.js";
 import { diagnose } from "./doctor.js";
 import {
@@ -251,17 +251,20 @@ export class Worker {
     try {
       if (run.stop_requested) this.stopRun(a, run.stop_requested);
       await markStart(pool, run);
-      await appendRunEvent(pool, run.run_id, "metadata", { run_id: run.run_id, attempt: run.attempts });
-      const view = await this.wp.advance(run.thread_id, {
-        control: a.control,
-        signal: a.abort.signal,
-        onProgress: (e) => this.emit({ type: "step", runId: run.run_id, node: e.node, at: Date.now() }),
-        // Kept for clients that follow the run (SSE); a dropped write must not stop the run.
-        onChunk: (mode, ns, data) =>
-          appendRunEvent(pool, run.run_id, ns.length ? `${mode}|${ns.join("|")}` : mode, mode === "messages" ? messageTuple(data) : data).catch((e: Error) =>
-            log.warn({ err: e.message }, "could not record a stream event"),
-          ),
-      });
+      // Kept for clients that follow the run (SSE), written in batches; a failed write must not stop the run.
+      const events = new RunEventWriter(pool, run.run_id);
+      events.append("metadata", { run_id: run.run_id, attempt: run.attempts });
+      let view;
+      try {
+        view = await this.wp.advance(run.thread_id, {
+          control: a.control,
+          signal: a.abort.signal,
+          onProgress: (e) => this.emit({ type: "step", runId: run.run_id, node: e.node, at: Date.now() }),
+          onChunk: (mode, ns, data) => events.append(ns.length ? `${mode}|${ns.join("|")}` : mode, mode === "messages" ? messageTuple(data) : data),
+        });
+      } finally {
+        await events.flush().catch((e: Error) => log.warn({ err: e.message, runId: run.run_id }, "could not record stream events"));
+      }
       const status = view.status === "done" ? "success" : view.status === "interrupted" ? "interrupted" : "error";
       if (!a.abort.signal.aborted) await this.finish(a, status, view.detail);
       const deadline = run.review_deadline ?? this.opts.reviewDeadline;
