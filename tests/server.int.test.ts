@@ -84,6 +84,9 @@ test("a background run returns at once; join waits for it", async () => {
     input: { trip: { tripId: "api-trip", traveller: "Ada", origin: "London", destination: "Oslo", departOn: "2026-12-01", nights: 2, carDays: 2 } },
   });
   expect(["pending", "running"]).toContain(run.status);
+  // Queued or running, the thread is busy (never "error" while a run will carry it).
+  const during = await alice.threads.get(thread.thread_id);
+  expect(["busy", "idle"]).toContain(during.status);
   const values = (await alice.runs.join(thread.thread_id, run.run_id)) as { messages: unknown[] };
   expect(values.messages.length).toBeGreaterThan(5);
   expect((await alice.runs.get(thread.thread_id, run.run_id)).status).toBe("success");

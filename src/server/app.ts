@@ -122,7 +122,8 @@ export function createApp(wp: Waypoint, auth: ServerAuth): Hono<Env> {
 
   async function threadJson(threadId: string, found: Awaited<ReturnType<typeof visibleThread>>) {
     const view = found.reg ? await wp.view(threadId) : undefined;
-    const busy = (await activeRuns(pool, threadId)).some((r) => r.status === "running");
+    // A queued run counts: the thread has work in progress (the reference server says "busy" too).
+    const busy = (await activeRuns(pool, threadId)).length > 0;
     const created = found.api?.created_at ?? found.reg?.created_at ?? new Date();
     const updated = found.reg?.updated_at ?? found.api?.updated_at ?? created;
     return threadOf({ threadId, createdAt: created, updatedAt: updated, metadata: found.api?.metadata ?? {}, view, busy });
