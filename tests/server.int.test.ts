@@ -147,7 +147,30 @@ test("state at a checkpoint, a state update as a node, and a copy of the thread"
   expect(updated.configurable?.checkpoint_id).not.toBe(history[0]!.checkpoint.checkpoint_id);
   expect(((await alice.threads.getState(thread.thread_id)).values as { preferences: unknown }).preferences).toEqual({ welcomeTone: "casual" });
   await expect(alice.threads.updateState(thread.thread_id, { values: { nope: 1 }, asNode: "nowhere" })).rejects.toThrow(/422/);
-  await expect(alice.runs.create(thread.thread_id, "onboarding", { checkpointId: history[1]!.checkpoint.checkpoint_id!, input: null } as never)).rejects.toThrow(/earlier checkpoint is not supported yet/);
+});
+
+test("command.update / goto, and checkpoint_id: continue from an earlier checkpoint on the same thread", async () => {
+  const thread = await alice.threads.create();
+  await alice.runs.wait(thread.thread_id, "onboarding", { input: hire("api-branch") });
+  const waiting = await alice.threads.getState(thread.thread_id);
+  const interrupt = Object.values((await alice.threads.get(thread.thread_id)).interrupts).flat()[0] as { id: string };
+  await alice.runs.wait(thread.thread_id, "onboarding", { command: { resume: { [interrupt.id]: { decisions: [{ type: "approve" }] } } } });
+  expect((await alice.threads.get(thread.thread_id)).status).toBe("idle");
+
+  // Back to the review: a run from the checkpoint that waited for it puts the thread there again.
+  await alice.runs.wait(thread.thread_id, "onboarding", { checkpointId: waiting.checkpoint.checkpoint_id!, input: null } as never);
+  const again = await alice.threads.getState(thread.thread_id);
+  expect(again.next).toEqual(["review"]);
+  expect(again.parent_checkpoint?.checkpoint_id).toBe(waiting.checkpoint.checkpoint_id);
+
+  // goto + update: send the agent back to "recall" with a remembered tone.
+  const before = ((await alice.threads.getState(thread.thread_id)).values as { messages: unknown[] }).messages.length;
+  await alice.runs.wait(thread.thread_id, "onboarding", { command: { update: { preferences: { welcomeTone: "casual" } }, goto: "agent" } });
+  const after = (await alice.threads.getState(thread.thread_id)).values as { messages: unknown[]; preferences: unknown };
+  expect(after.preferences).toEqual({ welcomeTone: "casual" });
+  expect(after.messages.length).toBeGreaterThanOrEqual(before);
+  await expect(alice.runs.create(thread.thread_id, "onboarding", { command: { goto: "nowhere" } })).rejects.toThrow(/422.*command.goto names no node of this agent: nowhere/);
+  await expect(alice.runs.create(thread.thread_id, "onboarding", { checkpointId: "no-such-checkpoint", input: null } as never)).rejects.toThrow(/404.*no checkpoint/);
 });
 
 test("the server restarts between steps: threads, interrupts and runs are all in Postgres", async () => {

@@ -276,4 +276,10 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (run_id, seq)
       );`,
   },
+  {
+    version: 10,
+    name: "runs carry a command (update / goto) and a checkpoint to continue from",
+    sql: `
+      ALTER TABLE waypoint.runs ADD COLUMN command jsonb, ADD COLUMN from_checkpoint text;`,
+  },
 ];

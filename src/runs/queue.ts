@@ -12,6 +12,11 @@ export const MULTITASK_STRATEGIES = ["reject", "enqueue", "interrupt", "rollback
 export type MultitaskStrategy = (typeof MULTITASK_STRATEGIES)[number];
 export type RunKind = "start" | "resume" | "decide";
 export type StopRequest = "cancel" | "interrupt" | "rollback";
+/** What a run applies besides recorded decisions: a state update and/or where to go next. */
+export interface RunCommand {
+  update?: Record<string, unknown>;
+  goto?: string | string[];
+}
 
 /** NOTIFY channel: a run became claimable (payload unused). */
 export const WAKE_CHANNEL = "waypoint_runs";
@@ -38,6 +43,10 @@ export interface RunRow {
   start_checkpoint: string | null;
   /** Deadline put on reviews this run stops at (see deadlines.ts). */
   review_deadline: import("./deadlines.js").DeadlinePolicy | null;
+  /** LangGraph Command fields to apply (update / goto), for a run submitted with them. */
+  command: RunCommand | null;
+  /** Continue from this checkpoint instead of the latest (a branch on the same thread). */
+  from_checkpoint: string | null;
   detail: string | null;
   created_at: Date;
   started_at: Date | null;
@@ -81,6 +90,8 @@ export interface NewRun {
   strategy: MultitaskStrategy;
   idempotencyKey?: string | undefined;
   reviewDeadline?: import("./deadlines.js").DeadlinePolicy | undefined;
+  command?: RunCommand | undefined;
+  fromCheckpoint?: string | undefined;
 }
 
 /**
@@ -113,9 +124,20 @@ export async function enqueueRun(pool: pg.Pool, run: NewRun): Promise<RunRow> {
       for (const r of rows) await client.query("SELECT pg_notify($1, $2)", [STOP_CHANNEL, `${r.run_id}:${run.strategy}`]);
     }
     const inserted = await client.query<RunRow>(
-      `INSERT INTO waypoint.runs (run_id, thread_id, agent, graph_version, kind, status, multitask_strategy, idempotency_key, review_deadline)
-       VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8) RETURNING *`,
-      [randomUUID(), run.threadId, run.agent, run.version, run.kind, run.strategy, run.idempotencyKey ?? null, run.reviewDeadline ? JSON.stringify(run.reviewDeadline) : null],
+      `INSERT INTO waypoint.runs (run_id, thread_id, agent, graph_version, kind, status, multitask_strategy, idempotency_key, review_deadline, command, from_checkpoint)
+       VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, $10) RETURNING *`,
+      [
+        randomUUID(),
+        run.threadId,
+        run.agent,
+        run.version,
+        run.kind,
+        run.strategy,
+        run.idempotencyKey ?? null,
+        run.reviewDeadline ? JSON.stringify(run.reviewDeadline) : null,
+        run.command ? JSON.stringify(run.command) : null,
+        run.fromCheckpoint ?? null,
+      ],
     );
     await client.query("SELECT pg_notify($1, '')", [WAKE_CHANNEL]);
     return inserted.rows[0] as RunRow;

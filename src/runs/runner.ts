@@ -56,6 +56,10 @@ export interface RunOptions {
   control?: RunControl;
   /** Stops the run at once, mid-step (fencing: this process may no longer own the thread). */
   signal?: AbortSignal;
+  /** advance(): apply this update / goto when continuing. */
+  command?: { update?: Record<string, unknown>; goto?: string | string[] } | null;
+  /** advance(): continue from this earlier checkpoint (a branch on the same thread). */
+  fromCheckpoint?: string | null;
 }
 
 export interface WaypointOptions {
@@ -225,8 +229,18 @@ export class Waypoint {
     const open = new Set(pendingReviews(snapshot).map((p) => p.interruptId));
     const decisions = Object.fromEntries([...decided].filter(([id]) => open.has(id)));
     if (Object.keys(decisions).length) return this.execute(threadId, new Command({ resume: decisions }), opts);
+    if (opts.command || opts.fromCheckpoint) {
+      // A person asked for it: continue even from a finished or waiting state (what the API's command and checkpoint_id mean).
+      return this.execute(threadId, opts.command ? new Command({ ...(opts.command.update ? { update: opts.command.update } : {}), ...(opts.command.goto ? { goto: opts.command.goto } : {}) }) : null, opts);
+    }
     if (isFinished(snapshot) || open.size > 0) return this.viewRow(row);
     return this.execute(threadId, null, opts);
+  }
+
+  /** Node names of an agent's graph (to check a `goto`). */
+  nodeNames(agentName: string): string[] {
+    const nodes = (this.graphFor(this.agent(agentName)) as unknown as { nodes: Record<string, unknown> }).nodes;
+    return Object.keys(nodes).filter((n) => !n.startsWith("__"));
   }
 
   /**
@@ -359,7 +373,7 @@ export class Waypoint {
     let detail: string | null = null;
     try {
       const stream = await this.graphFor(def).stream(input, {
-        configurable: { thread_id: threadId },
+        configurable: { thread_id: threadId, ...(opts.fromCheckpoint ? { checkpoint_id: opts.fromCheckpoint } : {}) },
         context: this.context,
         durability: "sync",
         streamMode: opts.onChunk ? ["updates", "values", "custom", "messages"] : ["updates"],

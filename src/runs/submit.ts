@@ -2,7 +2,7 @@
 // an idempotency key returns the run it created the first time.
 import { WaypointError } from "../errors.js";
 import { DeadlinePolicySchema, type DeadlinePolicy } from "./deadlines.js";
-import { activeRuns, enqueueRun, runByIdempotencyKey, MULTITASK_STRATEGIES, type MultitaskStrategy, type RunKind, type RunRow } from "./queue.js";
+import { activeRuns, enqueueRun, runByIdempotencyKey, MULTITASK_STRATEGIES, type MultitaskStrategy, type RunCommand, type RunKind, type RunRow } from "./queue.js";
 import type { Waypoint } from "./runner.js";
 import { getThreadRow } from "./threads.js";
 
@@ -21,6 +21,10 @@ export interface Submission {
   strategy?: MultitaskStrategy;
   /** Deadline for reviews this run stops at. */
   reviewDeadline?: DeadlinePolicy;
+  /** A state update and/or the node(s) to go to, applied when the run starts (an existing thread). */
+  command?: RunCommand;
+  /** Continue from this earlier checkpoint of the thread (a branch), not the latest. */
+  fromCheckpoint?: string;
 }
 
 function invalid(message: string): WaypointError {
@@ -45,6 +49,7 @@ export async function submit(wp: Waypoint, s: Submission): Promise<{ run: RunRow
   if (s.input !== undefined || s.agent !== undefined) {
     if (s.decision !== undefined) throw invalid("A submission either starts a thread (agent + input) or answers a review (decision), not both.");
     if (s.agent === undefined) throw invalid("Starting a thread needs the agent's name.");
+    if (s.command !== undefined || s.fromCheckpoint !== undefined) throw invalid("A new thread starts from its input; command and checkpoint_id apply to a thread that has run.");
     if (s.threadId !== undefined && (await wp.pool.query("SELECT 1 FROM waypoint.threads WHERE thread_id = $1", [s.threadId])).rowCount) {
       throw invalid(`Thread ${s.threadId} exists already; submit a decision or a resume for it instead of a new input.`);
     }
@@ -56,14 +61,34 @@ export async function submit(wp: Waypoint, s: Submission): Promise<{ run: RunRow
     if (strategy === "reject" && (await activeRuns(wp.pool, threadId)).length > 0) {
       throw new WaypointError("thread_busy", `Thread ${threadId} already has an active run; submit with multitask strategy enqueue, interrupt or rollback, or wait.`);
     }
+    if (s.command?.goto !== undefined) {
+      const nodes = wp.nodeNames((await getThreadRow(wp.pool, threadId)).agent);
+      const wanted = Array.isArray(s.command.goto) ? s.command.goto : [s.command.goto];
+      const unknown = wanted.filter((n) => !nodes.includes(n));
+      if (unknown.length) throw invalid(`command.goto names no node of this agent: ${unknown.join(", ")}; nodes: ${nodes.join(", ")}.`);
+    }
+    if (s.fromCheckpoint !== undefined && !(await wp.pool.query("SELECT 1 FROM checkpoints WHERE thread_id = $1 AND checkpoint_ns = '' AND checkpoint_id = $2", [threadId, s.fromCheckpoint])).rowCount) {
+      throw new WaypointError("unknown_checkpoint", `Thread ${threadId} has no checkpoint "${s.fromCheckpoint}".`);
+    }
     if (s.decision !== undefined) {
+      if (s.fromCheckpoint !== undefined) throw invalid("Answer a review on the thread's latest checkpoint, not with checkpoint_id.");
       await wp.recordDecision(threadId, s.decision, s.interruptId ? { interruptId: s.interruptId } : {});
       kind = "decide";
     } else kind = "resume";
   }
   const row = await getThreadRow(wp.pool, threadId);
   try {
-    const run = await enqueueRun(wp.pool, { threadId, agent: row.agent, version: row.graph_version, kind, strategy, idempotencyKey: s.idempotencyKey, reviewDeadline: s.reviewDeadline });
+    const run = await enqueueRun(wp.pool, {
+      threadId,
+      agent: row.agent,
+      version: row.graph_version,
+      kind,
+      strategy,
+      idempotencyKey: s.idempotencyKey,
+      reviewDeadline: s.reviewDeadline,
+      command: s.command,
+      fromCheckpoint: s.fromCheckpoint,
+    });
     return { run, created: true };
   } catch (e) {
     // Two submissions with one key at the same moment: the second returns the first's run.

@@ -260,6 +260,7 @@ export class Worker {
           control: a.control,
           signal: a.abort.signal,
           onProgress: (e) => this.emit({ type: "step", runId: run.run_id, node: e.node, at: Date.now() }),
+          ...((await this.commandStillToApply(run)) ? { command: run.command, fromCheckpoint: run.from_checkpoint } : {}),
           onChunk: (mode, ns, data) => events.append(ns.length ? `${mode}|${ns.join("|")}` : mode, mode === "messages" ? messageTuple(data) : data),
         });
       } finally {
@@ -281,6 +282,20 @@ export class Worker {
         await this.finish(a, "dead", `dead after ${run.attempts} attempts; last error: ${reason}. \`waypoint runs retry ${run.run_id}\` tries again`);
       }
     }
+  }
+
+  /**
+   * A run's command / checkpoint is applied once: on a later attempt (its first worker died) only if the
+   * thread has not moved since the run started (otherwise the first attempt already applied it).
+   */
+  private async commandStillToApply(run: RunRow): Promise<boolean> {
+    if (!run.command && !run.from_checkpoint) return false;
+    if (run.attempts <= 1) return true;
+    const { rows } = await this.wp.pool.query<{ id: string }>(
+      "SELECT checkpoint_id AS id FROM checkpoints WHERE thread_id = $1 AND checkpoint_ns = '' ORDER BY checkpoint_id DESC LIMIT 1",
+      [run.thread_id],
+    );
+    return (rows[0]?.id ?? null) === run.start_checkpoint;
   }
 
   private async finish(a: Active, status: "success" | "interrupted" | "error" | "cancelled" | "dead", detail: string | null): Promise<void> {

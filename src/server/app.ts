@@ -251,10 +251,22 @@ export function createApp(wp: Waypoint, auth: ServerAuth): Hono<Env> {
       found = await visibleThread(c, threadId);
     }
     const def = agentFor(b.assistant_id);
-    if (b.command?.update !== undefined || b.command?.goto !== undefined) fail("invalid_input", "command.update and command.goto are not supported yet; use command.resume, or POST /threads/{id}/state to change values.");
-    if (b.checkpoint_id !== undefined) fail("invalid_input", "Running from an earlier checkpoint is not supported yet; fork it instead: POST /threads/{id}/copy copies the thread (the CLI's `waypoint fork` copies it at any checkpoint).");
-    const common: Partial<Submission> = { threadId, ...(b.multitask_strategy ? { strategy: b.multitask_strategy } : {}), ...(key ? { idempotencyKey: key } : {}) };
+    const update = b.command?.update;
+    if (update !== undefined && (typeof update !== "object" || update === null || Array.isArray(update))) fail("invalid_input", "command.update must be an object of state values.");
+    const goto = b.command?.goto;
+    if (goto !== undefined && typeof goto !== "string" && !(Array.isArray(goto) && goto.every((g) => typeof g === "string"))) {
+      fail("invalid_input", "command.goto must be a node name or a list of node names.");
+    }
+    const command = update !== undefined || goto !== undefined ? { ...(update ? { update: update as Record<string, unknown> } : {}), ...(goto ? { goto: goto as string | string[] } : {}) } : undefined;
+    const common: Partial<Submission> = {
+      threadId,
+      ...(b.multitask_strategy ? { strategy: b.multitask_strategy } : {}),
+      ...(key ? { idempotencyKey: key } : {}),
+      ...(command ? { command } : {}),
+      ...(b.checkpoint_id ? { fromCheckpoint: b.checkpoint_id } : {}),
+    };
     let s: Submission;
+    if (b.command?.resume !== undefined && command) fail("invalid_input", "Send command.resume on its own: a decision, then (in another run) any update or goto.");
     if (b.command?.resume !== undefined) {
       // A map keyed by interrupt id answers that interrupt; anything else answers the only pending one.
       const resume = b.command.resume as Record<string, unknown>;
