@@ -18,6 +18,7 @@ export interface CompiledAgent {
   getState(config: { configurable: Record<string, unknown> }, options?: { subgraphs?: boolean }): Promise<import("@langchain/langgraph").StateSnapshot>;
   getStateHistory(config: { configurable: Record<string, unknown> }, options?: { limit?: number; before?: { configurable: Record<string, unknown> } }): AsyncIterableIterator<import("@langchain/langgraph").StateSnapshot>;
   getGraphAsync(config?: Record<string, unknown>): Promise<{ toJSON(): unknown }>;
+  getSubgraphsAsync(namespace?: string, recurse?: boolean): AsyncGenerator<[string, unknown]>;
   updateState(config: { configurable: Record<string, unknown> }, values: Record<string, unknown>, asNode?: string): Promise<{ configurable?: Record<string, unknown> }>;
 }
 

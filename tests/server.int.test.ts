@@ -45,6 +45,8 @@ test("assistants: one per agent, with the reference server's deterministic ids",
   expect(byId.graph_id).toBe("travel");
   const graph = await alice.assistants.getGraph("onboarding");
   expect(graph.nodes.map((n) => n.id)).toEqual(expect.arrayContaining(["agent", "review", "tools", "doubt"]));
+  expect(Object.keys(await alice.assistants.getSubgraphs("hr"))).toEqual(["provisioning"]);
+  expect(await alice.assistants.getSubgraphs("onboarding")).toEqual({});
   const schemas = await alice.assistants.getSchemas("onboarding");
   expect(JSON.stringify(schemas.input_schema)).toContain("hire");
   await expect(alice.assistants.get("nobody")).rejects.toThrow(/404.*No assistant .{0,2}nobody/);
@@ -76,6 +78,19 @@ test("a thread runs to its review (wait), shows the interrupt, and a decision fi
   expect(history[0]?.checkpoint.checkpoint_id).toBe((await alice.threads.getState(thread.thread_id)).checkpoint.checkpoint_id);
   const runs = await alice.runs.list(thread.thread_id);
   expect(runs.map((r) => r.status)).toEqual(["success", "interrupted"]);
+});
+
+test.each([
+  ["edit", { type: "edit", editedAction: { name: "grant_privileges", args: { email: "api-edit@acme.test", privileges: ["wiki:read"] } } }, "api-edit"],
+  ["respond", { type: "respond", message: "IT grants these on day one" }, "api-respond"],
+])("resume with %s", async (_type, decision, tag) => {
+  const thread = await alice.threads.create();
+  await alice.runs.wait(thread.thread_id, "onboarding", { input: hire(tag) });
+  const done = (await alice.runs.wait(thread.thread_id, "onboarding", { command: { resume: { decisions: [decision] } } })) as { messages: Array<{ type: string; name?: string; content: string }> };
+  const grant = done.messages.find((m) => m.type === "tool" && m.name === "grant_privileges");
+  if (_type === "edit") expect(JSON.parse(grant?.content ?? "{}")).toMatchObject({ granted: ["wiki:read"] });
+  else expect(grant?.content).toBe("IT grants these on day one");
+  expect((await alice.threads.get(thread.thread_id)).status).toBe("idle");
 });
 
 test("a background run returns at once; join waits for it", async () => {
@@ -115,8 +130,8 @@ test("stream: metadata, then values and updates as the run goes; rejoin from the
   expect(rejoined.length).toBeGreaterThan(0);
   expect(rejoined.every((e) => e === "updates" || e === "metadata")).toBe(true);
   await expect(async () => {
-    for await (const _ of alice.runs.stream(thread.thread_id, "travel", { input: null, streamMode: ["debug"] })) void _;
-  }).rejects.toThrow(/stream_mode debug is not available/);
+    for await (const _ of alice.runs.stream(thread.thread_id, "travel", { input: null, streamMode: ["telepathy" as never] })) void _;
+  }).rejects.toThrow(/stream_mode telepathy is not available/);
   // messages-tuple: each model message with the node that produced it.
   const other = await alice.threads.create();
   const tuples: unknown[] = [];
@@ -126,6 +141,16 @@ test("stream: metadata, then values and updates as the run goes; rejoin from the
   // Messages a node writes (the task, from "recall") and the model's replies (from "agent").
   expect(tuples).toContainEqual([expect.objectContaining({ type: "human", id: "task" }), expect.objectContaining({ langgraph_node: "recall" })]);
   expect(tuples).toContainEqual([expect.objectContaining({ type: expect.stringMatching(/^(ai|AIMessageChunk)$/) }), expect.objectContaining({ langgraph_node: "agent" })]);
+  // "messages" (metadata + complete events) and "debug" (LangGraph's task and checkpoint events), rejoined.
+  const joined: string[] = [];
+  const debugTypes = new Set<string>();
+  for await (const part of alice.runs.joinStream(other.thread_id, (await alice.runs.list(other.thread_id))[0]!.run_id, { lastEventId: "0", streamMode: ["messages", "debug"] } as never)) {
+    const p = part as { event: string; data: { type?: string } };
+    joined.push(p.event);
+    if (p.event === "debug" && p.data.type) debugTypes.add(p.data.type);
+  }
+  expect(joined).toEqual(expect.arrayContaining(["messages/metadata", "messages/complete", "debug"]));
+  expect([...debugTypes]).toEqual(expect.arrayContaining(["checkpoint", "task", "task_result"]));
 });
 
 test("state at a checkpoint, a state update as a node, and a copy of the thread", async () => {

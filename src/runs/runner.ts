@@ -45,11 +45,11 @@ export interface RunOptions {
   /** Called after each finished super-step. */
   onProgress?: (e: ProgressEvent) => void;
   /**
-   * Every stream chunk, in LangGraph's stream modes "updates", "values", "custom" and "messages"
-   * ([message, metadata] per model message);
+   * Every stream chunk, in LangGraph's stream modes "updates", "values", "custom", "messages"
+   * ([message, metadata] per message) and "debug";
    * `namespace` is the sub-agent path with task ids ([] for the agent itself).
    */
-  onChunk?: (mode: "updates" | "values" | "custom" | "messages", namespace: string[], data: unknown) => void | Promise<void>;
+  onChunk?: (mode: "updates" | "values" | "custom" | "messages" | "debug", namespace: string[], data: unknown) => void | Promise<void>;
   /** LangChain callback handlers for the run (tracing, tests). */
   callbacks?: BaseCallbackHandler[];
   /** Stops the run at the next super-step boundary, checkpointed (drain, cancellation). */
@@ -376,14 +376,14 @@ export class Waypoint {
         configurable: { thread_id: threadId, ...(opts.fromCheckpoint ? { checkpoint_id: opts.fromCheckpoint } : {}) },
         context: this.context,
         durability: "sync",
-        streamMode: opts.onChunk ? ["updates", "values", "custom", "messages"] : ["updates"],
+        streamMode: opts.onChunk ? ["updates", "values", "custom", "messages", "debug"] : ["updates"],
         subgraphs: true,
         callbacks: [...(opts.callbacks ?? []), ...(this.trace ? [this.trace] : [])],
         ...(opts.control ? { control: opts.control } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
       });
       for await (const chunk of stream) {
-        const [ns, mode, data] = chunk as [string[], "updates" | "values" | "custom" | "messages", unknown];
+        const [ns, mode, data] = chunk as [string[], "updates" | "values" | "custom" | "messages" | "debug", unknown];
         await opts.onChunk?.(mode, ns, data);
         if (mode !== "updates") continue;
         for (const [node, value] of Object.entries(data as Record<string, unknown>)) {

@@ -41,8 +41,8 @@ const RunCreate = z
   })
   .loose();
 
-/** Stream modes Waypoint records for every run ("messages-tuple" is served from the recorded "messages"). */
-const STREAM_MODES = ["values", "updates", "custom", "messages-tuple"];
+/** Stream modes a client can ask for; "messages" and "messages-tuple" are both served from the recorded messages. */
+const STREAM_MODES = ["values", "updates", "custom", "messages", "messages-tuple", "debug"];
 
 function agentFor(assistantId: string): AgentDefinition {
   const def = Object.values(AGENTS).find((a) => a.name === assistantId || assistantIdFor(a.name) === assistantId);
@@ -104,9 +104,15 @@ export function createApp(wp: Waypoint, auth: ServerAuth): Hono<Env> {
     const def = agentFor(c.req.param("id"));
     return c.json((await wp.compiledGraph(def.name).getGraphAsync()).toJSON());
   });
-  app.get("/assistants/:id/subgraphs", (c) => {
-    agentFor(c.req.param("id"));
-    return c.json({});
+  app.get("/assistants/:id/subgraphs", async (c) => {
+    const def = agentFor(c.req.param("id"));
+    const out: Record<string, unknown> = {};
+    // Sub-agents share their parent's state schema in Waypoint's graphs.
+    const schema = z.toJSONSchema(def.inputSchema) as Record<string, unknown>;
+    for await (const [namespace] of wp.compiledGraph(def.name).getSubgraphsAsync(undefined, c.req.query("recurse") === "true")) {
+      out[namespace] = { graph_id: namespace, input_schema: schema, output_schema: null, state_schema: schema, config_schema: null, context_schema: null };
+    }
+    return c.json(out);
   });
 
   // Threads. One created through the API belongs to the token's owner; others' are invisible.
@@ -316,17 +322,33 @@ export function createApp(wp: Waypoint, auth: ServerAuth): Hono<Env> {
    */
   function followRun(c: Context<Env>, runId: string, opts: { modes: string[]; subgraphs: boolean; afterSeq: number }) {
     const unknown = opts.modes.filter((m) => !STREAM_MODES.includes(m));
-    if (unknown.length) fail("invalid_input", `stream_mode ${unknown.join(", ")} is not available; Waypoint streams ${STREAM_MODES.join(", ")} (the "messages" and "debug" modes are not recorded yet).`);
+    if (unknown.length) fail("invalid_input", `stream_mode ${unknown.join(", ")} is not available; Waypoint streams ${STREAM_MODES.join(", ")} .`);
     return streamSSE(c, async (stream) => {
       let seq = opts.afterSeq;
+      const announced = new Set<string>();
       for (;;) {
         const run = await getRun(pool, runId);
         const ended = run.status !== "pending" && run.status !== "running";
         for (const e of await readRunEvents(pool, runId, seq)) {
           seq = e.seq;
-          const [recorded = "", ...ns] = e.event.split("|");
-          const mode = recorded === "messages" ? "messages-tuple" : recorded;
-          if (mode !== "metadata" && (!opts.modes.includes(mode) || (ns.length > 0 && !opts.subgraphs))) continue;
+          const [mode = "", ...ns] = e.event.split("|");
+          if (ns.length > 0 && !opts.subgraphs) continue;
+          const suffix = ns.length ? `|${ns.join("|")}` : "";
+          if (mode === "messages") {
+            // Recorded as [message, metadata]: "messages-tuple" sends it as is; "messages" as metadata + complete events.
+            const [message, metadata] = e.data as [{ id?: string }, unknown];
+            if (opts.modes.includes("messages-tuple")) await stream.writeSSE({ event: `messages${suffix}`, data: JSON.stringify(e.data), id: String(e.seq) });
+            if (opts.modes.includes("messages")) {
+              const id = message.id ?? `msg-${e.seq}`;
+              if (!announced.has(id)) {
+                announced.add(id);
+                await stream.writeSSE({ event: `messages/metadata${suffix}`, data: JSON.stringify({ [id]: { metadata } }), id: String(e.seq) });
+              }
+              await stream.writeSSE({ event: `messages/complete${suffix}`, data: JSON.stringify([message]), id: String(e.seq) });
+            }
+            continue;
+          }
+          if (mode !== "metadata" && !opts.modes.includes(mode)) continue;
           await stream.writeSSE({ event: e.event, data: JSON.stringify(e.data), id: String(e.seq) });
         }
         if (ended) {
