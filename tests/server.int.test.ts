@@ -249,6 +249,9 @@ test("bad requests name the problem and change nothing", async () => {
   await expect(alice.runs.create(thread.thread_id, "onboarding", { input: { hire: { name: "x" } } })).rejects.toThrow(/422.*Invalid input for agent .{0,2}onboarding.{0,2}: hire\.email/);
   await expect(alice.runs.create(thread.thread_id, "nobody", { input: {} })).rejects.toThrow(/404.*No assistant .{0,2}nobody/);
   await expect(alice.threads.get("00000000-0000-0000-0000-000000000000")).rejects.toThrow(/No thread with id/);
+  const started = await alice.threads.create();
+  await alice.runs.wait(started.thread_id, "onboarding", { input: hire("api-wrong-assistant") });
+  await expect(alice.runs.create(started.thread_id, "travel", { input: null })).rejects.toThrow(/422.*runs the onboarding agent, not travel/);
   expect(await alice.runs.list(thread.thread_id)).toEqual([]);
   await expect(alice.threads.create({ threadId: thread.thread_id })).rejects.toThrow(/already exists/);
   expect((await alice.threads.create({ threadId: thread.thread_id, ifExists: "do_nothing" })).thread_id).toBe(thread.thread_id);

@@ -257,6 +257,10 @@ export function createApp(wp: Waypoint, auth: ServerAuth): Hono<Env> {
       found = await visibleThread(c, threadId);
     }
     const def = agentFor(b.assistant_id);
+    if (found.reg) {
+      const { rows } = await pool.query<{ agent: string }>("SELECT agent FROM waypoint.threads WHERE thread_id = $1", [threadId]);
+      if (rows[0] && rows[0].agent !== def.name) fail("invalid_input", `Thread ${threadId} runs the ${rows[0].agent} agent, not ${def.name}; use assistant ${rows[0].agent} (${assistantIdFor(rows[0].agent)}).`);
+    }
     const update = b.command?.update;
     if (update !== undefined && (typeof update !== "object" || update === null || Array.isArray(update))) fail("invalid_input", "command.update must be an object of state values.");
     const goto = b.command?.goto;
