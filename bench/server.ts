@@ -21,7 +21,7 @@ import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { Client } from "@langchain/langgraph-sdk";
 import type pg from "pg";
-import { PROJECT_ROOT } from "../src/config.js";
+import { config, PROJECT_ROOT } from "../src/config.js";
 import { openDatabase } from "../src/db/index.js";
 import { startServer } from "../src/server/index.js";
 
@@ -450,7 +450,7 @@ function printReport(wp: ServerResult, dev: ServerResult): void {
 }
 
 async function main(): Promise<void> {
-  if (process.env.OPENAI_API_KEY) throw new Error("Unset OPENAI_API_KEY: this benchmark compares the servers on the offline planner model (hundreds of runs).");
+  if (config().openai.apiKey) throw new Error("Unset OPENAI_API_KEY: this benchmark compares the servers on the offline planner model (hundreds of runs).");
   const wall = performance.now();
   const hadLanggraphApi = fs.existsSync(LANGGRAPH_API_DIR);
   if (hadLanggraphApi) console.error(`${LANGGRAPH_API_DIR} exists already: langgraph dev will load it and add this benchmark's threads to it (it is kept).`);
@@ -477,7 +477,7 @@ async function main(): Promise<void> {
     const devBytes = dev.files.running.reduce((s, f) => s + f.bytes, 0);
     const listFiles = (files: DevFiles["running"]) => files.map((f) => `${f.name} ${kib(f.bytes)}${f.valid ? "" : " (**not valid JSON**)"}`).join(", ") || "none";
     console.log("\nNotes:");
-    console.log(`- Waypoint (in this process, worker concurrency ${process.env.WAYPOINT_WORKER_CONCURRENCY ?? "10"}): every thread, run, stream event and checkpoint is in Postgres; runs stream with durability "sync" (each super-step is committed before the next starts). After its ${runsPerServer} runs: ${wpTables.map((t) => `${t.table} ${t.rows} rows`).join(", ")}; ${kib(wpBytes)} in those tables.`);
+    console.log(`- Waypoint (in this process, worker concurrency ${config().worker.concurrency}): every thread, run, stream event and checkpoint is in Postgres; runs stream with durability "sync" (each super-step is committed before the next starts). After its ${runsPerServer} runs: ${wpTables.map((t) => `${t.table} ${t.rows} rows`).join(", ")}; ${kib(wpBytes)} in those tables.`);
     console.log(`- langgraph dev (child process, --no-reload, 10 jobs per worker; ready ${(dev.startupMs / 1000).toFixed(1)} s after spawn): threads, runs and checkpoints live in memory and are saved as JSON files in .langgraph_api/ (each save rewrites a whole file, 3 s after a change, and on exit). 4 s after the last request: ${listFiles(dev.files.running)}; ${kib(devBytes)} in all. After it stopped (SIGINT): ${listFiles(dev.files.stopped)}.`);
     console.log(`- Both: the travel tools' ledger (waypoint.tool_calls) and world bookings are in Postgres either way: ${toolCallsAfterWp} ledger rows after Waypoint, ${toolCallsAfterDev - toolCallsAfterWp} more from langgraph dev.`);
     console.log('- langgraph dev\'s runs.wait, runs.join and the end of its streams come up to 500 ms after the run is over: its stream reader (langgraph-api storage/ops.mjs) waits on `queue.get({ timeout: 500 })` for a "done" control message that nothing publishes, then checks the run\'s status. The first-event times and the runs finished per second (polled with runs.get) do not include that wait.');
