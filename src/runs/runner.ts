@@ -162,16 +162,10 @@ export class Waypoint {
     return this.graphFor(this.agent(row.agent)).getState({ configurable: { thread_id: row.thread_id } }, { subgraphs: true });
   }
 
-  private async viewRow(row: ThreadRow): Promise<ThreadView> {
-    const [snapshot, decided, open] = await Promise.all([this.snapshot(row), recordedDecisions(this.pool, row.thread_id), ledgerRows(this.pool, row.thread_id, { open: true })]);
-    return viewOf(row, snapshot, new Set(decided.keys()), open);
-  }
-
-  /** Recorded decisions for interrupts the thread still waits on (their process died before applying them). */
-  private async unappliedDecisions(row: ThreadRow): Promise<Record<string, unknown>> {
-    const [snapshot, decided] = await Promise.all([this.snapshot(row), recordedDecisions(this.pool, row.thread_id)]);
-    const open = new Set(pendingReviews(snapshot).map((p) => p.interruptId));
-    return Object.fromEntries([...decided].filter(([id]) => open.has(id)));
+  /** The view of a thread; `snapshot` when the caller has just read it (saves reading the checkpoint again). */
+  private async viewRow(row: ThreadRow, snapshot?: StateSnapshot): Promise<ThreadView> {
+    const [snap, decided, open] = await Promise.all([snapshot ?? this.snapshot(row), recordedDecisions(this.pool, row.thread_id), ledgerRows(this.pool, row.thread_id, { open: true })]);
+    return viewOf(row, snap, new Set(decided.keys()), open);
   }
 
   async view(threadId: string): Promise<ThreadView> {
@@ -233,7 +227,7 @@ export class Waypoint {
       // A person asked for it: continue even from a finished or waiting state (what the API's command and checkpoint_id mean).
       return this.execute(threadId, opts.command ? new Command({ ...(opts.command.update ? { update: opts.command.update } : {}), ...(opts.command.goto ? { goto: opts.command.goto } : {}) }) : null, opts);
     }
-    if (isFinished(snapshot) || open.size > 0) return this.viewRow(row);
+    if (isFinished(snapshot) || open.size > 0) return this.viewRow(row, snapshot);
     return this.execute(threadId, null, opts);
   }
 
@@ -371,6 +365,7 @@ export class Waypoint {
     await claimThread(this.pool, row);
     let status: ThreadStatus = "error";
     let detail: string | null = null;
+    let snap: StateSnapshot | undefined;
     try {
       const stream = await this.graphFor(def).stream(input, {
         configurable: { thread_id: threadId, ...(opts.fromCheckpoint ? { checkpoint_id: opts.fromCheckpoint } : {}) },
@@ -391,7 +386,7 @@ export class Waypoint {
           opts.onProgress?.({ namespace: ns.map((p) => p.split(":")[0]).join("|"), node, summary: summariseUpdate(value) || "no change" });
         }
       }
-      const snap = await this.snapshot(row);
+      snap = await this.snapshot(row);
       status = pendingReviews(snap).length > 0 ? "interrupted" : isFinished(snap) ? "done" : "error";
       detail = status === "error" ? `stopped before ${snap.next.join(", ")}` : null;
     } catch (e) {
@@ -408,6 +403,7 @@ export class Waypoint {
     } finally {
       await releaseThread(this.pool, threadId, status, detail);
     }
-    return this.view(threadId);
+    // The checkpoint read just above is the final one; only the registry row changed since.
+    return this.viewRow(await getThreadRow(this.pool, threadId), snap);
   }
 }
