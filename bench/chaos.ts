@@ -3,9 +3,8 @@
 // once, no tool call dangles and every thread finished. Exits 1 when an invariant is violated.
 // Usage: npm run chaos [-- --runs 200 --kills 100 --concurrency 4 --seed 1 --pace 40]
 //        (DATABASE_URL, or embedded Postgres when unset; a scratch database is created and dropped)
-import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
-import { openDatabase } from "../src/db/index.js";
+import { withScratchDatabase } from "./support.js";
 import { chaosViolations, formatChaosReport, runChaos } from "../tests/support/chaos.js";
 import { childEnv, runCli } from "../tests/support/cli.js";
 
@@ -38,24 +37,13 @@ function options() {
   };
 }
 
-/** The connection string of another database on the same server. */
-function withDatabase(url: string, name: string): string {
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
 async function main(): Promise<number> {
   const o = options();
-  const server = await openDatabase({ poolMax: 2 });
-  const dbName = `wp_chaos_${randomBytes(4).toString("hex")}`;
-  await server.pool.query(`CREATE DATABASE ${dbName}`);
-  const url = withDatabase(server.url, dbName);
-  try {
+  return withScratchDatabase("chaos", async ({ url, name }) => {
     // Create the schema once, so the children do not all race on first setup.
     const setup = await runCli(["threads"], childEnv({ DATABASE_URL: url }));
     if (setup.code !== 0) throw new Error(`schema setup failed (exit ${setup.code}):\n${setup.stderr}`);
-    console.log(`Chaos: ${o.runs} runs, at least ${o.kills} SIGKILLs, ${o.concurrency} children at once, pace ${o.pace} ms, seed ${o.seed}, database ${dbName}`);
+    console.log(`Chaos: ${o.runs} runs, at least ${o.kills} SIGKILLs, ${o.concurrency} children at once, pace ${o.pace} ms, seed ${o.seed}, database ${name}`);
     const report = await runChaos({
       databaseUrl: url,
       runs: o.runs,
@@ -72,10 +60,7 @@ async function main(): Promise<number> {
     const violations = chaosViolations(report, { minKills: o.kills });
     console.log(violations.length ? `FAILED: ${violations.join("; ")}` : "All invariants held: every side effect exactly once, nothing dangling, every thread finished.");
     return violations.length ? 1 : 0;
-  } finally {
-    await server.pool.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await server.close();
-  }
+  });
 }
 
 process.exitCode = await main();

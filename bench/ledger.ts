@@ -2,13 +2,13 @@
 // and SQL round trips, for a no-op tool (the ledger's own cost), a real world write (send an email),
 // a replay of a recorded call, and a read tool (whose result also refreshes its cache).
 // Run: npm run bench:ledger   (DATABASE_URL or embedded Postgres; works in a scratch database)
-import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import pg from "pg";
 import { z } from "zod";
 import { searchHotels } from "../graphs/travel/tools.js";
 import { sendWelcomeEmail } from "../graphs/onboarding/tools.js";
 import { openDatabase } from "../src/db/index.js";
+import { withScratchDatabase } from "./support.js";
 import { createPersistence } from "../src/persistence/index.js";
 import { durableTool, executeToolCalls, type DurableTool } from "../src/tools/index.js";
 import { createWorld } from "../src/world/index.js";
@@ -54,48 +54,43 @@ async function measure(variant: string, once: (i: number) => Promise<unknown>): 
 }
 
 async function main() {
-  const server = await openDatabase({ poolMax: 2 });
-  const dbName = `wp_bench_ledger_${randomBytes(4).toString("hex")}`;
-  await server.pool.query(`CREATE DATABASE ${dbName}`);
-  const url = new URL(server.url);
-  url.pathname = `/${dbName}`;
-  const db = await openDatabase({ url: url.toString(), poolMax: 4 });
-  const persistence = await createPersistence(db);
-  const world = createWorld(db.pool, { faults: null });
-  const ctx = (threadId: string) => ({ pool: db.pool, world, threadId, checkpointNs: "" });
-  const signal = new AbortController().signal;
-  const runCtx = (key: string) => ({ idempotencyKey: key, world, threadId: "bare", signal });
-  const email = (i: number) => ({ email: `bench-${i}@acme.test`, name: "Bench", tone: "warm" as const });
-  try {
-    const rows: Row[] = [];
-    rows.push(await measure("no-op tool, bare", (i) => noop.run({ n: i }, runCtx(`k${i}`))));
-    rows.push(await measure("no-op tool, through the ledger", (i) => executeToolCalls([{ id: `c${i}`, name: "noop", args: { n: i }, type: "tool_call" }], [noop], ctx("noop"))));
-    rows.push(await measure("no-op tool, replay of a recorded call", (i) => executeToolCalls([{ id: `c${Math.abs(i)}`, name: "noop", args: { n: i }, type: "tool_call" }], [noop], ctx("noop"))));
-    rows.push(await measure("send_welcome_email, bare", (i) => sendWelcomeEmail.run(email(i), runCtx(`bare-${i}`))));
-    rows.push(
-      await measure("send_welcome_email, through the ledger", (i) =>
-        executeToolCalls([{ id: `e${i}`, name: sendWelcomeEmail.name, args: email(100_000 + i), type: "tool_call" }], [sendWelcomeEmail as unknown as DurableTool], ctx("email")),
-      ),
-    );
-    rows.push(await measure("search_hotels (read), bare", () => searchHotels.run({ destination: "Lisbon" }, runCtx("-"))));
-    rows.push(
-      await measure("search_hotels (read), ledger + cache refresh", (i) =>
-        executeToolCalls([{ id: `s${i}`, name: searchHotels.name, args: { destination: "Lisbon" }, type: "tool_call" }], [searchHotels as unknown as DurableTool], ctx("search")),
-      ),
-    );
+  await withScratchDatabase("bench_ledger", async (scratch) => {
+    const db = await openDatabase({ url: scratch.url, poolMax: 4 });
+    const persistence = await createPersistence(db);
+    const world = createWorld(db.pool, { faults: null });
+    const ctx = (threadId: string) => ({ pool: db.pool, world, threadId, checkpointNs: "" });
+    const signal = new AbortController().signal;
+    const runCtx = (key: string) => ({ idempotencyKey: key, world, threadId: "bare", signal });
+    const email = (i: number) => ({ email: `bench-${i}@acme.test`, name: "Bench", tone: "warm" as const });
+    try {
+      const rows: Row[] = [];
+      rows.push(await measure("no-op tool, bare", (i) => noop.run({ n: i }, runCtx(`k${i}`))));
+      rows.push(await measure("no-op tool, through the ledger", (i) => executeToolCalls([{ id: `c${i}`, name: "noop", args: { n: i }, type: "tool_call" }], [noop], ctx("noop"))));
+      rows.push(await measure("no-op tool, replay of a recorded call", (i) => executeToolCalls([{ id: `c${Math.abs(i)}`, name: "noop", args: { n: i }, type: "tool_call" }], [noop], ctx("noop"))));
+      rows.push(await measure("send_welcome_email, bare", (i) => sendWelcomeEmail.run(email(i), runCtx(`bare-${i}`))));
+      rows.push(
+        await measure("send_welcome_email, through the ledger", (i) =>
+          executeToolCalls([{ id: `e${i}`, name: sendWelcomeEmail.name, args: email(100_000 + i), type: "tool_call" }], [sendWelcomeEmail as unknown as DurableTool], ctx("email")),
+        ),
+      );
+      rows.push(await measure("search_hotels (read), bare", () => searchHotels.run({ destination: "Lisbon" }, runCtx("-"))));
+      rows.push(
+        await measure("search_hotels (read), ledger + cache refresh", (i) =>
+          executeToolCalls([{ id: `s${i}`, name: searchHotels.name, args: { destination: "Lisbon" }, type: "tool_call" }], [searchHotels as unknown as DurableTool], ctx("search")),
+        ),
+      );
 
-    console.log(`\nSide-effect ledger overhead, ${CALLS} sequential calls per variant (after 20 warm-up calls), Postgres ${db.kind}\n`);
-    console.log("| variant | ms/call median | p10 | p90 | SQL round trips/call |");
-    console.log("|---|---|---|---|---|");
-    for (const r of rows) console.log(`| ${r.variant} | ${median(r.ms).toFixed(3)} | ${pct(r.ms, 0.1).toFixed(3)} | ${pct(r.ms, 0.9).toFixed(3)} | ${median(r.sql)} |`);
-    const by = (name: string) => rows.find((r) => r.variant === name) as Row;
-    const over = (bare: string, ledger: string) => `+${(median(by(ledger).ms) - median(by(bare).ms)).toFixed(3)} ms, +${median(by(ledger).sql) - median(by(bare).sql)} round trips`;
-    console.log(`\nLedger overhead per call: no-op ${over("no-op tool, bare", "no-op tool, through the ledger")}; email ${over("send_welcome_email, bare", "send_welcome_email, through the ledger")}; read ${over("search_hotels (read), bare", "search_hotels (read), ledger + cache refresh")}`);
-  } finally {
-    await persistence.close();
-    await server.pool.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await server.close();
-  }
+      console.log(`\nSide-effect ledger overhead, ${CALLS} sequential calls per variant (after 20 warm-up calls), Postgres ${db.kind}\n`);
+      console.log("| variant | ms/call median | p10 | p90 | SQL round trips/call |");
+      console.log("|---|---|---|---|---|");
+      for (const r of rows) console.log(`| ${r.variant} | ${median(r.ms).toFixed(3)} | ${pct(r.ms, 0.1).toFixed(3)} | ${pct(r.ms, 0.9).toFixed(3)} | ${median(r.sql)} |`);
+      const by = (name: string) => rows.find((r) => r.variant === name) as Row;
+      const over = (bare: string, ledger: string) => `+${(median(by(ledger).ms) - median(by(bare).ms)).toFixed(3)} ms, +${median(by(ledger).sql) - median(by(bare).sql)} round trips`;
+      console.log(`\nLedger overhead per call: no-op ${over("no-op tool, bare", "no-op tool, through the ledger")}; email ${over("send_welcome_email, bare", "send_welcome_email, through the ledger")}; read ${over("search_hotels (read), bare", "search_hotels (read), ledger + cache refresh")}`);
+    } finally {
+      await persistence.close();
+    }
+  });
 }
 
 await main();

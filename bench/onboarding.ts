@@ -8,6 +8,7 @@ import { AIMessage } from "@langchain/core/messages";
 import pg from "pg";
 import { builder } from "../graphs/onboarding/graph.js";
 import { openDatabase } from "../src/db/index.js";
+import { withScratchDatabase } from "./support.js";
 import { ScriptedChatModel } from "../src/models/index.js";
 import { createPersistence } from "../src/persistence/index.js";
 import { Waypoint } from "../src/runs/index.js";
@@ -50,80 +51,75 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? NaN;
 
 async function main() {
-  const server = await openDatabase({ poolMax: 2 });
-  const dbName = `wp_bench_${randomBytes(4).toString("hex")}`;
-  await server.pool.query(`CREATE DATABASE ${dbName}`);
-  const url = new URL(server.url);
-  url.pathname = `/${dbName}`;
-  const db = await openDatabase({ url: url.toString(), poolMax: 4 });
-  const persistence = await createPersistence(db);
-  const world = createWorld(db.pool);
-  try {
-    const plain = builder.compile();
-    const durable = builder.compile({ checkpointer: persistence.saver, store: persistence.store });
-    const results: Record<string, { msPerStep: number[]; sqlPerStep: number[]; steps: number }> = {};
-    for (const [variant, graph] of [
-      ["plain LangGraph (no checkpointer)", plain],
-      ["Waypoint (PostgresSaver, sync)", durable],
-    ] as const) {
-      const r = { msPerStep: [] as number[], sqlPerStep: [] as number[], steps: 0 };
-      for (let run = -3; run < RUNS; run++) {
-        const email = `bench-${randomBytes(4).toString("hex")}@acme.test`;
-        const context = { model: script(email, false), pool: db.pool, world };
-        const before = statements;
-        const t0 = performance.now();
-        let steps = 0;
-        for await (const _ of await graph.stream(hire(email), { configurable: { thread_id: email }, context, durability: "sync", streamMode: "updates" })) steps++;
-        const ms = performance.now() - t0;
-        if (run < 0) continue; // warm-up
-        r.steps = steps;
-        r.msPerStep.push(ms / steps);
-        r.sqlPerStep.push((statements - before) / steps);
+  await withScratchDatabase("bench", async (scratch) => {
+    const db = await openDatabase({ url: scratch.url, poolMax: 4 });
+    const persistence = await createPersistence(db);
+    const world = createWorld(db.pool);
+    try {
+      const plain = builder.compile();
+      const durable = builder.compile({ checkpointer: persistence.saver, store: persistence.store });
+      const results: Record<string, { msPerStep: number[]; sqlPerStep: number[]; steps: number }> = {};
+      for (const [variant, graph] of [
+        ["plain LangGraph (no checkpointer)", plain],
+        ["Waypoint (PostgresSaver, sync)", durable],
+      ] as const) {
+        const r = { msPerStep: [] as number[], sqlPerStep: [] as number[], steps: 0 };
+        for (let run = -3; run < RUNS; run++) {
+          const email = `bench-${randomBytes(4).toString("hex")}@acme.test`;
+          const context = { model: script(email, false), pool: db.pool, world };
+          const before = statements;
+          const t0 = performance.now();
+          let steps = 0;
+          for await (const _ of await graph.stream(hire(email), { configurable: { thread_id: email }, context, durability: "sync", streamMode: "updates" })) steps++;
+          const ms = performance.now() - t0;
+          if (run < 0) continue; // warm-up
+          r.steps = steps;
+          r.msPerStep.push(ms / steps);
+          r.sqlPerStep.push((statements - before) / steps);
+        }
+        results[variant] = r;
       }
-      results[variant] = r;
-    }
 
-    console.log(`\nOnboarding agent, scripted model, ${RUNS} runs per variant (after 3 warm-up runs), Postgres ${db.kind}`);
-    console.log("Same graph and tools in both; the tools' world writes and ledger rows are in both counts.\n");
-    console.log("| variant | super-steps/run | ms/super-step median | p90 | SQL statements/super-step | runs/s |");
-    console.log("|---|---|---|---|---|---|");
-    for (const [name, r] of Object.entries(results)) {
-      const m = median(r.msPerStep);
-      console.log(`| ${name} | ${r.steps} | ${m.toFixed(2)} | ${pct(r.msPerStep, 0.9).toFixed(2)} | ${median(r.sqlPerStep).toFixed(1)} | ${(1000 / (m * r.steps)).toFixed(0)} |`);
-    }
-    const [a, b] = Object.values(results);
-    if (a && b) console.log(`\nWaypoint / plain: ${(median(b.msPerStep) / median(a.msPerStep)).toFixed(1)}x time per super-step, +${(median(b.sqlPerStep) - median(a.sqlPerStep)).toFixed(1)} statements per super-step`);
+      console.log(`\nOnboarding agent, scripted model, ${RUNS} runs per variant (after 3 warm-up runs), Postgres ${db.kind}`);
+      console.log("Same graph and tools in both; the tools' world writes and ledger rows are in both counts.\n");
+      console.log("| variant | super-steps/run | ms/super-step median | p90 | SQL statements/super-step | runs/s |");
+      console.log("|---|---|---|---|---|---|");
+      for (const [name, r] of Object.entries(results)) {
+        const m = median(r.msPerStep);
+        console.log(`| ${name} | ${r.steps} | ${m.toFixed(2)} | ${pct(r.msPerStep, 0.9).toFixed(2)} | ${median(r.sqlPerStep).toFixed(1)} | ${(1000 / (m * r.steps)).toFixed(0)} |`);
+      }
+      const [a, b] = Object.values(results);
+      if (a && b) console.log(`\nWaypoint / plain: ${(median(b.msPerStep) / median(a.msPerStep)).toFixed(1)}x time per super-step, +${(median(b.sqlPerStep) - median(a.sqlPerStep)).toFixed(1)} statements per super-step`);
 
-    // A complete onboarding through Waypoint's runner: pause at review, approve, finish.
-    const email = `bench-full-${randomBytes(4).toString("hex")}@acme.test`;
-    const wp = await Waypoint.open({ url: url.toString(), model: script(email, true), poolMax: 2 });
-    const paused = await wp.start("onboarding", hire(email));
-    const done = await wp.decide(paused.threadId, { decisions: [{ type: "approve" }] });
-    await wp.close();
-    const sizes = await db.pool.query<{ t: string; rows: string; bytes: string }>(
-      `SELECT 'checkpoints' AS t, count(*) AS rows, coalesce(sum(pg_column_size(c.*)), 0) AS bytes FROM checkpoints c WHERE thread_id = $1
-       UNION ALL SELECT 'checkpoint_blobs', count(*), coalesce(sum(pg_column_size(b.*)), 0) FROM checkpoint_blobs b WHERE thread_id = $1
-       UNION ALL SELECT 'checkpoint_writes', count(*), coalesce(sum(pg_column_size(w.*)), 0) FROM checkpoint_writes w WHERE thread_id = $1
-       UNION ALL SELECT 'waypoint.tool_calls (ledger)', count(*), coalesce(sum(pg_column_size(l.*)), 0) FROM waypoint.tool_calls l WHERE thread_id = $1
-       UNION ALL SELECT 'waypoint.threads + decisions', (SELECT count(*) FROM waypoint.threads WHERE thread_id = $1) + (SELECT count(*) FROM waypoint.decisions WHERE thread_id = $1),
-         coalesce((SELECT sum(pg_column_size(t.*)) FROM waypoint.threads t WHERE thread_id = $1), 0) + coalesce((SELECT sum(pg_column_size(d.*)) FROM waypoint.decisions d WHERE thread_id = $1), 0)`,
-      [done.threadId],
-    );
-    const { rows: cps } = await db.pool.query<{ n: string }>("SELECT count(*) AS n FROM checkpoints WHERE thread_id = $1", [done.threadId]);
-    console.log(`\nOne complete onboarding thread (status ${done.status}, ${cps[0]?.n} checkpoints, one approval), bytes stored (pg_column_size of rows):\n`);
-    console.log("| table | rows | bytes |");
-    console.log("|---|---|---|");
-    let total = 0;
-    for (const s of sizes.rows) {
-      total += Number(s.bytes);
-      console.log(`| ${s.t} | ${s.rows} | ${Number(s.bytes).toLocaleString("en-US")} |`);
+      // A complete onboarding through Waypoint's runner: pause at review, approve, finish.
+      const email = `bench-full-${randomBytes(4).toString("hex")}@acme.test`;
+      const wp = await Waypoint.open({ url: scratch.url, model: script(email, true), poolMax: 2 });
+      const paused = await wp.start("onboarding", hire(email));
+      const done = await wp.decide(paused.threadId, { decisions: [{ type: "approve" }] });
+      await wp.close();
+      const sizes = await db.pool.query<{ t: string; rows: string; bytes: string }>(
+        `SELECT 'checkpoints' AS t, count(*) AS rows, coalesce(sum(pg_column_size(c.*)), 0) AS bytes FROM checkpoints c WHERE thread_id = $1
+         UNION ALL SELECT 'checkpoint_blobs', count(*), coalesce(sum(pg_column_size(b.*)), 0) FROM checkpoint_blobs b WHERE thread_id = $1
+         UNION ALL SELECT 'checkpoint_writes', count(*), coalesce(sum(pg_column_size(w.*)), 0) FROM checkpoint_writes w WHERE thread_id = $1
+         UNION ALL SELECT 'waypoint.tool_calls (ledger)', count(*), coalesce(sum(pg_column_size(l.*)), 0) FROM waypoint.tool_calls l WHERE thread_id = $1
+         UNION ALL SELECT 'waypoint.threads + decisions', (SELECT count(*) FROM waypoint.threads WHERE thread_id = $1) + (SELECT count(*) FROM waypoint.decisions WHERE thread_id = $1),
+           coalesce((SELECT sum(pg_column_size(t.*)) FROM waypoint.threads t WHERE thread_id = $1), 0) + coalesce((SELECT sum(pg_column_size(d.*)) FROM waypoint.decisions d WHERE thread_id = $1), 0)`,
+        [done.threadId],
+      );
+      const { rows: cps } = await db.pool.query<{ n: string }>("SELECT count(*) AS n FROM checkpoints WHERE thread_id = $1", [done.threadId]);
+      console.log(`\nOne complete onboarding thread (status ${done.status}, ${cps[0]?.n} checkpoints, one approval), bytes stored (pg_column_size of rows):\n`);
+      console.log("| table | rows | bytes |");
+      console.log("|---|---|---|");
+      let total = 0;
+      for (const s of sizes.rows) {
+        total += Number(s.bytes);
+        console.log(`| ${s.t} | ${s.rows} | ${Number(s.bytes).toLocaleString("en-US")} |`);
+      }
+      console.log(`| total | | ${total.toLocaleString("en-US")} |`);
+    } finally {
+      await persistence.close();
     }
-    console.log(`| total | | ${total.toLocaleString("en-US")} |`);
-  } finally {
-    await persistence.close();
-    await server.pool.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await server.close();
-  }
+  });
 }
 
 await main();

@@ -23,6 +23,7 @@ import { Client } from "@langchain/langgraph-sdk";
 import type pg from "pg";
 import { config, PROJECT_ROOT } from "../src/config.js";
 import { openDatabase } from "../src/db/index.js";
+import { summarise, withScratchDatabase, type Summary } from "./support.js";
 import { startServer } from "../src/server/index.js";
 
 const { values: args } = parseArgs({
@@ -57,21 +58,6 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 // ---------------------------------------------------------------------------------------------------
 // Statistics and output
 
-interface Summary {
-  n: number;
-  median: number;
-  p95: number;
-}
-
-/** Nearest-rank percentile of sorted values. */
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.max(0, Math.ceil(sorted.length * p) - 1)] ?? NaN;
-}
-
-function summarise(xs: number[]): Summary {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return { n: sorted.length, median: percentile(sorted, 0.5), p95: percentile(sorted, 0.95) };
-}
 
 function printTable(headers: string[], rows: string[][]): void {
   console.log(`| ${headers.join(" | ")} |`);
@@ -454,41 +440,36 @@ async function main(): Promise<void> {
   const wall = performance.now();
   const hadLanggraphApi = fs.existsSync(LANGGRAPH_API_DIR);
   if (hadLanggraphApi) console.error(`${LANGGRAPH_API_DIR} exists already: langgraph dev will load it and add this benchmark's threads to it (it is kept).`);
-  const server = await openDatabase({ poolMax: 2 });
-  const dbName = `wp_bench_server_${randomBytes(4).toString("hex")}`;
-  await server.pool.query(`CREATE DATABASE ${dbName}`);
-  const url = new URL(server.url);
-  url.pathname = `/${dbName}`;
-  const dbUrl = url.toString();
-  let scratch: Awaited<ReturnType<typeof openDatabase>> | undefined;
-  try {
-    const wp = await benchWaypoint(dbUrl);
-    scratch = await openDatabase({ url: dbUrl, poolMax: 2 });
-    const wpTables = await tableStats(scratch.pool, RUN_TABLES);
-    const toolCallsAfterWp = (await tableStats(scratch.pool, TOOL_TABLES))[0]?.rows ?? 0;
+  await withScratchDatabase("bench_server", async (db) => {
+    const dbUrl = db.url;
+    let scratch: Awaited<ReturnType<typeof openDatabase>> | undefined;
+    try {
+      const wp = await benchWaypoint(dbUrl);
+      scratch = await openDatabase({ url: dbUrl, poolMax: 2 });
+      const wpTables = await tableStats(scratch.pool, RUN_TABLES);
+      const toolCallsAfterWp = (await tableStats(scratch.pool, TOOL_TABLES))[0]?.rows ?? 0;
 
-    const dev = await benchLanggraphDev(dbUrl);
-    const toolCallsAfterDev = (await tableStats(scratch.pool, TOOL_TABLES))[0]?.rows ?? 0;
+      const dev = await benchLanggraphDev(dbUrl);
+      const toolCallsAfterDev = (await tableStats(scratch.pool, TOOL_TABLES))[0]?.rows ?? 0;
 
-    const runsPerServer = WARMUP + CREATES + WAITS + STREAMS;
-    console.log(`\nAgent server benchmark: graph "${GRAPH}" (offline planner model), one client script (@langchain/langgraph-sdk Client), ${runsPerServer} runs per server, ${os.cpus().length} CPUs, Postgres ${server.kind}\n`);
-    printReport(wp, dev.result);
-    const wpBytes = wpTables.reduce((s, t) => s + t.bytes, 0);
-    const devBytes = dev.files.running.reduce((s, f) => s + f.bytes, 0);
-    const listFiles = (files: DevFiles["running"]) => files.map((f) => `${f.name} ${kib(f.bytes)}${f.valid ? "" : " (**not valid JSON**)"}`).join(", ") || "none";
-    console.log("\nNotes:");
-    console.log(`- Waypoint (in this process, worker concurrency ${config().worker.concurrency}): every thread, run, stream event and checkpoint is in Postgres; runs stream with durability "sync" (each super-step is committed before the next starts). After its ${runsPerServer} runs: ${wpTables.map((t) => `${t.table} ${t.rows} rows`).join(", ")}; ${kib(wpBytes)} in those tables.`);
-    console.log(`- langgraph dev (child process, --no-reload, 10 jobs per worker; ready ${(dev.startupMs / 1000).toFixed(1)} s after spawn): threads, runs and checkpoints live in memory and are saved as JSON files in .langgraph_api/ (each save rewrites a whole file, 3 s after a change, and on exit). 4 s after the last request: ${listFiles(dev.files.running)}; ${kib(devBytes)} in all. After it stopped (SIGINT): ${listFiles(dev.files.stopped)}.`);
-    console.log(`- Both: the travel tools' ledger (waypoint.tool_calls) and world bookings are in Postgres either way: ${toolCallsAfterWp} ledger rows after Waypoint, ${toolCallsAfterDev - toolCallsAfterWp} more from langgraph dev.`);
-    console.log('- langgraph dev\'s runs.wait, runs.join and the end of its streams come up to 500 ms after the run is over: its stream reader (langgraph-api storage/ops.mjs) waits on `queue.get({ timeout: 500 })` for a "done" control message that nothing publishes, then checks the run\'s status. The first-event times and the runs finished per second (polled with runs.get) do not include that wait.');
-    console.log("- The client runs in the same Node process as Waypoint's server (they share one event loop); langgraph dev runs in its own processes. Runs are sequential, except the created ones, which run in the background while later ones are created.");
-    console.log(`\nWall time: ${((performance.now() - wall) / 1000).toFixed(1)} s`);
-  } finally {
-    await scratch?.close();
-    if (!hadLanggraphApi) fs.rmSync(LANGGRAPH_API_DIR, { recursive: true, force: true });
-    await server.pool.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await server.close();
-  }
+      const runsPerServer = WARMUP + CREATES + WAITS + STREAMS;
+      console.log(`\nAgent server benchmark: graph "${GRAPH}" (offline planner model), one client script (@langchain/langgraph-sdk Client), ${runsPerServer} runs per server, ${os.cpus().length} CPUs, Postgres ${db.kind}\n`);
+      printReport(wp, dev.result);
+      const wpBytes = wpTables.reduce((s, t) => s + t.bytes, 0);
+      const devBytes = dev.files.running.reduce((s, f) => s + f.bytes, 0);
+      const listFiles = (files: DevFiles["running"]) => files.map((f) => `${f.name} ${kib(f.bytes)}${f.valid ? "" : " (**not valid JSON**)"}`).join(", ") || "none";
+      console.log("\nNotes:");
+      console.log(`- Waypoint (in this process, worker concurrency ${config().worker.concurrency}): every thread, run, stream event and checkpoint is in Postgres; runs stream with durability "sync" (each super-step is committed before the next starts). After its ${runsPerServer} runs: ${wpTables.map((t) => `${t.table} ${t.rows} rows`).join(", ")}; ${kib(wpBytes)} in those tables.`);
+      console.log(`- langgraph dev (child process, --no-reload, 10 jobs per worker; ready ${(dev.startupMs / 1000).toFixed(1)} s after spawn): threads, runs and checkpoints live in memory and are saved as JSON files in .langgraph_api/ (each save rewrites a whole file, 3 s after a change, and on exit). 4 s after the last request: ${listFiles(dev.files.running)}; ${kib(devBytes)} in all. After it stopped (SIGINT): ${listFiles(dev.files.stopped)}.`);
+      console.log(`- Both: the travel tools' ledger (waypoint.tool_calls) and world bookings are in Postgres either way: ${toolCallsAfterWp} ledger rows after Waypoint, ${toolCallsAfterDev - toolCallsAfterWp} more from langgraph dev.`);
+      console.log('- langgraph dev\'s runs.wait, runs.join and the end of its streams come up to 500 ms after the run is over: its stream reader (langgraph-api storage/ops.mjs) waits on `queue.get({ timeout: 500 })` for a "done" control message that nothing publishes, then checks the run\'s status. The first-event times and the runs finished per second (polled with runs.get) do not include that wait.');
+      console.log("- The client runs in the same Node process as Waypoint's server (they share one event loop); langgraph dev runs in its own processes. Runs are sequential, except the created ones, which run in the background while later ones are created.");
+      console.log(`\nWall time: ${((performance.now() - wall) / 1000).toFixed(1)} s`);
+    } finally {
+      await scratch?.close();
+      if (!hadLanggraphApi) fs.rmSync(LANGGRAPH_API_DIR, { recursive: true, force: true });
+    }
+  });
 }
 
 await main();

@@ -20,7 +20,6 @@ import type { Serialized } from "@langchain/core/load/serializable";
 import { AIMessage, type BaseMessage } from "@langchain/core/messages";
 import type { ChainValues } from "@langchain/core/utils/types";
 import pg from "pg";
-import { openDatabase } from "../src/db/index.js";
 import { offlinePlannerModel, ScriptedChatModel } from "../src/models/index.js";
 import type { RunStatus } from "../src/runs/queue.js";
 import { Waypoint } from "../src/runs/runner.js";
@@ -29,6 +28,7 @@ import { readTrace, type TraceEntry } from "../src/runs/trace.js";
 import { Worker, type WorkerEvent } from "../src/runs/worker.js";
 import { HIRE, onboardingScript, say } from "../tests/support/agents.js";
 import { childEnv, startCli, type CliChild } from "../tests/support/cli.js";
+import { summarise, withScratchDatabase } from "./support.js";
 
 /** Sample counts; the defaults are the full run (smaller ones are for trying the script out). */
 const { values: args } = parseArgs({ options: { kills: { type: "string", default: "20" }, decisions: { type: "string", default: "30" }, runs: { type: "string", default: "1000" } } });
@@ -49,25 +49,7 @@ const APPROVE = { decisions: [{ type: "approve" }] };
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------------------------------------------
-// Statistics and output
-
-interface Summary {
-  n: number;
-  median: number;
-  p95: number;
-  min: number;
-  max: number;
-}
-
-/** Nearest-rank percentile of sorted values (p95 of 20 samples is the 19th smallest). */
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.max(0, Math.ceil(sorted.length * p) - 1)] ?? NaN;
-}
-
-function summarise(xs: number[]): Summary {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return { n: sorted.length, median: percentile(sorted, 0.5), p95: percentile(sorted, 0.95), min: sorted[0] ?? NaN, max: sorted[sorted.length - 1] ?? NaN };
-}
+// Output
 
 function printTable(headers: string[], rows: string[][]): void {
   console.log(`| ${headers.join(" | ")} |`);
@@ -572,21 +554,13 @@ function printConcurrency(r: ConcurrencyResult): void {
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const server = await openDatabase({ poolMax: 2 });
-  const dbName = `wp_bench_supervisor_${randomBytes(4).toString("hex")}`;
-  await server.pool.query(`CREATE DATABASE ${dbName}`);
-  const url = new URL(server.url);
-  url.pathname = `/${dbName}`;
-  console.log(`\nRun supervisor benchmark, Postgres ${server.kind}, scratch database ${dbName}, ${os.cpus().length} CPUs`);
-  try {
-    printRecovery(await benchRecovery(url.toString()));
-    printDecisions(await benchDecisions(url.toString()));
-    printConcurrency(await benchConcurrency(url.toString()));
+  await withScratchDatabase("bench_supervisor", async (db) => {
+    console.log(`\nRun supervisor benchmark, Postgres ${db.kind}, scratch database ${db.name}, ${os.cpus().length} CPUs`);
+    printRecovery(await benchRecovery(db.url));
+    printDecisions(await benchDecisions(db.url));
+    printConcurrency(await benchConcurrency(db.url));
     console.log(`\nWall time: ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  } finally {
-    await server.pool.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await server.close();
-  }
+  });
 }
 
 await main();

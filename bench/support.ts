@@ -1,0 +1,44 @@
+// Shared by the bench scripts: a scratch database on the configured server, and summary statistics.
+import { randomBytes } from "node:crypto";
+import { openDatabase } from "../src/db/index.js";
+
+export interface Scratch {
+  /** Connection string of the scratch database. */
+  url: string;
+  name: string;
+  /** "external" (DATABASE_URL) or "embedded". */
+  kind: "external" | "embedded";
+}
+
+/** Create a database on the configured server (DATABASE_URL or embedded), run `fn` in it, drop it. */
+export async function withScratchDatabase<T>(label: string, fn: (db: Scratch) => Promise<T>): Promise<T> {
+  const server = await openDatabase({ poolMax: 2 });
+  const name = `wp_${label}_${randomBytes(4).toString("hex")}`;
+  await server.pool.query(`CREATE DATABASE ${name}`);
+  const url = new URL(server.url);
+  url.pathname = `/${name}`;
+  try {
+    return await fn({ url: url.toString(), name, kind: server.kind });
+  } finally {
+    await server.pool.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await server.close();
+  }
+}
+
+export interface Summary {
+  n: number;
+  median: number;
+  p95: number;
+  min: number;
+  max: number;
+}
+
+/** Nearest-rank percentile of sorted values (p95 of 20 samples is the 19th smallest). */
+export function percentile(sorted: number[], p: number): number {
+  return sorted[Math.max(0, Math.ceil(sorted.length * p) - 1)] ?? NaN;
+}
+
+export function summarise(xs: number[]): Summary {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return { n: sorted.length, median: percentile(sorted, 0.5), p95: percentile(sorted, 0.95), min: sorted[0] ?? NaN, max: sorted[sorted.length - 1] ?? NaN };
+}
