@@ -24,7 +24,7 @@ import { offlinePlannerModel, ScriptedChatModel } from "../src/models/index.js";
 import type { RunStatus } from "../src/runs/queue.js";
 import { Waypoint } from "../src/runs/runner.js";
 import { submit } from "../src/runs/submit.js";
-import { readTrace, type TraceEntry } from "../src/runs/trace.js";
+import { nodeStartOf, readTrace, type TraceEntry } from "../src/runs/trace.js";
 import { Worker, type WorkerEvent } from "../src/runs/worker.js";
 import { HIRE, onboardingScript, say } from "../tests/support/agents.js";
 import { childEnv, startCli, type CliChild } from "../tests/support/cli.js";
@@ -261,10 +261,8 @@ class NodeStartRecorder extends BaseCallbackHandler {
     runName?: string,
   ): void {
     const at = performance.now();
-    const node = metadata?.langgraph_node;
-    if (typeof node !== "string" || runName !== node) return; // the node itself, not what it calls
-    const threadId = String(metadata?.thread_id ?? "");
-    if (nodeStarts.has(threadId) && nodeStarts.get(threadId) === undefined) nodeStarts.set(threadId, { at, node });
+    const start = nodeStartOf(metadata, runName);
+    if (start && nodeStarts.has(start.threadId) && nodeStarts.get(start.threadId) === undefined) nodeStarts.set(start.threadId, { at, node: start.node });
   }
 }
 

@@ -15,6 +15,26 @@ export interface TraceEntry {
   at: string;
 }
 
+/**
+ * The trace entry for a chain start, when that chain is a graph node itself (not a runnable it calls):
+ * LangChain callbacks see both, and only the node's own start has runName === langgraph_node.
+ */
+export function nodeStartOf(metadata: Record<string, unknown> | undefined, runName: string | undefined): TraceEntry | undefined {
+  const node = metadata?.langgraph_node;
+  if (typeof node !== "string" || runName !== node) return undefined;
+  return {
+    pid: process.pid,
+    threadId: String(metadata?.thread_id ?? ""),
+    namespace: String(metadata?.langgraph_checkpoint_ns ?? "")
+      .split("|")
+      .map((p) => p.split(":")[0])
+      .join("|"),
+    node,
+    step: Number(metadata?.langgraph_step ?? -1),
+    at: new Date().toISOString(),
+  };
+}
+
 export class NodeTraceHandler extends BaseCallbackHandler {
   name = "waypoint-node-trace";
 
@@ -32,20 +52,8 @@ export class NodeTraceHandler extends BaseCallbackHandler {
     _runType?: string,
     runName?: string,
   ): void {
-    const node = metadata?.langgraph_node;
-    // Only the node itself, not the runnables it calls inside.
-    if (typeof node !== "string" || runName !== node) return;
-    const entry: TraceEntry = {
-      pid: process.pid,
-      threadId: String(metadata?.thread_id ?? ""),
-      namespace: String(metadata?.langgraph_checkpoint_ns ?? "")
-        .split("|")
-        .map((p) => p.split(":")[0])
-        .join("|"),
-      node,
-      step: Number(metadata?.langgraph_step ?? -1),
-      at: new Date().toISOString(),
-    };
+    const entry = nodeStartOf(metadata, runName);
+    if (!entry) return;
     fs.appendFileSync(this.file, `${JSON.stringify(entry)}\n`);
   }
 }
