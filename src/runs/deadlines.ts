@@ -42,6 +42,9 @@ export type DecisionSubmitter = (threadId: string, interruptId: string, response
 
 /** Fire every due timer once (SKIP LOCKED: several workers share the work). Returns how many fired. */
 export async function fireDueTimers(wp: Waypoint, decide: DecisionSubmitter): Promise<number> {
+  // Workers call this every second: one cheap read when nothing is due, a transaction only when something is.
+  const { rowCount } = await wp.pool.query("SELECT 1 FROM waypoint.timers WHERE fired_at IS NULL AND available_at <= now() LIMIT 1");
+  if (!rowCount) return 0;
   return withTransaction(wp.pool, async (client) => {
     const { rows } = await client.query<TimerRow>(
       "SELECT timer_id, thread_id, interrupt_id, action, payload FROM waypoint.timers WHERE fired_at IS NULL AND available_at <= now() ORDER BY available_at LIMIT 20 FOR UPDATE SKIP LOCKED",
