@@ -282,4 +282,79 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: `
       ALTER TABLE waypoint.runs ADD COLUMN command jsonb, ADD COLUMN from_checkpoint text;`,
   },
+  {
+    version: 11,
+    name: "oversight: the policy each thread runs under, and the audit log of what the policy and reviewers decided",
+    sql: `
+      CREATE TABLE waypoint.thread_policies (
+        thread_id  text PRIMARY KEY,
+        policy     jsonb NOT NULL,
+        source     text NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE waypoint.audit (
+        id            bigserial PRIMARY KEY,
+        at            timestamptz NOT NULL DEFAULT now(),
+        thread_id     text NOT NULL,
+        agent         text,
+        checkpoint_ns text NOT NULL DEFAULT '',
+        subject       text NOT NULL,
+        tool          text,
+        args          jsonb,
+        action        text NOT NULL,
+        rule          text,
+        reason        text,
+        actor         text NOT NULL DEFAULT 'policy',
+        details       jsonb NOT NULL DEFAULT '{}',
+        flagged_at    timestamptz,
+        flagged_by    text,
+        flag_reason   text,
+        UNIQUE (thread_id, checkpoint_ns, subject, action)
+      );
+      CREATE INDEX audit_thread_idx ON waypoint.audit (thread_id, id);
+      CREATE INDEX audit_flagged_idx ON waypoint.audit (flagged_at) WHERE flagged_at IS NOT NULL;
+      CREATE TABLE waypoint.audit_comments (
+        id       bigserial PRIMARY KEY,
+        audit_id bigint NOT NULL REFERENCES waypoint.audit (id) ON DELETE CASCADE,
+        at       timestamptz NOT NULL DEFAULT now(),
+        author   text NOT NULL,
+        body     text NOT NULL
+      );
+      CREATE INDEX audit_comments_idx ON waypoint.audit_comments (audit_id, id);`,
+  },
+  {
+    version: 12,
+    name: "transcript: every message a thread ever had, append-only, kept after summarisation and pruning",
+    sql: `
+      CREATE TABLE waypoint.transcript (
+        seq           bigserial PRIMARY KEY,
+        thread_id     text NOT NULL,
+        checkpoint_ns text NOT NULL DEFAULT '',
+        message_id    text NOT NULL,
+        type          text NOT NULL,
+        name          text,
+        tool_call_id  text,
+        message       jsonb NOT NULL,
+        content_hash  text NOT NULL,
+        task_id       text,
+        created_at    timestamptz NOT NULL DEFAULT now(),
+        UNIQUE (thread_id, checkpoint_ns, message_id, content_hash)
+      );
+      CREATE INDEX transcript_thread_idx ON waypoint.transcript (thread_id, seq);`,
+  },
+  {
+    version: 13,
+    name: "artifacts: large tool outputs stored once, referenced from state by id",
+    sql: `
+      CREATE TABLE waypoint.artifacts (
+        artifact_id  text PRIMARY KEY,
+        media_type   text NOT NULL,
+        bytes        bigint NOT NULL,
+        body         text NOT NULL,
+        thread_id    text,
+        tool_call_id text,
+        tool         text,
+        created_at   timestamptz NOT NULL DEFAULT now()
+      );`,
+  },
 ];
