@@ -2,15 +2,16 @@
 // the same graphs for Studio.
 import type { BaseStore, BaseCheckpointSaver } from "@langchain/langgraph";
 import type { z } from "zod";
+import type { Policy } from "../src/approvals/policy.js";
 import type { DurableTool } from "../src/tools/index.js";
 import * as hr from "./hr/graph.js";
-import { HR_TOOLS } from "./hr/tools.js";
+import { HR_POLICY, HR_TOOLS } from "./hr/tools.js";
 import * as onboarding from "./onboarding/graph.js";
 import { OnboardingInput } from "./onboarding/state.js";
-import { ONBOARDING_TOOLS } from "./onboarding/tools.js";
+import { ONBOARDING_POLICY, ONBOARDING_TOOLS } from "./onboarding/tools.js";
 import * as travel from "./travel/graph.js";
 import { TravelInput } from "./travel/state.js";
-import { TRAVEL_TOOLS } from "./travel/tools.js";
+import { TRAVEL_POLICY, TRAVEL_TOOLS } from "./travel/tools.js";
 
 /** The slice of a compiled graph Waypoint's runner uses. */
 export interface CompiledAgent {
@@ -34,6 +35,8 @@ export interface AgentDefinition {
   sampleInput: Record<string, unknown>;
   /** Every tool the agent (and its sub-agents) can call, for decision validation. */
   tools: DurableTool[];
+  /** Built-in oversight policy (WAYPOINT_POLICY_FILE and a run's own policy are merged over it). */
+  policy: Policy;
   compile(opts: { checkpointer: BaseCheckpointSaver; store: BaseStore }): CompiledAgent;
 }
 
@@ -55,6 +58,7 @@ export const AGENTS: Record<string, AgentDefinition> = {
     inputSchema: OnboardingInput,
     sampleInput: SAMPLE,
     tools: ONBOARDING_TOOLS,
+    policy: ONBOARDING_POLICY,
     compile: (opts) => onboarding.builder.compile(opts) as unknown as CompiledAgent,
   },
   hr: {
@@ -64,6 +68,7 @@ export const AGENTS: Record<string, AgentDefinition> = {
     inputSchema: OnboardingInput,
     sampleInput: SAMPLE,
     tools: HR_TOOLS,
+    policy: HR_POLICY,
     compile: (opts) => hr.builder.compile(opts) as unknown as CompiledAgent,
   },
   travel: {
@@ -75,6 +80,7 @@ export const AGENTS: Record<string, AgentDefinition> = {
       trip: { tripId: "trip-lis-001", traveller: "Ada Lovelace", origin: "London", destination: "Lisbon", departOn: "2026-12-01", nights: 3, carDays: 2 },
     },
     tools: TRAVEL_TOOLS,
+    policy: TRAVEL_POLICY,
     compile: (opts) => travel.builder.compile(opts) as unknown as CompiledAgent,
   },
 };

@@ -17,7 +17,9 @@ export type WaypointErrorCode =
   | "tool_failed"
   | "drained"
   | "unknown_run"
-  | "invalid_submission";
+  | "invalid_submission"
+  | "invalid_policy"
+  | "unknown_audit_entry";
 
 export class WaypointError extends Error {
   override name = "WaypointError";

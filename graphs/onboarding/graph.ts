@@ -1,16 +1,15 @@
 // Onboarding agent: recall the manager's preferences, then create the account, grant privileges (after
-// human review) and send the welcome email. `builder` is compiled by Waypoint with Postgres; `graph` is
+// the oversight policy: review) and send the welcome email. `builder` is compiled by Waypoint with Postgres; `graph` is
 // the compiled form LangGraph Studio loads (Studio brings its own checkpointer).
 import { HumanMessage } from "@langchain/core/messages";
 import { END, START, StateGraph, type LangGraphRunnableConfig } from "@langchain/langgraph";
-import { createAgentNode, createDoubtNode, createToolsNode, routeAfterAgent, routeAfterReview, routeAfterTools } from "../../src/agents/index.js";
-import { createReviewNode } from "../../src/approvals/index.js";
+import { createAgentNode, createDoubtNode, createReviewNode, createToolsNode, reviewEnds, routeAfterAgent, routeAfterTools } from "../../src/agents/index.js";
 import { recallPreferences, rememberPreference } from "../../src/memory/index.js";
 import { systemPrompt, taskMessage } from "./prompts.js";
 import { OnboardingState, type NewHire, type OnboardingStateValue } from "./state.js";
-import { ONBOARDING_TOOLS, REVIEWED_TOOLS } from "./tools.js";
+import { ONBOARDING_POLICY, ONBOARDING_TOOLS } from "./tools.js";
 
-export const VERSION = "2";
+export const VERSION = "3";
 
 type RecallState = { hire: NewHire; messages: unknown[] };
 
@@ -28,13 +27,12 @@ export async function recall(state: RecallState, config: LangGraphRunnableConfig
 export const builder = new StateGraph(OnboardingState)
   .addNode("recall", recall)
   .addNode("agent", createAgentNode<OnboardingStateValue>({ tools: ONBOARDING_TOOLS, systemPrompt: (s) => systemPrompt(s.hire, s.preferences ?? {}) }))
-  .addNode("review", createReviewNode({ tools: ONBOARDING_TOOLS, reviewed: REVIEWED_TOOLS }))
+  .addNode("review", createReviewNode({ tools: ONBOARDING_TOOLS, policy: ONBOARDING_POLICY }), { ends: reviewEnds() })
   .addNode("tools", createToolsNode(ONBOARDING_TOOLS))
   .addNode("doubt", createDoubtNode(ONBOARDING_TOOLS))
   .addEdge(START, "recall")
   .addEdge("recall", "agent")
   .addConditionalEdges("agent", routeAfterAgent("review", END), ["review", END])
-  .addConditionalEdges("review", routeAfterReview("tools", "agent"), ["tools", "agent"])
   .addConditionalEdges("tools", routeAfterTools("doubt", "agent"), ["doubt", "agent"])
   .addEdge("doubt", "tools");
 

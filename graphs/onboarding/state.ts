@@ -1,6 +1,8 @@
-// Onboarding agent state: the new hire (input), what memory recalled, and the conversation.
-import { MessagesValue, StateSchema } from "@langchain/langgraph";
+// Onboarding agent state: the new hire (input), what memory recalled, the conversation (a delta
+// channel: each checkpoint stores only the new messages), and the oversight record (grants, guard pauses).
+import { MessagesDeltaValue, StateSchema } from "@langchain/langgraph";
 import { z } from "zod";
+import { OversightValue } from "../../src/approvals/index.js";
 
 export const TONES = ["warm", "formal", "casual"] as const;
 
@@ -20,8 +22,9 @@ export const OnboardingInput = z.object({ hire: NewHire.describe("The person to 
 export type OnboardingInput = z.infer<typeof OnboardingInput>;
 
 export const OnboardingState = new StateSchema({
-  messages: MessagesValue,
+  messages: MessagesDeltaValue,
   hire: NewHire,
   preferences: z.record(z.string(), z.string()).optional().describe("The manager's remembered preferences"),
+  oversight: OversightValue,
 });
 export type OnboardingStateValue = typeof OnboardingState.State;

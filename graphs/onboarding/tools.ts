@@ -1,5 +1,6 @@
 // Onboarding tools: directory account, privilege grants (reviewed by a human), welcome email.
 import { z } from "zod";
+import type { Policy } from "../../src/approvals/index.js";
 import { durableTool } from "../../src/tools/index.js";
 import { TONES } from "./state.js";
 
@@ -62,6 +63,13 @@ export const sendWelcomeEmail = durableTool({
 });
 
 export const ONBOARDING_TOOLS = [createAccount, grantPrivileges, sendWelcomeEmail];
-/** Tools a human reviews before they run. */
-export const REVIEWED_TOOLS = [grantPrivileges.name];
+
+/** Built-in oversight policy: privileges always go past a human; mail outside the company does too. */
+export const ONBOARDING_POLICY: Policy = {
+  tools: {
+    create_account: { tier: "auto", reason: "creating a directory account is routine and dedupes by key" },
+    grant_privileges: { tier: "review", reason: "privileges change what the hire can reach", when: [{ arg: "privileges", matches: "\\b(admin|root|superuser)\\b", then: "review", reason: "administrator privileges" }] },
+    send_welcome_email: { tier: "auto", when: [{ arg: "email", domainNotIn: ["acme.test"], then: "review", reason: "the welcome email would leave the company" }] },
+  },
+};
 

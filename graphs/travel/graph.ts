@@ -5,14 +5,14 @@
 import { AIMessage, HumanMessage, RemoveMessage, ToolMessage, type BaseMessage } from "@langchain/core/messages";
 import type { ToolCall } from "@langchain/core/messages/tool";
 import { END, interrupt, START, StateGraph, type LangGraphRunnableConfig } from "@langchain/langgraph";
-import { createAgentNode, createDoubtNode, createToolsNode, resolveContext, routeAfterAgent } from "../../src/agents/index.js";
+import { createAgentNode, createDoubtNode, createReviewNode, createToolsNode, resolveContext, reviewEnds, routeAfterAgent } from "../../src/agents/index.js";
 import { progressOf, validateResponse, type ChoiceOption, type HITLRequest } from "../../src/approvals/index.js";
 import { lastAIMessage, reopenFailedCall, unansweredToolCalls } from "../../src/tools/index.js";
 import { summaryOf, systemPrompt, taskMessage } from "./prompts.js";
 import { TravelState, type TravelStateValue } from "./state.js";
-import { bookHotel, cancelFlight, MODEL_TOOLS, TRAVEL_TOOLS } from "./tools.js";
+import { bookHotel, cancelFlight, MODEL_TOOLS, TRAVEL_POLICY, TRAVEL_TOOLS } from "./tools.js";
 
-export const VERSION = "1";
+export const VERSION = "2";
 
 const text = (m: BaseMessage) => (typeof m.content === "string" ? m.content : JSON.stringify(m.content));
 const parse = (m: ToolMessage | undefined): Record<string, unknown> => {
@@ -135,13 +135,14 @@ const afterRecover = (state: TravelStateValue) => {
 export const builder = new StateGraph(TravelState)
   .addNode("start", start)
   .addNode("agent", createAgentNode<TravelStateValue>({ tools: MODEL_TOOLS, systemPrompt: (s) => systemPrompt(s.trip) }))
+  .addNode("review", createReviewNode({ tools: TRAVEL_TOOLS, policy: TRAVEL_POLICY }), { ends: reviewEnds() })
   .addNode("tools", createToolsNode(TRAVEL_TOOLS))
   .addNode("doubt", createDoubtNode(TRAVEL_TOOLS))
   .addNode("recover", recover)
   .addNode("finish", finish)
   .addEdge(START, "start")
   .addEdge("start", "agent")
-  .addConditionalEdges("agent", routeAfterAgent("tools", END), ["tools", END])
+  .addConditionalEdges("agent", routeAfterAgent("review", END), ["review", END])
   .addConditionalEdges("tools", afterTools, ["doubt", "finish", "recover", "agent"])
   .addEdge("doubt", "tools")
   .addConditionalEdges("recover", afterRecover, ["tools", "finish", "recover", "agent"])

@@ -1,6 +1,8 @@
-// Travel agent state: the trip (input), the conversation, and how a stopped trip ended.
-import { MessagesValue, StateSchema } from "@langchain/langgraph";
+// Travel agent state: the trip (input), the conversation (a delta channel), how a stopped trip ended,
+// and the oversight record.
+import { MessagesDeltaValue, StateSchema } from "@langchain/langgraph";
 import { z } from "zod";
+import { OversightValue } from "../../src/approvals/index.js";
 
 export const Trip = z
   .object({
@@ -21,8 +23,9 @@ export const TravelInput = z.object({ trip: Trip.describe("The trip to book") })
 export const OUTCOMES = ["stopped", "cancelling"] as const;
 
 export const TravelState = new StateSchema({
-  messages: MessagesValue,
+  messages: MessagesDeltaValue,
   trip: Trip,
   outcome: z.enum(OUTCOMES).optional().describe("Set when a reviewer ended the trip early"),
+  oversight: OversightValue,
 });
 export type TravelStateValue = typeof TravelState.State;

@@ -2,6 +2,7 @@
 // key), a car rental on a legacy system that cannot dedupe, and the flight cancellation that
 // compensates a booking.
 import { z } from "zod";
+import type { Policy } from "../../src/approvals/index.js";
 import { durableTool } from "../../src/tools/index.js";
 
 export const searchHotels = durableTool({
@@ -94,3 +95,17 @@ export const cancelFlight = durableTool({
 export const MODEL_TOOLS = [searchHotels, bookFlight, bookHotel, rentCar];
 /** Everything the tools node runs (the compensation is only ever proposed by the recovery step). */
 export const TRAVEL_TOOLS = [...MODEL_TOOLS, cancelFlight];
+
+/**
+ * Built-in oversight policy: bookings run on their own (every one is audited); the model is never to
+ * cancel a flight by itself (cancelling is a reviewer's choice, offered by the recovery step).
+ */
+export const TRAVEL_POLICY: Policy = {
+  tools: {
+    search_hotels: { tier: "auto" },
+    book_flight: { tier: "auto", reason: "bookings for the requested trip are pre-approved" },
+    book_hotel: { tier: "auto", reason: "bookings for the requested trip are pre-approved" },
+    rent_car: { tier: "auto", reason: "bookings for the requested trip are pre-approved" },
+    cancel_flight: { tier: "deny", reason: "only a reviewer cancels a booking (through the recovery options)" },
+  },
+};

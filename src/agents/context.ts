@@ -7,6 +7,7 @@ import { config as appConfig } from "../config.js";
 import { createChatModel, createFallbackModel } from "../models/index.js";
 import { openPersistence } from "../persistence/index.js";
 import type { LadderOptions } from "../models/ladder.js";
+import type { Policy } from "../approvals/policy.js";
 import { graphNamespace, type RetryPolicy } from "../tools/index.js";
 import { createWorld, type World } from "../world/index.js";
 
@@ -29,6 +30,12 @@ export interface AgentContext {
    * mid-step; 0 in normal runs.
    */
   paceMs?: number;
+  /** The oversight policy of this run (resolved by the runner); unset: the agent's built-in policy. */
+  policy?: Policy;
+  /** Agent name (for the audit log). */
+  agent?: string;
+  /** The current run: when it started, the super-step it started from, and its recursion limit. */
+  run?: { startedAt: number; startStep: number; recursionLimit: number };
 }
 
 export interface ResolvedContext {
@@ -39,6 +46,9 @@ export interface ResolvedContext {
   pool: pg.Pool;
   world: World;
   paceMs: number;
+  policy: Policy | undefined;
+  agent: string | undefined;
+  run: AgentContext["run"];
   threadId: string;
   /** Namespace of the graph the node runs in, without task ids ("" for the agent itself). */
   checkpointNs: string;
@@ -64,6 +74,9 @@ export async function resolveContext(config: LangGraphRunnableConfig): Promise<R
     pool,
     world: ctx.world ?? createWorld(pool),
     paceMs: ctx.paceMs ?? 0,
+    policy: ctx.policy,
+    agent: ctx.agent,
+    run: ctx.run,
     threadId,
     checkpointNs: graphNamespace(config.configurable?.checkpoint_ns as string | undefined),
   };

@@ -1,3 +1,4 @@
 // Entry to the shared agent machinery: run context and the agent/review/tools loop.
 export { resolveContext, type AgentContext, type ResolvedContext } from "./context.js";
-export { createAgentNode, createDoubtNode, createToolsNode, routeAfterAgent, routeAfterReview, routeAfterTools, type AgentNodeOptions } from "./loop.js";
+export { createAgentNode, createDoubtNode, createToolsNode, routeAfterAgent, routeAfterTools, type AgentNodeOptions } from "./loop.js";
+export { createReviewNode, reviewEnds, routeUnlessStopped, type ReviewNodeOptions } from "./review.js";

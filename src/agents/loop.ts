@@ -1,4 +1,5 @@
-// The nodes and edges of a tool-using agent loop: agent -> review -> tools (-> doubt -> tools) -> agent.
+// The nodes and edges of a tool-using agent loop: agent -> review -> tools (-> doubt -> tools) -> agent
+// (the review node is in review.ts).
 // Graphs wire them explicitly in their graph.ts, so each agent's shape is readable in one place.
 import { SystemMessage, type BaseMessage } from "@langchain/core/messages";
 import { interrupt, type LangGraphRunnableConfig } from "@langchain/langgraph";
@@ -76,11 +77,6 @@ export function createDoubtNode(tools: DurableTool[]) {
 /** After the agent: to review when it asked for tools, else the loop is over. */
 export function routeAfterAgent<T extends string, E extends string>(reviewNode: T, end: E) {
   return (state: { messages: BaseMessage[] }): T | E => (unansweredToolCalls(state.messages, lastAIMessage(state.messages)).length > 0 ? reviewNode : end);
-}
-
-/** After review: run what is still unanswered, or go straight back to the agent (all rejected/answered). */
-export function routeAfterReview<T extends string, A extends string>(toolsNode: T, agentNode: A) {
-  return (state: { messages: BaseMessage[] }): T | A => (unansweredToolCalls(state.messages, lastAIMessage(state.messages)).length > 0 ? toolsNode : agentNode);
 }
 
 /** After tools: a call left unanswered is in doubt, so a human settles it; otherwise back to the agent. */

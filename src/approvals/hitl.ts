@@ -8,11 +8,16 @@ import { describeZodError, type DurableTool } from "../tools/index.js";
 export const DECISION_TYPES = ["approve", "edit", "reject", "respond"] as const;
 /** Decisions on a call whose outcome is unknown ("did this happen?"). */
 export const DOUBT_DECISION_TYPES = ["confirm_done", "run_again", "skip"] as const;
-export const ALL_DECISION_TYPES = [...DECISION_TYPES, ...DOUBT_DECISION_TYPES, "choose"] as const;
+/** Decisions on a call that needs a permission scope the run lacks ("reject" refuses it). */
+export const SCOPE_DECISION_TYPES = ["grant_once", "grant_for_run", "reject"] as const;
+export const ALL_DECISION_TYPES = [...DECISION_TYPES, ...DOUBT_DECISION_TYPES, "choose", "grant_once", "grant_for_run"] as const;
 export type DecisionType = (typeof ALL_DECISION_TYPES)[number];
 
-/** review: approve a proposed call; in_doubt: say whether a call happened; choice: pick a branch. */
-export type RequestKind = "review" | "in_doubt" | "choice";
+/**
+ * review: approve a proposed call; in_doubt: say whether a call happened; choice: pick a branch;
+ * scope: grant a permission the run lacks, or refuse it; guard: a guardrail paused the run.
+ */
+export type RequestKind = "review" | "in_doubt" | "choice" | "scope" | "guard";
 
 export interface ChoiceOption {
   /** What the reviewer answers with: { type: "choose", option: id }. */
@@ -85,6 +90,8 @@ export const DecisionSchema = z.discriminatedUnion(
     z.object({ type: z.literal("respond"), message: z.string().min(1).describe("Returned to the model as the tool's result; the tool does not run") }).strict(),
     z.object({ type: z.literal("confirm_done"), message: z.string().min(1).optional().describe("What you found, e.g. the booking reference; given to the agent as the result") }).strict(),
     z.object({ type: z.literal("run_again") }).strict(),
+    z.object({ type: z.literal("grant_once") }).strict(),
+    z.object({ type: z.literal("grant_for_run") }).strict(),
     z.object({ type: z.literal("skip"), message: z.string().min(1).optional().describe("Why; the agent is told the call was not repeated") }).strict(),
     z
       .object({

@@ -1,4 +1,8 @@
-// Entry to human review: HITL shapes, decision validation, the review node and the "did this happen?" request.
+// Human oversight: HITL shapes and decision validation, the oversight policy, the audit log, the
+// oversight state channel, and the requests a reviewer sees. The nodes that ask live in src/agents.
 export * from "./hitl.js";
+export * from "./policy.js";
+export * from "./audit.js";
+export * from "./oversight-state.js";
 export { buildDoubtRequest } from "./doubt.js";
-export { buildReviewRequest, createReviewNode, progressOf, type ReviewNodeOptions } from "./review-node.js";
+export { buildReviewRequest, progressOf } from "./review-node.js";

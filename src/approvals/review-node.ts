@@ -1,17 +1,10 @@
-// The review node: pauses risky tool calls for a human with interrupt(), then applies the decisions.
-// It has no side effects before interrupt(): LangGraph re-runs it from its first line on resume.
-import { AIMessage, ToolMessage, type BaseMessage } from "@langchain/core/messages";
+// What a reviewer sees about proposed tool calls: the HITL request (LangChain v1 shape plus context:
+// what is done, which artifacts exist, the next step, what each decision leads to). The node that asks
+// is in src/agents/review.ts.
+import { ToolMessage, type BaseMessage } from "@langchain/core/messages";
 import type { ToolCall } from "@langchain/core/messages/tool";
-import { interrupt } from "@langchain/langgraph";
-import { lastAIMessage, toolResultMessage, unansweredToolCalls, type DurableTool } from "../tools/index.js";
-import { DECISION_TYPES, validateResponse, type ActionRequest, type HITLRequest, type ReviewContext } from "./hitl.js";
-
-export interface ReviewNodeOptions {
-  /** Every tool the agent has (edited args are validated against these schemas). */
-  tools: DurableTool[];
-  /** Names of tools whose calls a human reviews before they run. */
-  reviewed: string[];
-}
+import type { DurableTool } from "../tools/index.js";
+import { DECISION_TYPES, type ActionRequest, type HITLRequest, type ReviewContext } from "./hitl.js";
 
 function summarise(result: string): string {
   return result.length > 160 ? `${result.slice(0, 157)}...` : result;
@@ -43,11 +36,12 @@ function describeCall(call: ToolCall, tool: DurableTool | undefined): string {
   return `${call.name}(${JSON.stringify(call.args)})`;
 }
 
-export function buildReviewRequest(messages: BaseMessage[], calls: ToolCall[], tools: DurableTool[]): HITLRequest {
-  const actionRequests: ActionRequest[] = calls.map((c) => ({
+/** `reasons[i]`, when given, says why call i needs review (the policy rule that asked for it). */
+export function buildReviewRequest(messages: BaseMessage[], calls: ToolCall[], tools: DurableTool[], reasons: string[] = []): HITLRequest {
+  const actionRequests: ActionRequest[] = calls.map((c, i) => ({
     name: c.name,
     args: c.args,
-    description: describeCall(c, tools.find((t) => t.name === c.name)),
+    description: `${describeCall(c, tools.find((t) => t.name === c.name))}${reasons[i] ? ` (review: ${reasons[i]})` : ""}`,
     toolCallId: c.id ?? "",
   }));
   const names = [...new Set(calls.map((c) => c.name))];
@@ -60,7 +54,7 @@ export function buildReviewRequest(messages: BaseMessage[], calls: ToolCall[], t
     })),
     context: {
       ...progressOf(messages),
-      nextStep: actionRequests.map((a) => a.description).join("; "),
+      nextStep: calls.map((c) => describeCall(c, tools.find((t) => t.name === c.name))).join("; "),
       decisionOutcomes: {
         approve: "The action runs as proposed, then the agent continues.",
         edit: "The action runs with your arguments instead (checked against the tool's schema), then the agent continues.",
@@ -68,38 +62,5 @@ export function buildReviewRequest(messages: BaseMessage[], calls: ToolCall[], t
         respond: "The action does not run; your message is given to the agent as the action's result.",
       },
     },
-  };
-}
-
-export function createReviewNode(opts: ReviewNodeOptions) {
-  const reviewed = new Set(opts.reviewed);
-  return function review(state: { messages: BaseMessage[] }): { messages?: BaseMessage[] } {
-    const ai = lastAIMessage(state.messages);
-    const calls = unansweredToolCalls(state.messages, ai).filter((c) => reviewed.has(c.name));
-    if (!ai || calls.length === 0) return {};
-    const request = buildReviewRequest(state.messages, calls, opts.tools);
-    // Waypoint validates decisions before resuming; this second check covers raw LangGraph clients.
-    const decisions = validateResponse(request, interrupt(request), opts.tools);
-
-    const edited = new Map<string, Record<string, unknown>>();
-    const answers: ToolMessage[] = [];
-    decisions.forEach((d, i) => {
-      const call = calls[i] as ToolCall;
-      if (d.type === "edit") edited.set(call.id ?? "", d.editedAction.args);
-      if (d.type === "reject") answers.push(toolResultMessage(call, `Rejected by reviewer${d.message ? `: ${d.message}` : "."}`, "error"));
-      if (d.type === "respond") answers.push(toolResultMessage(call, d.message, "success"));
-    });
-    const out: BaseMessage[] = [];
-    if (edited.size > 0) {
-      // Same id: the messages reducer replaces the proposal with the edited call.
-      out.push(
-        new AIMessage({
-          id: ai.id,
-          content: ai.content,
-          tool_calls: (ai.tool_calls ?? []).map((tc) => (edited.has(tc.id ?? "") ? { ...tc, args: edited.get(tc.id ?? "") ?? tc.args } : tc)),
-        }),
-      );
-    }
-    return { messages: [...out, ...answers] };
   };
 }

@@ -21,7 +21,13 @@ export function formatProgress(e: ProgressEvent, elapsedMs: number): string {
   return `  ${dim(`${(elapsedMs / 1000).toFixed(1).padStart(5)}s`)} ${bold(where)}: ${e.summary}`;
 }
 
-const TITLES = { review: "Review requested", in_doubt: "Did this happen? A tool call is in doubt", choice: "A decision is needed" } as const;
+const TITLES = {
+  review: "Review requested",
+  in_doubt: "Did this happen? A tool call is in doubt",
+  choice: "A decision is needed",
+  scope: "Permission needed: the run lacks a scope",
+  guard: "Paused by a guardrail",
+} as const;
 
 export function formatReview(p: PendingReview, threadId: string): string {
   const { request } = p;
@@ -35,7 +41,7 @@ export function formatReview(p: PendingReview, threadId: string): string {
   } else lines.push("  Done so far: nothing yet");
   if (ctx.notStarted?.length) lines.push(`  Not started: ${ctx.notStarted.join(", ")}`);
   if (ctx.artifacts.length) lines.push(`  Artifacts: ${ctx.artifacts.map((a) => `${a.kind} ${a.ref}`).join(", ")}`);
-  lines.push(kind === "review" ? "  Proposed next step:" : kind === "in_doubt" ? "  In doubt:" : "  The problem:");
+  lines.push(kind === "review" || kind === "scope" ? "  Proposed next step:" : kind === "in_doubt" ? "  In doubt:" : "  The problem:");
   request.actionRequests.forEach((a, i) => {
     lines.push(`    ${i + 1}. ${bold(a.description)}`);
     lines.push(`       ${dim(`${a.name} ${JSON.stringify(a.args)}`)}`);
@@ -59,7 +65,12 @@ export function formatReview(p: PendingReview, threadId: string): string {
     lines.push(`    waypoint decide ${threadId} confirm_done --message "what you found, e.g. the reference"`);
     lines.push(`    waypoint decide ${threadId} run_again`);
     lines.push(`    waypoint decide ${threadId} skip --message "why"`);
+  } else if (kind === "scope") {
+    lines.push(`    waypoint decide ${threadId} grant_once`);
+    lines.push(`    waypoint decide ${threadId} grant_for_run`);
+    lines.push(`    waypoint decide ${threadId} reject --message "why not"`);
   } else {
+    if (kind === "guard") lines.push(`    waypoint decide ${threadId} respond --message "guidance for the agent"`);
     for (const o of options) lines.push(`    waypoint decide ${threadId} choose --option ${o.id}${o.tool ? ` --args '${JSON.stringify(o.exampleArgs ?? o.baseArgs ?? {})}'` : ""}`);
   }
   return lines.join("\n");

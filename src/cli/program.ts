@@ -130,6 +130,8 @@ function buildResponse(view: ThreadView, type: DecisionType, o: DecideOpts): unk
       case "skip":
         return o.message ? { type, message: o.message } : { type };
       case "run_again":
+      case "grant_once":
+      case "grant_for_run":
         return { type };
       case "choose": {
         const options = pending?.request.reviewConfigs.flatMap((c) => c.options ?? []) ?? [];
@@ -163,9 +165,10 @@ export function buildProgram(): Command {
     .description("start a new thread of <agent> and run it until it finishes or waits for a decision")
     .requiredOption("--input <json>", "input as JSON text or @file.json (see `waypoint agents`)", parseJsonArg("--input"))
     .option("--thread <id>", "thread id to use (default: a new UUID)")
-    .action(async (agent: string, o: { input: unknown; thread?: string }) => {
+    .option("--policy <json>", "oversight policy for this thread (JSON text or @file.json), merged over the agent's and WAYPOINT_POLICY_FILE", parseJsonArg("--policy"))
+    .action(async (agent: string, o: { input: unknown; thread?: string; policy?: unknown }) => {
       const g = program.opts<GlobalOpts>();
-      await runAndPrint(g, (wp, onProgress) => wp.start(agent, o.input, { onProgress, ...(o.thread ? { threadId: o.thread } : {}) }));
+      await runAndPrint(g, (wp, onProgress) => wp.start(agent, o.input, { onProgress, ...(o.thread ? { threadId: o.thread } : {}), ...(o.policy !== undefined ? { policy: o.policy } : {}) }));
     });
 
   program
@@ -194,7 +197,7 @@ export function buildProgram(): Command {
   program
     .command("decide <thread> <decision>")
     .description(
-      "answer what a thread waits for: a review (approve | edit --args <json> | reject [--message] | respond --message), a call in doubt (confirm_done [--message] | run_again | skip [--message]), or a choice (choose --option <id> [--args <json>])",
+      "answer what a thread waits for: a review (approve | edit --args <json> | reject [--message] | respond --message), a call in doubt (confirm_done [--message] | run_again | skip [--message]), a missing permission (grant_once | grant_for_run | reject [--message]), a guardrail pause (choose --option continue|stop | respond --message) or a choice (choose --option <id> [--args <json>])",
     )
     .option("--args <json>", "edit / choose: the arguments (checked against the tool's schema)", parseJsonArg("--args"))
     .option("--message <text>", "reject: the reason; respond: the result given to the agent; confirm_done: what you found; skip: why")
@@ -286,7 +289,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (isWaypointError(e)) {
       console.error(`error: ${e.message}`);
-      return ["invalid_input", "invalid_decision", "unknown_thread", "unknown_agent", "unknown_checkpoint", "nothing_pending", "thread_finished", "invalid_submission", "unknown_run"].includes(e.code) ? EXIT_BAD_INPUT : 1;
+      return ["invalid_input", "invalid_decision", "unknown_thread", "unknown_agent", "unknown_checkpoint", "nothing_pending", "thread_finished", "invalid_submission", "unknown_run", "invalid_policy", "unknown_audit_entry"].includes(e.code) ? EXIT_BAD_INPUT : 1;
     }
     if (e instanceof ConfigError) {
       console.error(`error: ${e.message}`);

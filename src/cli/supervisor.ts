@@ -166,11 +166,13 @@ export function registerSupervisorCommands(program: Command, withWaypoint: WithW
     .option("--review-deadline-ms <n>", "deadline for reviews this run stops at", positiveInt("--review-deadline-ms"))
     .addOption(new Option("--on-deadline <action>", "what happens when a review passes its deadline").choices(["remind", "escalate", "reject"]).default("remind"))
     .option("--escalate-to <group>", "reviewer group for --on-deadline escalate")
-    .action(async (agent: string, o: { input: unknown; thread?: string; idempotencyKey?: string; reviewDeadlineMs?: number; onDeadline: "remind" | "escalate" | "reject"; escalateTo?: string }) => {
+    .option("--policy <json>", "oversight policy for this thread (JSON, or @file), merged over the agent's and WAYPOINT_POLICY_FILE", parseJson("--policy"))
+    .action(async (agent: string, o: { input: unknown; thread?: string; idempotencyKey?: string; reviewDeadlineMs?: number; onDeadline: "remind" | "escalate" | "reject"; escalateTo?: string; policy?: unknown }) => {
       await withWaypoint(g(), async (wp) => {
         const { run, created } = await submit(wp, {
           agent,
           input: o.input,
+          ...(o.policy !== undefined ? { policy: o.policy } : {}),
           ...(o.thread ? { threadId: o.thread } : {}),
           ...(o.idempotencyKey ? { idempotencyKey: o.idempotencyKey } : {}),
           ...(o.reviewDeadlineMs ? { reviewDeadline: { afterMs: o.reviewDeadlineMs, action: o.onDeadline, ...(o.escalateTo ? { escalateTo: o.escalateTo } : {}) } } : {}),

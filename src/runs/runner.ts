@@ -4,10 +4,10 @@ import { randomUUID } from "node:crypto";
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import { AIMessage, ToolMessage } from "@langchain/core/messages";
 import type { BaseCallbackHandler } from "@langchain/core/callbacks/base";
-import { Command, isGraphDrained, type RunControl, type StateSnapshot } from "@langchain/langgraph";
+import { Command, GraphRecursionError, isGraphDrained, type RunControl, type StateSnapshot } from "@langchain/langgraph";
 import { AGENTS, type AgentDefinition, type CompiledAgent } from "../../graphs/index.js";
 import type { AgentContext } from "../agents/index.js";
-import { validateResponse } from "../approvals/index.js";
+import { validateResponse, type Policy } from "../approvals/index.js";
 import { config } from "../config.js";
 import { isWaypointError, WaypointError } from "../errors.js";
 import { log } from "../log.js";
@@ -30,7 +30,11 @@ import {
   type ThreadStatus,
   type ThreadView,
 } from "./threads.js";
+import { effectivePolicy, parseRunPolicy, runStartFacts, saveThreadPolicy } from "./policies.js";
 import { NodeTraceHandler } from "./trace.js";
+
+/** Super-steps one run may take unless WaypointOptions.recursionLimit says otherwise. */
+const DEFAULT_RECURSION_LIMIT = 100;
 
 /** One line of progress while a run goes on. */
 export interface ProgressEvent {
@@ -60,6 +64,11 @@ export interface RunOptions {
   command?: { update?: Record<string, unknown>; goto?: string | string[] } | null;
   /** advance(): continue from this earlier checkpoint (a branch on the same thread). */
   fromCheckpoint?: string | null;
+  /**
+   * Oversight policy for this run (JSON, checked against the agent's tools; merged over the agent's and
+   * the configured one) and the thread's later runs. Unset: the thread keeps the policy it has.
+   */
+  policy?: unknown;
 }
 
 export interface WaypointOptions {
@@ -81,6 +90,8 @@ export interface WaypointOptions {
   modelRetry?: LadderOptions;
   /** Tool-call backoff delays (tests use tiny ones). */
   toolRetry?: Partial<RetryPolicy>;
+  /** Super-steps one run may take (default 100); the guard pauses the run for a human before it is reached. */
+  recursionLimit?: number;
 }
 
 export interface HistoryEntry {
@@ -120,6 +131,7 @@ export class Waypoint {
   private constructor(
     readonly persistence: Persistence,
     private readonly context: AgentContext,
+    private readonly recursionLimit: number,
   ) {}
 
   static async open(opts: WaypointOptions = {}): Promise<Waypoint> {
@@ -132,7 +144,7 @@ export class Waypoint {
     if (opts.fallbackModel !== undefined) context.fallbackModel = opts.fallbackModel;
     if (opts.modelRetry) context.modelRetry = opts.modelRetry;
     if (opts.toolRetry) context.toolRetry = opts.toolRetry;
-    return new Waypoint(persistence, context);
+    return new Waypoint(persistence, context, opts.recursionLimit ?? DEFAULT_RECURSION_LIMIT);
   }
 
   get pool() {
@@ -177,9 +189,16 @@ export class Waypoint {
     return Promise.all(rows.map((r) => this.viewRow(r)));
   }
 
-  /** Check `input` against the agent's schema and register a new thread for it (nothing runs yet). */
-  async createThread(agentName: string, input: unknown, opts: { threadId?: string } = {}): Promise<{ threadId: string; def: AgentDefinition; input: unknown }> {
+  /** Check a run's oversight policy against an agent's tools; returns the policy the run would get. */
+  checkPolicy(agentName: string, raw: unknown): Policy {
     const def = this.agent(agentName);
+    return effectivePolicy(def, parseRunPolicy(def, raw));
+  }
+
+  /** Check `input` (and a policy) against the agent and register a new thread for it (nothing runs yet). */
+  async createThread(agentName: string, input: unknown, opts: { threadId?: string; policy?: unknown } = {}): Promise<{ threadId: string; def: AgentDefinition; input: unknown }> {
+    const def = this.agent(agentName);
+    const policy = opts.policy === undefined ? effectivePolicy(def) : this.checkPolicy(agentName, opts.policy);
     const parsed = def.inputSchema.safeParse(input);
     if (!parsed.success) {
       throw new WaypointError("invalid_input", `Invalid input for agent "${agentName}": ${describeZodError(parsed.error)}. Example: ${JSON.stringify(def.sampleInput)}`, {
@@ -188,13 +207,15 @@ export class Waypoint {
     }
     const threadId = opts.threadId ?? randomUUID();
     await insertThreadRow(this.pool, { threadId, agent: def.name, version: def.version, input: parsed.data, status: "error" });
+    await saveThreadPolicy(this.pool, threadId, policy, opts.policy === undefined ? "default" : "run");
     return { threadId, def, input: parsed.data };
   }
 
   /** Start a new thread of `agentName` with `input` and run it until it finishes or waits. */
   async start(agentName: string, input: unknown, opts: RunOptions & { threadId?: string } = {}): Promise<ThreadView> {
     const created = await this.createThread(agentName, input, opts);
-    return this.execute(created.threadId, created.input, opts);
+    const { policy: _stored, ...rest } = opts;
+    return this.execute(created.threadId, created.input, rest);
   }
 
   /** Continue a thread that stopped (crash, error) from its last checkpoint. */
@@ -362,14 +383,24 @@ export class Waypoint {
     if (row.graph_version !== def.version) {
       throw new WaypointError("version_mismatch", `Thread ${threadId} started on ${def.name} version ${row.graph_version}; this code has version ${def.version} and will not resume it.`);
     }
+    const override = opts.policy === undefined ? undefined : this.checkPolicy(def.name, opts.policy);
     await claimThread(this.pool, row);
     let status: ThreadStatus = "error";
     let detail: string | null = null;
     let snap: StateSnapshot | undefined;
     try {
+      if (override) await saveThreadPolicy(this.pool, threadId, override, "run");
+      const facts = await runStartFacts(this.pool, threadId, def);
+      const context: AgentContext = {
+        ...this.context,
+        policy: facts.policy,
+        agent: def.name,
+        run: { startedAt: Date.now(), startStep: facts.startStep, recursionLimit: this.recursionLimit },
+      };
       const stream = await this.graphFor(def).stream(input, {
         configurable: { thread_id: threadId, ...(opts.fromCheckpoint ? { checkpoint_id: opts.fromCheckpoint } : {}) },
-        context: this.context,
+        context,
+        recursionLimit: this.recursionLimit,
         durability: "sync",
         streamMode: opts.onChunk ? ["updates", "values", "custom", "messages", "debug"] : ["updates"],
         subgraphs: true,
@@ -396,6 +427,10 @@ export class Waypoint {
         throw new WaypointError("drained", `Thread ${threadId} paused between steps: ${e.reason || "drain"}.`, { details: { reason: e.reason }, cause: e });
       }
       detail = e instanceof Error ? e.message : String(e);
+      if (e instanceof GraphRecursionError) {
+        // The guard pauses a run before this; a sub-agent's own loop can still reach it. Nothing is lost.
+        detail = `the run took ${this.recursionLimit} steps without finishing (the recursion limit); it stopped at its last checkpoint`;
+      }
       // A tool or model that kept failing is an expected stop (the message says what to do); anything else is a bug.
       if (isWaypointError(e) || opts.signal?.aborted) log.info({ threadId, reason: detail }, "run stopped");
       else log.error({ err: e, threadId }, "run failed");

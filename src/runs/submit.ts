@@ -4,6 +4,7 @@ import { WaypointError } from "../errors.js";
 import { DeadlinePolicySchema, type DeadlinePolicy } from "./deadlines.js";
 import { activeRuns, enqueueRun, runByIdempotencyKey, MULTITASK_STRATEGIES, type MultitaskStrategy, type RunCommand, type RunKind, type RunRow } from "./queue.js";
 import type { Waypoint } from "./runner.js";
+import { saveThreadPolicy } from "./policies.js";
 import { getThreadRow } from "./threads.js";
 
 export interface Submission {
@@ -25,6 +26,8 @@ export interface Submission {
   command?: RunCommand;
   /** Continue from this earlier checkpoint of the thread (a branch), not the latest. */
   fromCheckpoint?: string;
+  /** Oversight policy for this run and the thread's later runs (merged over the agent's and the configured one). */
+  policy?: unknown;
 }
 
 function invalid(message: string): WaypointError {
@@ -53,7 +56,7 @@ export async function submit(wp: Waypoint, s: Submission): Promise<{ run: RunRow
     if (s.threadId !== undefined && (await wp.pool.query("SELECT 1 FROM waypoint.threads WHERE thread_id = $1", [s.threadId])).rowCount) {
       throw invalid(`Thread ${s.threadId} exists already; submit a decision or a resume for it instead of a new input.`);
     }
-    threadId = (await wp.createThread(s.agent, s.input, s.threadId ? { threadId: s.threadId } : {})).threadId;
+    threadId = (await wp.createThread(s.agent, s.input, { ...(s.threadId ? { threadId: s.threadId } : {}), ...(s.policy !== undefined ? { policy: s.policy } : {}) })).threadId;
     kind = "start";
   } else {
     if (s.threadId === undefined) throw invalid("Say which thread: a decision or a resume needs a thread id.");
@@ -70,11 +73,14 @@ export async function submit(wp: Waypoint, s: Submission): Promise<{ run: RunRow
     if (s.fromCheckpoint !== undefined && !(await wp.pool.query("SELECT 1 FROM checkpoints WHERE thread_id = $1 AND checkpoint_ns = '' AND checkpoint_id = $2", [threadId, s.fromCheckpoint])).rowCount) {
       throw new WaypointError("unknown_checkpoint", `Thread ${threadId} has no checkpoint "${s.fromCheckpoint}".`);
     }
+    // Checked here, stored just before the run is queued: a bad policy changes nothing.
+    const policy = s.policy === undefined ? undefined : wp.checkPolicy((await getThreadRow(wp.pool, threadId)).agent, s.policy);
     if (s.decision !== undefined) {
       if (s.fromCheckpoint !== undefined) throw invalid("Answer a review on the thread's latest checkpoint, not with checkpoint_id.");
       await wp.recordDecision(threadId, s.decision, s.interruptId ? { interruptId: s.interruptId } : {});
       kind = "decide";
     } else kind = "resume";
+    if (policy) await saveThreadPolicy(wp.pool, threadId, policy, "run");
   }
   const row = await getThreadRow(wp.pool, threadId);
   try {

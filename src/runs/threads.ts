@@ -236,7 +236,8 @@ export function viewOf(row: ThreadRow, snapshot: StateSnapshot, decided: Readonl
     detail = `waits for a decision on ${pending.map((p) => p.request.actionRequests.map((a) => a.name).join(", ")).join("; ")}`;
   } else if (isFinished(snapshot)) {
     status = "done";
-    detail = null;
+    const stopped = (snapshot.values as { oversight?: { stopped?: { guard: string; reason: string } } } | undefined)?.oversight?.stopped;
+    detail = stopped ? `stopped by a guardrail (${stopped.guard}): ${stopped.reason}` : null;
   } else {
     status = "error";
     const errs = taskErrors(snapshot);

@@ -38,6 +38,8 @@ const RunCreate = z
     stream_mode: z.union([z.string(), z.array(z.string())]).optional(),
     checkpoint_id: z.string().optional(),
     stream_subgraphs: z.boolean().optional(),
+    /** Run context; Waypoint reads `context.policy`: the oversight policy for this run and the thread's later ones. */
+    context: z.object({ policy: z.unknown().optional() }).loose().optional(),
   })
   .loose();
 
@@ -274,6 +276,7 @@ export function createApp(wp: Waypoint, auth: ServerAuth): Hono<Env> {
       ...(key ? { idempotencyKey: key } : {}),
       ...(command ? { command } : {}),
       ...(b.checkpoint_id ? { fromCheckpoint: b.checkpoint_id } : {}),
+      ...(b.context?.policy !== undefined ? { policy: b.context.policy } : {}),
     };
     let s: Submission;
     if (b.command?.resume !== undefined && command) fail("invalid_input", "Send command.resume on its own: a decision, then (in another run) any update or goto.");

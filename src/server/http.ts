@@ -16,6 +16,8 @@ export const STATUS: Partial<Record<WaypointErrorCode, 404 | 409 | 422>> = {
   invalid_input: 422,
   invalid_decision: 422,
   invalid_submission: 422,
+  invalid_policy: 422,
+  unknown_audit_entry: 404,
   thread_busy: 409,
   nothing_pending: 409,
   thread_finished: 409,

@@ -1,5 +1,6 @@
 // durableTool(): how every agent tool is declared: a zod schema, a risk class, and the function that
 // acts on the world. Calls run through the side-effect ledger (ledger.ts), never directly.
+import type pg from "pg";
 import { z } from "zod";
 import type { World } from "../world/index.js";
 
@@ -15,6 +16,8 @@ export interface ToolRunContext {
   threadId: string;
   /** Aborted when the attempt times out; pass it to anything that can hang. */
   signal: AbortSignal;
+  /** Waypoint's own database (set by the executor), for tools that read Waypoint data such as read_artifact. */
+  pool?: pg.Pool | undefined;
 }
 
 export type ToolArgsSchema = z.ZodObject<z.ZodRawShape>;
@@ -43,6 +46,11 @@ export interface DurableToolOptions<S extends ToolArgsSchema> {
    * state with the reason, resumable later; "report" hands the model (or the graph) an error result.
    */
   onExhausted?: "stop" | "report";
+  /**
+   * Permission scopes a call needs (e.g. "payments", "db:write"). A run that lacks one pauses and asks a
+   * human to grant it (for the call or for the rest of the run) or to refuse; see the oversight policy.
+   */
+  scopes?: string[];
   /** Does the work. Must pass `ctx.idempotencyKey` to any system it changes. */
   run(args: z.infer<S>, ctx: ToolRunContext): Promise<Record<string, unknown>>;
   /** One line for a reviewer: what a call with these arguments would do. */
