@@ -7,9 +7,9 @@ const useColor = process.stdout.isTTY === true;
 const paint = (code: string) => (s: string) => (useColor ? `\x1b[${code}m${s}\x1b[0m` : s);
 export const bold = paint("1");
 export const dim = paint("2");
-const green = paint("32");
-const yellow = paint("33");
-const red = paint("31");
+export const green = paint("32");
+export const yellow = paint("33");
+export const red = paint("31");
 const cyan = paint("36");
 
 export function statusLabel(status: ThreadView["status"]): string {

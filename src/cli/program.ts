@@ -8,6 +8,7 @@ import { ALL_DECISION_TYPES, type DecisionType } from "../approvals/index.js";
 import { describeModel } from "../models/index.js";
 import { Waypoint, type ProgressEvent, type ThreadView } from "../runs/index.js";
 import { runDemo } from "./demo.js";
+import { registerAuditCommands } from "./audit.js";
 import { registerSupervisorCommands } from "./supervisor.js";
 import { bold, dim, formatHistory, formatOpenCalls, formatProgress, formatReview, formatThread, formatThreadList } from "./format.js";
 
@@ -268,6 +269,7 @@ export function buildProgram(): Command {
     });
 
   registerSupervisorCommands(program, withWaypoint, parseJsonArg);
+  registerAuditCommands(program, withWaypoint);
   return program;
 }
 
