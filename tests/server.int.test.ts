@@ -336,3 +336,33 @@ test("cancel stops a running run; the thread can be continued; multitask strateg
   await expect(alice.runs.get(rb.t.thread_id, rb.r.run_id)).rejects.toThrow(/404/);
   expect((await alice.runs.get(rb.t.thread_id, fourth.run_id)).status).toBe("success");
 });
+
+test("oversight through the API: a run's context.policy is checked and applied; the audit log is per owner", async () => {
+  const bad = await alice.threads.create();
+  await expect(alice.runs.wait(bad.thread_id, "onboarding", { input: hire("api-policy-bad"), context: { policy: { tools: { grant_privileges: { tier: "never" } } } } as never })).rejects.toThrow(
+    /422.*Invalid oversight policy \(run policy\): tools\.grant_privileges\.tier/,
+  );
+  expect((await alice.runs.list(bad.thread_id)).length).toBe(0);
+
+  const thread = await alice.threads.create();
+  const done = (await alice.runs.wait(thread.thread_id, "onboarding", { input: hire("api-policy"), context: { policy: { tools: { grant_privileges: { tier: "auto" } } } } as never })) as Record<string, unknown>;
+  expect(done.__interrupt__).toBeUndefined();
+  expect((await alice.threads.get(thread.thread_id)).status).toBe("idle");
+
+  const call = async (who: string, path: string, body?: unknown) => {
+    const res = await fetch(`${server.url}${path}`, { method: body === undefined ? "GET" : "POST", headers: { authorization: `Bearer ${who}`, "content-type": "application/json" }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    return { status: res.status, json: (await res.json()) as any };
+  };
+  const mine = await call("tok-alice", "/audit/search", { thread_id: thread.thread_id });
+  expect(mine.status).toBe(200);
+  expect(mine.json.map((e: { tool: string; action: string }) => `${e.action}:${e.tool}`).sort()).toEqual(["auto:create_account", "auto:grant_privileges", "auto:send_welcome_email"]);
+  const id = mine.json[0].id as number;
+  expect((await call("tok-bob", "/audit/search", { thread_id: thread.thread_id })).json).toEqual([]);
+  expect((await call("tok-bob", `/audit/${id}`)).status).toBe(404);
+  expect((await call("tok-alice", `/audit/${id}/flag`, { reason: "check this" })).json.flagged).toEqual(expect.objectContaining({ by: "alice", reason: "check this" }));
+  expect((await call("tok-alice", `/audit/${id}/comments`, { body: "looked, fine" })).json.comments).toEqual([expect.objectContaining({ author: "alice", body: "looked, fine" })]);
+  expect((await call("tok-alice", "/audit/search", { flagged: true })).json.map((e: { id: number }) => e.id)).toEqual([id]);
+  const badBody = await call("tok-alice", "/audit/search", { flagged: "yes" });
+  expect(badBody.status).toBe(422);
+  expect(JSON.stringify(badBody.json)).toContain("flagged");
+});

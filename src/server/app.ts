@@ -5,6 +5,7 @@ import { Hono, type Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import { z } from "zod";
 import { AGENTS, type AgentDefinition } from "../../graphs/index.js";
+import { AUDIT_ACTIONS, commentAudit, flagAudit, listAudit } from "../approvals/index.js";
 import { isWaypointError } from "../errors.js";
 import { log } from "../log.js";
 import { activeRuns, getRun, listRuns, MULTITASK_STRATEGIES, requestStop, runByIdempotencyKey, type RunRow } from "../runs/queue.js";
@@ -239,6 +240,55 @@ export function createApp(wp: Waypoint, auth: ServerAuth): Hono<Env> {
     if (!found.reg) return c.json([]);
     const snaps = await wp.stateHistory(id, { ...(q.limit ? { limit: q.limit } : {}), ...(q.before ? { before: q.before.configurable.checkpoint_id } : {}) });
     return c.json(snaps.map(threadStateOf));
+  });
+
+  // Audit log (a Waypoint extension): what the policy and reviewers decided; flag and comment.
+  const AuditQuery = z
+    .object({
+      thread_id: z.string().optional(),
+      action: z.enum(AUDIT_ACTIONS).optional(),
+      flagged: z.boolean().optional(),
+      before_id: z.number().int().positive().optional(),
+      limit: z.number().int().min(1).max(1000).optional(),
+    })
+    .strict();
+  async function visibleEntry(c: Context<Env>, id: number) {
+    const owner = c.get("owner");
+    const [entry] = await listAudit(pool, { id, limit: 1, ...(owner ? { visibleTo: owner } : {}) });
+    if (!entry) fail("unknown_audit_entry", `No audit entry ${id}.`);
+    return entry;
+  }
+  const entryId = (raw: string) => {
+    const id = Number(raw);
+    if (!Number.isInteger(id) || id <= 0) fail("invalid_input", `"${raw}" is not an audit entry id (a positive number).`);
+    return id;
+  };
+  app.post("/audit/search", async (c) => {
+    const q = await body(c, AuditQuery);
+    const owner = c.get("owner");
+    return c.json(
+      await listAudit(pool, {
+        ...(q.thread_id ? { threadId: q.thread_id } : {}),
+        ...(q.action ? { action: q.action } : {}),
+        ...(q.flagged !== undefined ? { flagged: q.flagged } : {}),
+        ...(q.before_id ? { beforeId: q.before_id } : {}),
+        ...(q.limit ? { limit: q.limit } : {}),
+        ...(owner ? { visibleTo: owner } : {}),
+      }),
+    );
+  });
+  app.get("/audit/:id", async (c) => c.json(await visibleEntry(c, entryId(c.req.param("id")))));
+  app.post("/audit/:id/flag", async (c) => {
+    const id = entryId(c.req.param("id"));
+    const b = await body(c, z.object({ reason: z.string().min(1).nullable().describe("Why it needs attention; null clears the flag") }).strict());
+    await visibleEntry(c, id);
+    return c.json(await flagAudit(pool, id, c.get("owner") ?? "api", b.reason));
+  });
+  app.post("/audit/:id/comments", async (c) => {
+    const id = entryId(c.req.param("id"));
+    const b = await body(c, z.object({ body: z.string().min(1) }).strict());
+    await visibleEntry(c, id);
+    return c.json(await commentAudit(pool, id, c.get("owner") ?? "api", b.body));
   });
 
   // Runs.
