@@ -1,19 +1,20 @@
-// Thread state (PostgresSaver on the shared pool) and long-term memory (PostgresStore), set up once
+// Thread state (WaypointSaver, a PostgresSaver, on the shared pool) and long-term memory (WaypointStore over PostgresStore), set up once
 // per database under an advisory lock together with the app migrations.
-import { PostgresSaver } from "@langchain/langgraph-checkpoint-postgres";
-import { PostgresStore } from "@langchain/langgraph-checkpoint-postgres/store";
-import type pg from "pg";
-import { log } from "../log.js";
+import { createWaypointStore, type WaypointStore } from "../memory/store.js";
 import { applyMigrations, openDatabase, withAdvisoryLock, type Database, type OpenDatabaseOptions } from "../db/index.js";
+import { WaypointSaver } from "./saver.js";
 
 export { copyThread } from "./threads.js";
+export { WaypointSaver, type WaypointSaverOptions } from "./saver.js";
+export { pruneAll, pruneThread, type PruneOptions, type PruneResult, type ThreadPruneResult } from "./retention.js";
+export { appendTranscript, readTranscript, transcriptMessages, type TranscriptEntry, type TranscriptRow } from "./transcript.js";
 
 export interface Persistence {
   db: Database;
-  /** Checkpointer for every graph: one checkpoint per super-step. */
-  saver: PostgresSaver;
-  /** Cross-thread memory. Opens its own small pool (PostgresStore cannot take ours). */
-  store: PostgresStore;
+  /** Checkpointer for every graph: one checkpoint per super-step (PostgresSaver tables, see saver.ts). */
+  saver: WaypointSaver;
+  /** Cross-thread memory: PostgresStore behind exact namespaces and safe labels (see memory/store.ts). */
+  store: WaypointStore;
   close(): Promise<void>;
 }
 
@@ -21,12 +22,8 @@ const SETUP_LOCK = "waypoint:setup";
 
 /** Build saver and store on an open database and make sure every table exists. */
 export async function createPersistence(db: Database): Promise<Persistence> {
-  const saver = new PostgresSaver(db.pool);
-  const store = new PostgresStore({ connectionOptions: { connectionString: db.url, max: 2 }, ensureTables: false });
-  // The store's own pool has no 'error' listener: an idle connection the server drops (a restart, an
-  // idle reaper) would crash the process. Its pool is not public; listen on it when it is there.
-  const storePool = (store as unknown as { core?: { pool?: pg.Pool } }).core?.pool;
-  storePool?.on("error", (err: Error) => log.warn({ error: err.message }, "idle memory-store connection failed; it will be replaced"));
+  const saver = new WaypointSaver(db.pool);
+  const store = await createWaypointStore({ pool: db.pool, url: db.url });
   // Concurrent setup() of saver and store fails on duplicate keys: one process at a time.
   await withAdvisoryLock(db.pool, SETUP_LOCK, async (client) => {
     await saver.setup();

@@ -69,7 +69,7 @@ function render(t) {
   const doubts = t.openCalls.length ? '<div class="outcomes"><b>Calls in doubt:</b> ' + t.openCalls.map((o) => esc(o.tool + ": " + o.explanation)).join("; ") + "</div>" : "";
   const history = t.history.map((h) => "<li>step " + h.step + ": " + esc(h.writes.join("; ") || (h.interrupted ? "waiting for review" : "-")) + "</li>").join("");
   card.innerHTML =
-    "<h2>" + esc(t.agent) + ": " + esc(kind === "in_doubt" ? "did this happen?" : kind === "choice" ? "a decision is needed" : "review requested") + "</h2>" +
+    "<h2>" + esc(t.agent) + ": " + esc({ in_doubt: "did this happen?", choice: "a decision is needed", scope: "permission needed", guard: "paused by a guardrail" }[kind] || "review requested") + "</h2>" +
     '<div class="muted">thread ' + esc(t.threadId) + " · " + esc(t.description) + "</div>" +
     "<div><b>Done so far</b><ul class=done>" + (done || "<li>nothing yet</li>") + "</ul></div>" +
     (ctx.notStarted && ctx.notStarted.length ? "<div><b>Not started:</b> " + esc(ctx.notStarted.join(", ")) + "</div>" : "") +
@@ -116,10 +116,12 @@ function render(t) {
     form.innerHTML = Object.keys(schema.properties || a.args).map((k) => field(k, (schema.properties || {})[k], a.args[k])).join("") + '<button class="primary" type="submit">Approve with these arguments</button>';
     form.onsubmit = (ev) => { ev.preventDefault(); try { decide([{ type: "edit", editedAction: { name: a.name, args: readArgs(form) } }]); } catch (e) { card.querySelector(".result").innerHTML = '<div class="status err">' + esc(e.message) + "</div>"; } };
   });
-  if (allowed.includes("reject")) button("Reject", "", () => askText("Why (given to the agent)", (m) => (m ? { type: "reject", message: m } : { type: "reject" })));
+  if (allowed.includes("reject")) button(kind === "scope" ? "Refuse" : "Reject", "", () => askText("Why (given to the agent)", (m) => (m ? { type: "reject", message: m } : { type: "reject" })));
   if (allowed.includes("respond")) button("Respond", "", () => askText("Result to give the agent instead", (m) => ({ type: "respond", message: m })));
   if (allowed.includes("confirm_done")) button("It happened", "primary", () => askText("What you found (e.g. the reference)", (m) => (m ? { type: "confirm_done", message: m } : { type: "confirm_done" })));
   if (allowed.includes("run_again")) button("It did not happen: run again", "", () => decide(same({ type: "run_again" })));
+  if (allowed.includes("grant_once")) button("Grant for this call", "primary", () => decide(same({ type: "grant_once" })));
+  if (allowed.includes("grant_for_run")) button("Grant for the rest of the run", "", () => decide(same({ type: "grant_for_run" })));
   if (allowed.includes("skip")) button("Skip it", "", () => askText("Why", (m) => (m ? { type: "skip", message: m } : { type: "skip" })));
   for (const o of req.reviewConfigs[0].options || []) button(o.description, "", () => decide([o.tool ? { type: "choose", option: o.id, args: o.exampleArgs || {} } : { type: "choose", option: o.id }]));
   return card;

@@ -3,9 +3,11 @@
 import { AIMessage, ToolMessage, type BaseMessage } from "@langchain/core/messages";
 import type { ToolCall } from "@langchain/core/messages/tool";
 import type pg from "pg";
+import { config } from "../config.js";
 import { WaypointError } from "../errors.js";
 import { log } from "../log.js";
 import type { World } from "../world/index.js";
+import { externaliseResult } from "./artifacts.js";
 import { describeZodError, type DurableTool } from "./durable-tool.js";
 import { argsHash, beginCall, cachedResult, markInDoubt, recordFailure, recordSuccess, type LedgerKey, type LedgerRow } from "./ledger.js";
 import { canRepeat, readFailure, runWithPolicy, type AttemptLog, type RetryPolicy, DEFAULT_TIMEOUT_MS } from "./policy.js";
@@ -20,6 +22,11 @@ export interface ExecuteContext {
   toolRetry?: Partial<RetryPolicy> | undefined;
   /** The run's abort signal: a stopped run cancels its tool calls too. */
   signal?: AbortSignal | undefined;
+  /**
+   * Results whose JSON is longer than this many bytes are stored once as artifacts and answered with a
+   * reference (see artifacts.ts); default config().artifactBytes. Tests set a small one.
+   */
+  artifactBytes?: number | undefined;
 }
 
 export interface ExecuteResult {
@@ -80,13 +87,21 @@ async function runOne(call: ToolCall, tools: Map<string, DurableTool>, ctx: Exec
   const attempts: AttemptLog = { attempts: 0, failures: [], delays: [] };
   const idempotencyKey = begun.row.idempotency_key;
   try {
-    const result = await runWithPolicy(tool, (signal) => tool.run(parsed.data, { idempotencyKey, world: ctx.world, threadId: ctx.threadId, signal }), {
+    const output = await runWithPolicy(tool, (signal) => tool.run(parsed.data, { idempotencyKey, world: ctx.world, threadId: ctx.threadId, signal, pool: ctx.pool }), {
       scale: ctx.toolRetry,
       signal: ctx.signal,
       log: attempts,
     });
+    // A large output is stored once as an artifact; the ledger (so every replay), the read cache and the
+    // ToolMessage (so every checkpoint) hold only its reference.
+    const { result, json } = await externaliseResult(ctx.pool, output, {
+      threshold: ctx.artifactBytes ?? config().artifactBytes,
+      threadId: ctx.threadId,
+      toolCallId: key.toolCallId,
+      tool: tool.name,
+    });
     await recordSuccess(ctx.pool, key, result, { extraAttempts: attempts.attempts - 1, ...(tool.risk === "read" ? { cacheHash: argsHash(args) } : {}) });
-    return answer(JSON.stringify(result), "success");
+    return answer(json, "success");
   } catch (e) {
     // The run was stopped (its worker was fenced): record nothing. The row stays "started", which is
     // exactly what the next owner must see: a call whose outcome is unknown.
