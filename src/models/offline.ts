@@ -2,6 +2,7 @@
 // It calls each bound tool once, in the order bound, filling arguments from the facts in the prompt
 // (```json blocks) and earlier tool results; then it writes a summary. It never invents a value: a
 // required argument it cannot find ends the plan with a message naming it.
+import { createHash } from "node:crypto";
 import { AIMessage, ToolMessage, type BaseMessage } from "@langchain/core/messages";
 import { ScriptedChatModel, type ToolSpec } from "./scripted.js";
 
@@ -49,6 +50,10 @@ export function planNextStep(messages: BaseMessage[], tools: ToolSpec[]): AIMess
   for (const m of messages) if (m.getType() === "system" || m.getType() === "human") for (const b of jsonBlocks(textOf(m))) Object.assign(facts, b);
 
   const turn = messages.filter((m) => AIMessage.isInstance(m)).length;
+  // Ids must never repeat in a thread (the ledger is keyed by tool call id, and the messages reducer
+  // replaces a message with the same id), also after summarisation removed older turns: the turn number
+  // plus a digest of the conversation so far keeps them unique and still deterministic.
+  const digest = createHash("sha256").update(messages.map((m) => m.id ?? textOf(m)).join("\n")).digest("hex").slice(0, 8);
   for (const tool of tools) {
     if (calledTools.has(tool.name)) continue;
     const props = (tool.parameters.properties ?? {}) as Record<string, unknown>;
@@ -57,13 +62,13 @@ export function planNextStep(messages: BaseMessage[], tools: ToolSpec[]): AIMess
     for (const key of Object.keys(props)) {
       if (facts[key] !== undefined) args[key] = facts[key];
       else if (required.has(key)) {
-        return new AIMessage({ id: `offline-${turn}`, content: `I cannot call ${tool.name}: I do not know its required argument "${key}".` });
+        return new AIMessage({ id: `offline-${turn}-${digest}`, content: `I cannot call ${tool.name}: I do not know its required argument "${key}".` });
       }
     }
-    return new AIMessage({ id: `offline-${turn}`, content: "", tool_calls: [{ id: `call_${turn}_${tool.name}`, name: tool.name, args, type: "tool_call" }] });
+    return new AIMessage({ id: `offline-${turn}-${digest}`, content: "", tool_calls: [{ id: `call_${turn}_${digest}_${tool.name}`, name: tool.name, args, type: "tool_call" }] });
   }
   const lines = [...calledTools].map(([name, result]) => (result.status === "error" ? `- ${name}: not done (${textOf(result)})` : `- ${name}: done ${textOf(result)}`));
-  return new AIMessage({ id: `offline-${turn}`, content: lines.length ? `Finished.\n${lines.join("\n")}` : "Nothing to do." });
+  return new AIMessage({ id: `offline-${turn}-${digest}`, content: lines.length ? `Finished.\n${lines.join("\n")}` : "Nothing to do." });
 }
 
 export function offlinePlannerModel(): ScriptedChatModel {
