@@ -1,6 +1,7 @@
 // The run supervisor in one process against real Postgres: submissions (idempotency keys, bad input),
 // multitask strategies, cancellation, version pinning, review deadlines, and the doctor's repairs.
 // Crashes of whole worker processes are in workers.int.test.ts.
+import { AGENTS } from "../graphs/index.js";
 import { offlinePlannerModel } from "../src/models/index.js";
 import { diagnose } from "../src/runs/doctor.js";
 import { getRun, listRuns, requestStop, retryRun, type RunRow, type RunStatus } from "../src/runs/queue.js";
@@ -188,7 +189,7 @@ describe("version pinning", () => {
     await new Promise((r) => setTimeout(r, 600));
     expect((await getRun(wp.pool, run.run_id)).status).toBe("pending");
     const findings = await diagnose(wp, { repair: false });
-    expect(findings).toContainEqual(expect.objectContaining({ kind: "no_worker_for_version", runId: run.run_id, problem: expect.stringContaining("travel@1") }));
+    expect(findings).toContainEqual(expect.objectContaining({ kind: "no_worker_for_version", runId: run.run_id, problem: expect.stringContaining(`travel@${AGENTS.travel!.version}`) }));
     await worker();
     expect((await runEnds(run.run_id)).status).toBe("success");
   });
@@ -221,12 +222,12 @@ describe("the doctor", () => {
     const a = await wp.createThread("travel", trip("doc-a"));
     const runA = (await wp.pool.query<RunRow>(
       `INSERT INTO waypoint.runs (run_id, thread_id, agent, graph_version, kind, status, worker_id, worker_lock, attempts)
-       VALUES (gen_random_uuid(), $1, 'travel', '1', 'start', 'running', 'ghost', 987654, 1) RETURNING *`,
-      [a.threadId],
+       VALUES (gen_random_uuid(), $1, 'travel', $2, 'start', 'running', 'ghost', 987654, 1) RETURNING *`,
+      [a.threadId, AGENTS.travel!.version],
     )).rows[0]!;
     // (b) A run marked success while its thread still has work left.
     const b = await wp.createThread("travel", trip("doc-b"));
-    await wp.pool.query(`INSERT INTO waypoint.runs (run_id, thread_id, agent, graph_version, kind, status) VALUES (gen_random_uuid(), $1, 'travel', '1', 'start', 'success')`, [b.threadId]);
+    await wp.pool.query(`INSERT INTO waypoint.runs (run_id, thread_id, agent, graph_version, kind, status) VALUES (gen_random_uuid(), $1, 'travel', $2, 'start', 'success')`, [b.threadId, AGENTS.travel!.version]);
     // (c) A thread with no run at all, stopped mid-way (as a CLI process killed before its first step leaves it).
     const c = await wp.createThread("travel", trip("doc-c"));
 
