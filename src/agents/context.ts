@@ -4,7 +4,7 @@ import type { BaseChatModel } from "@langchain/core/language_models/chat_models"
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
 import type pg from "pg";
 import { config as appConfig } from "../config.js";
-import { createChatModel, createFallbackModel } from "../models/index.js";
+import { createChatModel, createFallbackModel, ScriptedChatModel } from "../models/index.js";
 import { openPersistence } from "../persistence/index.js";
 import type { LadderOptions } from "../models/ladder.js";
 import type { Policy } from "../approvals/policy.js";
@@ -30,6 +30,10 @@ export interface AgentContext {
    * mid-step; 0 in normal runs.
    */
   paceMs?: number;
+  /** Estimated tokens of conversation above which older messages are summarised (default config().summaryTokens; 0: never). */
+  summaryTokens?: number;
+  /** Model that writes summaries; null: an extractive summary (default: the agent's model, extractive for scripted models). */
+  summaryModel?: BaseChatModel | null;
   /** The oversight policy of this run (resolved by the runner); unset: the agent's built-in policy. */
   policy?: Policy;
   /** Agent name (for the audit log). */
@@ -46,6 +50,8 @@ export interface ResolvedContext {
   pool: pg.Pool;
   world: World;
   paceMs: number;
+  summaryTokens: number;
+  summaryModel: BaseChatModel | undefined;
   policy: Policy | undefined;
   agent: string | undefined;
   run: AgentContext["run"];
@@ -66,14 +72,18 @@ export async function resolveContext(config: LangGraphRunnableConfig): Promise<R
   const ctx = (config.context ?? {}) as AgentContext;
   const pool = ctx.pool ?? (await defaultPool());
   const threadId = String(config.configurable?.thread_id ?? "");
+  const model = ctx.model ?? createChatModel();
   return {
-    model: ctx.model ?? createChatModel(),
+    model,
     fallbackModel: ctx.fallbackModel === null ? undefined : (ctx.fallbackModel ?? createFallbackModel()),
     modelRetry: { maxAttempts: appConfig().modelMaxAttempts, ...ctx.modelRetry },
     toolRetry: ctx.toolRetry,
     pool,
     world: ctx.world ?? createWorld(pool),
     paceMs: ctx.paceMs ?? 0,
+    summaryTokens: ctx.summaryTokens ?? appConfig().summaryTokens,
+    // A scripted model (the offline planner, tests) cannot write prose summaries: extractive instead.
+    summaryModel: ctx.summaryModel === null ? undefined : (ctx.summaryModel ?? (model instanceof ScriptedChatModel ? undefined : model)),
     policy: ctx.policy,
     agent: ctx.agent,
     run: ctx.run,

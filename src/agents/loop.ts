@@ -6,9 +6,13 @@ import { interrupt, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { buildDoubtRequest, validateResponse } from "../approvals/index.js";
 import { invokeWithLadder } from "../models/ladder.js";
 import { closeDanglingToolCalls, executeToolCalls, lastAIMessage, ledgerRows, resolveDoubt, unansweredToolCalls, type DurableTool, type Resolution } from "../tools/index.js";
+import { compactionUpdate, planCompaction, summariseMessages } from "../memory/summarise.js";
 import { resolveContext } from "./context.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Messages a summarisation leaves in state as they are (more when a tool exchange straddles the edge). */
+const KEEP_RECENT_MESSAGES = 12;
 
 export interface AgentNodeOptions<S> {
   /** Tools the model may call. */
@@ -30,15 +34,20 @@ export function createAgentNode<S extends { messages: BaseMessage[] }>(opts: Age
       const rows = (await ledgerRows(ctx.pool, ctx.threadId)).filter((r) => r.checkpoint_ns === ctx.checkpointNs);
       closers = closeDanglingToolCalls(state.messages, new Map(rows.map((r) => [r.tool_call_id, r])));
     }
+    // Bounded state: past the token threshold, older messages are replaced in state by a summary (the
+    // transcript table, the ledger and the audit log keep every original).
+    const conversation = [...state.messages, ...closers];
+    const plan = planCompaction(conversation, { maxTokens: ctx.summaryTokens, keepRecent: KEEP_RECENT_MESSAGES });
+    const compacted = plan ? compactionUpdate(plan, await summariseMessages(plan.remove, { model: ctx.summaryModel })) : undefined;
     const reply = await invokeWithLadder({
       primary: ctx.model,
       ...(ctx.fallbackModel ? { fallback: ctx.fallbackModel } : {}),
       tools: opts.tools.map((t) => t.definition),
-      messages: [new SystemMessage(opts.systemPrompt(state)), ...state.messages, ...closers],
+      messages: [new SystemMessage(opts.systemPrompt(state)), ...(compacted ? compacted.slice(1) : conversation)],
       config,
       options: ctx.modelRetry,
     });
-    return { messages: [...closers, reply] };
+    return { messages: compacted ? [...compacted, reply] : [...closers, reply] };
   };
 }
 

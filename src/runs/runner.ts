@@ -90,6 +90,8 @@ export interface WaypointOptions {
   modelRetry?: LadderOptions;
   /** Tool-call backoff delays (tests use tiny ones). */
   toolRetry?: Partial<RetryPolicy>;
+  /** Estimated conversation tokens kept in state before older messages are summarised (default: config). */
+  summaryTokens?: number;
   /** Super-steps one run may take (default 100); the guard pauses the run for a human before it is reached. */
   recursionLimit?: number;
 }
@@ -144,6 +146,7 @@ export class Waypoint {
     if (opts.fallbackModel !== undefined) context.fallbackModel = opts.fallbackModel;
     if (opts.modelRetry) context.modelRetry = opts.modelRetry;
     if (opts.toolRetry) context.toolRetry = opts.toolRetry;
+    if (opts.summaryTokens !== undefined) context.summaryTokens = opts.summaryTokens;
     return new Waypoint(persistence, context, opts.recursionLimit ?? DEFAULT_RECURSION_LIMIT);
   }
 
