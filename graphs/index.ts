@@ -9,6 +9,9 @@ import { HR_POLICY, HR_TOOLS } from "./hr/tools.js";
 import * as onboarding from "./onboarding/graph.js";
 import { OnboardingInput } from "./onboarding/state.js";
 import { ONBOARDING_POLICY, ONBOARDING_TOOLS } from "./onboarding/tools.js";
+import * as ops from "./ops/graph.js";
+import { OPS_SAMPLE_INPUT, OpsInput } from "./ops/state.js";
+import { OPS_POLICY, OPS_TOOLS } from "./ops/tools.js";
 import * as travel from "./travel/graph.js";
 import { TravelInput } from "./travel/state.js";
 import { TRAVEL_POLICY, TRAVEL_TOOLS } from "./travel/tools.js";
@@ -82,5 +85,15 @@ export const AGENTS: Record<string, AgentDefinition> = {
     tools: TRAVEL_TOOLS,
     policy: TRAVEL_POLICY,
     compile: (opts) => travel.builder.compile(opts) as unknown as CompiledAgent,
+  },
+  ops: {
+    name: "ops",
+    version: ops.VERSION,
+    description: "Answers questions about the demo world's vendors and invoices; proposes SQL changes, payments and emails, each through the oversight policy (some run, some need a review or a permission, some are refused).",
+    inputSchema: OpsInput,
+    sampleInput: OPS_SAMPLE_INPUT,
+    tools: OPS_TOOLS,
+    policy: OPS_POLICY,
+    compile: (opts) => ops.builder.compile(opts) as unknown as CompiledAgent,
   },
 };

@@ -357,4 +357,108 @@ export const MIGRATIONS: readonly Migration[] = [
         created_at   timestamptz NOT NULL DEFAULT now()
       );`,
   },
+  {
+    version: 14,
+    name: "demo world for the ops agent: vendors, invoices, payments, SQL change log, and the waypoint_world role its SQL runs as",
+    sql: `
+      CREATE TABLE world.vendors (
+        vendor_id text PRIMARY KEY,
+        name      text NOT NULL,
+        email     text NOT NULL,
+        country   text NOT NULL,
+        status    text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended'))
+      );
+      CREATE TABLE world.invoices (
+        invoice_id text PRIMARY KEY,
+        vendor_id  text NOT NULL REFERENCES world.vendors (vendor_id),
+        amount     numeric(12,2) NOT NULL CHECK (amount > 0),
+        currency   text NOT NULL DEFAULT 'EUR',
+        due_on     date NOT NULL,
+        status     text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'paid', 'disputed'))
+      );
+      CREATE INDEX invoices_vendor_idx ON world.invoices (vendor_id);
+      CREATE TABLE world.payments (
+        id              bigserial PRIMARY KEY,
+        payment_ref     text NOT NULL UNIQUE,
+        idempotency_key text NOT NULL UNIQUE,
+        invoice_id      text NOT NULL REFERENCES world.invoices (invoice_id),
+        vendor_id       text NOT NULL REFERENCES world.vendors (vendor_id),
+        amount          numeric(12,2) NOT NULL,
+        currency        text NOT NULL,
+        memo            text NOT NULL DEFAULT '',
+        created_at      timestamptz NOT NULL DEFAULT now()
+      );
+      -- Every statement run_sql applied, written in the same transaction as the statement itself.
+      CREATE TABLE world.sql_changes (
+        id              bigserial PRIMARY KEY,
+        change_ref      text NOT NULL UNIQUE,
+        idempotency_key text NOT NULL UNIQUE,
+        statement       text NOT NULL,
+        command         text,
+        rows_affected   integer,
+        created_at      timestamptz NOT NULL DEFAULT now()
+      );
+      INSERT INTO world.vendors (vendor_id, name, email, country, status) VALUES
+        ('V-100', 'Acme Facilities', 'facilities@acme.test', 'DE', 'active'),
+        ('V-101', 'Acme IT Services', 'it-billing@acme.test', 'DE', 'active'),
+        ('V-200', 'Northwind Traders', 'billing@northwind.example', 'GB', 'active'),
+        ('V-201', 'Globex Cloud', 'invoices@globex.example', 'US', 'active'),
+        ('V-202', 'Initech Consulting', 'ap@initech.example', 'NL', 'active'),
+        ('V-203', 'Umbrella Logistics', 'accounts@umbrella.example', 'FR', 'suspended');
+      INSERT INTO world.invoices (invoice_id, vendor_id, amount, currency, due_on, status) VALUES
+        ('INV-1001', 'V-100', 42.50, 'EUR', '2026-12-15', 'open'),
+        ('INV-1002', 'V-101', 380.00, 'EUR', '2026-12-20', 'open'),
+        ('INV-1003', 'V-200', 860.00, 'EUR', '2026-12-01', 'open'),
+        ('INV-1004', 'V-201', 2450.00, 'EUR', '2026-12-31', 'open'),
+        ('INV-1005', 'V-202', 7200.00, 'EUR', '2027-01-15', 'open'),
+        ('INV-1006', 'V-202', 11980.00, 'EUR', '2027-01-31', 'open'),
+        ('INV-1007', 'V-203', 1575.00, 'EUR', '2026-11-30', 'disputed'),
+        ('INV-1008', 'V-200', 640.00, 'EUR', '2026-10-31', 'paid'),
+        ('INV-1009', 'V-203', 95.00, 'EUR', '2026-12-10', 'open');
+      -- The role the ops agent's SQL runs as (SET LOCAL ROLE): the world tables and nothing else. Roles are
+      -- cluster-wide: another database's migration may be creating it at this very moment (unique_violation)
+      -- or may have created it already (duplicate_object). A user without CREATEROLE skips it; the SQL tools
+      -- then refuse with a clear error.
+      DO $role$
+      BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'waypoint_world') THEN
+          BEGIN
+            CREATE ROLE waypoint_world NOLOGIN;
+          EXCEPTION
+            WHEN duplicate_object OR unique_violation THEN NULL;
+            WHEN insufficient_privilege THEN
+              RAISE NOTICE 'waypoint_world role not created (% lacks CREATEROLE); the ops agent''s SQL tools will refuse to run', current_user;
+          END;
+        END IF;
+        -- SET ROLE needs membership; a superuser has it implicitly. Granting needs ADMIN on the role, which a
+        -- user that did not create it may lack: then the SQL tools refuse with a clear error.
+        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'waypoint_world')
+           AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+           AND NOT pg_has_role(current_user, 'waypoint_world', 'MEMBER') THEN
+          BEGIN
+            GRANT waypoint_world TO CURRENT_USER;
+          EXCEPTION
+            WHEN insufficient_privilege OR unique_violation OR duplicate_object THEN
+              RAISE NOTICE 'could not make % a member of waypoint_world; the ops agent''s SQL tools will refuse to run', current_user;
+          END;
+        END IF;
+      END
+      $role$;
+      DO $grants$
+      BEGIN
+        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'waypoint_world') THEN
+          GRANT USAGE ON SCHEMA world TO waypoint_world;
+          GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA world TO waypoint_world;
+          GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA world TO waypoint_world;
+          -- Two ledgers are written only by their adapters, as the migrating user: the change log (after the
+          -- statement it records) and payments (by make_payment, with its checks, its review thresholds and
+          -- the run's spend limit). SQL may read them, never forge or rewrite them.
+          REVOKE INSERT, UPDATE, DELETE ON world.sql_changes, world.payments FROM waypoint_world;
+          -- World tables added by later migrations (run by this same user) are covered too.
+          ALTER DEFAULT PRIVILEGES IN SCHEMA world GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO waypoint_world;
+          ALTER DEFAULT PRIVILEGES IN SCHEMA world GRANT USAGE, SELECT ON SEQUENCES TO waypoint_world;
+        END IF;
+      END
+      $grants$;`,
+  },
 ];

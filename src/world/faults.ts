@@ -7,7 +7,7 @@ export const FAULT_KINDS = ["rate_limit", "server_error", "timeout", "reply_lost
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** The systems of the demo world, as named in fault rules and errors. */
-export const SYSTEMS = ["directory", "grants", "email", "flights", "hotel_search", "hotels", "cars"] as const;
+export const SYSTEMS = ["directory", "grants", "email", "flights", "hotel_search", "hotels", "cars", "vendors", "invoices", "payments", "sql_read", "sql_write"] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 
 export interface FaultRule {
@@ -114,4 +114,9 @@ export class WorldError extends Error {
 
 export function isWorldError(e: unknown): e is WorldError {
   return e instanceof WorldError;
+}
+
+/** A 4xx-style refusal: the system said no and applied nothing, so retrying will not help. */
+export function rejected(system: SystemName, status: number, message: string): WorldError {
+  return new WorldError(system, "rejected", `${system}: ${status} ${message}`, { status, effectMayHaveHappened: false });
 }

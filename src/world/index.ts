@@ -4,9 +4,11 @@ import { createHash, randomUUID } from "node:crypto";
 import type pg from "pg";
 import { config } from "../config.js";
 import { withTransaction } from "../db/pool.js";
-import { FaultInjector, parseFaults, WorldError, type FaultPlan, type SystemName } from "./faults.js";
+import { FaultInjector, parseFaults, rejected, WorldError, type FaultPlan, type SystemName } from "./faults.js";
+import { createOpsWorld, type OpsWorld } from "./ops.js";
 
-export { FAULT_KINDS, FaultInjector, isWorldError, parseFaults, SYSTEMS, WorldError, type FaultKind, type FaultPlan, type FaultRule, type SystemName, type WorldFailure } from "./faults.js";
+export { FAULT_KINDS, FaultInjector, isWorldError, parseFaults, rejected, SYSTEMS, WorldError, type FaultKind, type FaultPlan, type FaultRule, type SystemName, type WorldFailure } from "./faults.js";
+export { QUERY_ROW_LIMIT, WORLD_ROLE, type Invoice, type InvoiceFilter, type InvoiceStatus, type OpsWorld, type Payment, type QueryResult, type SqlChange, type Vendor } from "./ops.js";
 
 export interface Account {
   accountRef: string;
@@ -75,6 +77,8 @@ export interface World {
   rowsFor(email: string): Promise<WorldRows>;
   /** Every booking of a trip (flights, cancellations, hotels, cars). */
   rowsForTrip(tripId: string): Promise<TripRows>;
+  /** The ops agent's systems: vendors, invoices, payments, and SQL run as the waypoint_world role (ops.ts). */
+  ops: OpsWorld;
 }
 
 export interface TripRows {
@@ -117,10 +121,6 @@ function hang(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
-function rejected(system: SystemName, status: number, message: string): WorldError {
-  return new WorldError(system, "rejected", `${system}: ${status} ${message}`, { status, effectMayHaveHappened: false });
-}
-
 export function createWorld(pool: pg.Pool, opts: WorldOptions = {}): World {
   const faults = injectorFor(opts.faults);
 
@@ -150,6 +150,8 @@ export function createWorld(pool: pg.Pool, opts: WorldOptions = {}): World {
   }
 
   return {
+    ops: createOpsWorld(pool, call),
+
     createAccount: (input, key, o) => call("directory", key, o, async () => {
       const ins = await pool.query<{ account_ref: string }>(
         `INSERT INTO world.directory (account_ref, email, name, department, manager, idempotency_key)
