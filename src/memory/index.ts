@@ -1,40 +1,56 @@
-// Long-term memory across threads, over PostgresStore, namespaced per user. Labels are encoded so
-// that any user id (an email with '.', an id with '_' or ':') is safe: PostgresStore refuses '.',
-// '%', '_' and '\' in labels, and stores ["a", "b"] the same way as "a:b".
+// Long-term memory across threads, namespaced per user, and conversation summarisation. Labels are plain
+// (an email, an id with '_' or ':'): Waypoint's store (store.ts) encodes them and keeps namespaces exact.
 import type { BaseStore } from "@langchain/langgraph";
+import { asWaypointStore, encodeNamespace } from "./store.js";
 
-/** Encode a user-supplied label: keep [A-Za-z0-9@+-], write everything else as ~hex. Reversible. */
-export function encodeLabel(raw: string): string {
-  if (raw === "") throw new Error("a memory namespace label cannot be empty");
-  return [...Buffer.from(raw, "utf8")]
-    .map((b) => {
-      const ch = String.fromCharCode(b);
-      return /[A-Za-z0-9@+-]/.test(ch) ? ch : `~${b.toString(16).padStart(2, "0")}`;
-    })
-    .join("");
-}
-
-export function decodeLabel(label: string): string {
-  const bytes: number[] = [];
-  for (let i = 0; i < label.length; i++) {
-    if (label[i] === "~") {
-      bytes.push(parseInt(label.slice(i + 1, i + 3), 16));
-      i += 2;
-    } else bytes.push(label.charCodeAt(i));
-  }
-  return Buffer.from(bytes).toString("utf8");
-}
+export {
+  asWaypointStore,
+  checkLabels,
+  createWaypointStore,
+  decodeLabel,
+  decodeNamespace,
+  encodeLabel,
+  encodeNamespace,
+  pgvectorAvailable,
+  unwrapStore,
+  WaypointStore,
+  type WaypointStoreOptions,
+} from "./store.js";
+export {
+  compactionUpdate,
+  estimateTokens,
+  isSummaryMessage,
+  planCompaction,
+  summariseMessages,
+  summaryHeading,
+  SUMMARY_ID_PREFIX,
+  type CompactionOptions,
+  type CompactionPlan,
+  type SummariseOptions,
+} from "./summarise.js";
 
 /** Namespace of one user's facts of one kind, e.g. userNamespace("m.lee@acme.test", "preferences"). */
 export function userNamespace(userId: string, kind: string): string[] {
-  return ["users", encodeLabel(userId), encodeLabel(kind)];
+  return ["users", userId, kind];
+}
+
+/**
+ * The store to call and the namespace to give it. Inside a node, `config.store` is LangGraph's
+ * AsyncBatchedStore, whose checks refuse '.' and ':' in labels: go to the WaypointStore under it.
+ * Any other store (Studio's own) gets the labels encoded here the same way, so rows look alike
+ * whichever store wrote them.
+ */
+function scoped(store: BaseStore, namespace: string[]): { store: BaseStore; namespace: string[] } {
+  const waypoint = asWaypointStore(store);
+  return waypoint ? { store: waypoint, namespace } : { store, namespace: encodeNamespace(namespace) };
 }
 
 export type Preferences = Record<string, string>;
 
 /** Every stored preference of a user (key -> value). */
 export async function recallPreferences(store: BaseStore, userId: string): Promise<Preferences> {
-  const items = await store.search(userNamespace(userId, "preferences"), { limit: 100 });
+  const s = scoped(store, userNamespace(userId, "preferences"));
+  const items = await s.store.search(s.namespace, { limit: 100 });
   const out: Preferences = {};
   for (const item of items) {
     const v = item.value.value;
@@ -45,5 +61,6 @@ export async function recallPreferences(store: BaseStore, userId: string): Promi
 
 /** Remember one preference of a user (overwrites the previous value of that key). */
 export async function rememberPreference(store: BaseStore, userId: string, key: string, value: string): Promise<void> {
-  await store.put(userNamespace(userId, "preferences"), key, { value, updatedAt: new Date().toISOString() });
+  const s = scoped(store, userNamespace(userId, "preferences"));
+  await s.store.put(s.namespace, key, { value, updatedAt: new Date().toISOString() });
 }
