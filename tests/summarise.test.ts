@@ -34,10 +34,9 @@ function checkPlan(messages: BaseMessage[], plan: CompactionPlan) {
   const keepIds = new Set(ids(plan.keep));
   expect(ids(messages.filter((m) => keepIds.has(m.id)))).toEqual(ids(plan.keep));
   expect(ids(messages.filter((m) => !keepIds.has(m.id)))).toEqual(ids(plan.remove));
-  // The task and every earlier summary stay.
+  // The task stays.
   const firstHuman = messages.find((m) => HumanMessage.isInstance(m) && !isSummaryMessage(m));
   if (firstHuman) expect(keepIds.has(firstHuman.id)).toBe(true);
-  for (const m of messages) if (isSummaryMessage(m)) expect(keepIds.has(m.id)).toBe(true);
   // No kept answer without its call, no kept call without the answers the conversation has.
   const askedBy = new Map<string, string>();
   for (const m of messages) if (AIMessage.isInstance(m)) for (const tc of m.tool_calls ?? []) askedBy.set(tc.id!, m.id!);
@@ -92,12 +91,24 @@ describe("planCompaction", () => {
     checkPlan(m, plan);
   });
 
-  test("earlier summaries stay; the task is the first human message that is not a summary", () => {
-    const earlier = new HumanMessage({ id: "summary-1", content: "Summary of the conversation so far (9 messages removed ...)" });
-    const m = [earlier, ...conversation(4)];
+  test("an earlier summary is folded into the new one; the task is the first human message that is not a summary", async () => {
+    const earlier = new HumanMessage({ id: "summary-1", content: "Summary of the conversation so far (9 messages removed ...):\n- account acct-7 created" });
+    const m = [conversation(4)[0]!, earlier, ...conversation(4).slice(1)];
     const plan = planCompaction(m, { maxTokens: 100, keepRecent: 3 })!;
-    expect(ids(plan.keep).slice(0, 2)).toEqual(["summary-1", "task"]);
+    expect(ids(plan.keep)[0]).toBe("task");
+    expect(ids(plan.remove)).toContain("summary-1");
     checkPlan(m, plan);
+    const text = await summariseMessages(plan.remove);
+    expect(text).toContain("- account acct-7 created");
+    expect(text).not.toContain("Summary of the conversation so far");
+  });
+
+  test("an extractive summary stays under maxChars, dropping its oldest lines", async () => {
+    const m = conversation(12, 2);
+    const plan = planCompaction(m, { maxTokens: 100, keepRecent: 2 })!;
+    const text = await summariseMessages(plan.remove, { maxChars: 600 });
+    expect(text.length).toBeLessThanOrEqual(600 + 80);
+    expect(text.split("\n")[0]).toMatch(/older lines omitted here; the transcript has them/);
   });
 
   test("null when nothing can go (the tail covers everything)", () => {
@@ -176,22 +187,43 @@ describe("compactionUpdate", () => {
   test.each([
     ["messagesStateReducer", (old: BaseMessage[], update: BaseMessage[]) => messagesStateReducer(old, update)],
     ["messagesDeltaReducer", (old: BaseMessage[], update: BaseMessage[]) => messagesDeltaReducer(old, [update])],
-  ])("%s turns the old list plus the update into exactly [summary, ...keep]", async (_name, reduce) => {
+  ])("%s turns the old list plus the update into exactly [task, summary, ...rest of keep]", async (_name, reduce) => {
     const m = conversation(6, 2);
     const plan = planCompaction(m, { maxTokens: 100, keepRecent: 4 })!;
     const update = compactionUpdate(plan, await summariseMessages(plan.remove));
     const after = reduce(m, update);
-    expect(ids(after)).toEqual(["summary-1", ...ids(plan.keep)]);
-    expect(after.slice(1)).toEqual(plan.keep);
-    const summary = after[0]!;
+    expect(ids(after)).toEqual(["task", "summary-1", ...ids(plan.keep).slice(1)]);
+    expect([after[0], ...after.slice(2)]).toEqual(plan.keep);
+    const summary = after[1]!;
     expect(HumanMessage.isInstance(summary)).toBe(true);
     expect(summary.content as string).toMatch(new RegExp(`^Summary of the conversation so far \\(${plan.remove.length} messages removed from state; the full transcript is kept\\):\\n- ai calls`));
 
-    // A second compaction keeps the first summary and numbers the new one after it.
+    // A second compaction folds the first summary in and numbers the new one after it.
     const longer = [...after, ...conversation(6, 2, "-b").slice(1)];
     const plan2 = planCompaction(longer, { maxTokens: 100, keepRecent: 2 })!;
     const after2 = reduce(longer, compactionUpdate(plan2, "second"));
-    expect(ids(after2).slice(0, 3)).toEqual(["summary-2", "summary-1", "task"]);
+    expect(ids(after2).slice(0, 2)).toEqual(["task", "summary-2"]);
+    expect(ids(after2)).not.toContain("summary-1");
     expect(estimateTokens(after2)).toBeLessThan(estimateTokens(longer));
+  });
+});
+
+describe("the offline planner after a compaction", () => {
+  test("does not call again a tool whose result only the summary still holds", async () => {
+    const { planNextStep } = await import("../src/models/offline.js");
+    const tools = [
+      { name: "list_vendors", description: "", parameters: { type: "object", properties: {} } },
+      { name: "list_invoices", description: "", parameters: { type: "object", properties: {} } },
+    ];
+    const task = new HumanMessage({ id: "task", content: "go" });
+    const first = planNextStep([task], tools);
+    expect(first.tool_calls?.[0]?.name).toBe("list_vendors");
+    const done = [task, first, new ToolMessage({ id: "t1", tool_call_id: first.tool_calls![0]!.id!, name: "list_vendors", content: '{"count":6}' })];
+    const plan = planCompaction(done, { maxTokens: 1, keepRecent: 0 })!;
+    const compacted = messagesStateReducer(done, compactionUpdate(plan, await summariseMessages(plan.remove)));
+    expect(ids(compacted)).toEqual(["task", "summary-1"]);
+    const next = planNextStep(compacted, tools);
+    expect(next.tool_calls?.[0]?.name).toBe("list_invoices");
+    expect(next.tool_calls?.[0]?.id).not.toBe(first.tool_calls?.[0]?.id);
   });
 });

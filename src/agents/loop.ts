@@ -38,7 +38,7 @@ export function createAgentNode<S extends { messages: BaseMessage[] }>(opts: Age
     // transcript table, the ledger and the audit log keep every original).
     const conversation = [...state.messages, ...closers];
     const plan = planCompaction(conversation, { maxTokens: ctx.summaryTokens, keepRecent: KEEP_RECENT_MESSAGES });
-    const compacted = plan ? compactionUpdate(plan, await summariseMessages(plan.remove, { model: ctx.summaryModel })) : undefined;
+    const compacted = plan ? compactionUpdate(plan, await summariseMessages(plan.remove, { model: ctx.summaryModel, maxChars: ctx.summaryTokens * 2 })) : undefined;
     const reply = await invokeWithLadder({
       primary: ctx.model,
       ...(ctx.fallbackModel ? { fallback: ctx.fallbackModel } : {}),

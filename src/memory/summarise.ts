@@ -54,13 +54,14 @@ export interface CompactionOptions {
 export interface CompactionPlan {
   /** Older messages to drop from state (to be summarised), in conversation order. */
   remove: BaseMessage[];
-  /** Messages that stay, in conversation order: the task, earlier summaries, and the recent tail. */
+  /** Messages that stay, in conversation order: the task and the recent tail. */
   keep: BaseMessage[];
 }
 
 /**
  * Decide which older messages to drop, or null when the conversation fits (or nothing can go).
- * Kept: the first HumanMessage (the task), every earlier summary, and the last `keepRecent` messages.
+ * Kept: the first HumanMessage (the task) and the last `keepRecent` messages. An earlier summary is
+ * removed like any older message: the new summary folds it in.
  * Tool calls are never split: a kept ToolMessage keeps the AIMessage that asked for it, and a kept
  * AIMessage keeps every ToolMessage answering its calls, so the model never sees half an exchange
  * (providers reject a ToolMessage without its call, and a call without its answer).
@@ -70,9 +71,6 @@ export function planCompaction(messages: BaseMessage[], opts: CompactionOptions)
   const keep = new Set<number>();
   const firstHuman = messages.findIndex((m) => HumanMessage.isInstance(m) && !isSummaryMessage(m));
   if (firstHuman >= 0) keep.add(firstHuman);
-  messages.forEach((m, i) => {
-    if (isSummaryMessage(m)) keep.add(i);
-  });
   for (let i = Math.max(0, messages.length - Math.max(0, opts.keepRecent)); i < messages.length; i++) keep.add(i);
 
   // Which AIMessage asked for each tool call, and which ToolMessages answer each AIMessage.
@@ -121,6 +119,8 @@ function clip(text: string, max: number): string {
 /** One line for a message: its type, the tool involved, and the start of its content. */
 function describeMessage(m: BaseMessage, max: number): string {
   const type = m.getType();
+  // An earlier summary is folded into the new one whole (its first line is only the heading).
+  if (isSummaryMessage(m)) return `earlier summary:\n${textOf(m).split("\n").slice(1).join("\n")}`;
   if (ToolMessage.isInstance(m)) return `${type} ${m.name ?? "tool"}${m.status === "error" ? " (error)" : ""}: ${clip(textOf(m), max)}`;
   const calls = toolCallsOf(m);
   const said = clip(textOf(m), max);
@@ -139,6 +139,11 @@ const SUMMARY_INSTRUCTIONS = [
 export interface SummariseOptions {
   /** Model that writes the summary. Without one (the offline planner, tests), the summary is extractive. */
   model?: BaseChatModel | undefined;
+  /**
+   * Longest extractive summary, in characters: the oldest lines go first (the transcript keeps them),
+   * so summaries folded into summaries cannot grow without bound. Default: no limit.
+   */
+  maxChars?: number;
 }
 
 /**
@@ -148,7 +153,18 @@ export interface SummariseOptions {
  * in the kept transcript.
  */
 export async function summariseMessages(messages: BaseMessage[], opts: SummariseOptions = {}): Promise<string> {
-  if (!opts.model) return messages.map((m) => `- ${describeMessage(m, LINE_CHARS)}`).join("\n");
+  if (!opts.model) {
+    const lines = messages.flatMap((m) => (isSummaryMessage(m) ? describeMessage(m, LINE_CHARS).split("\n").slice(1) : [`- ${describeMessage(m, LINE_CHARS)}`]));
+    if (opts.maxChars === undefined) return lines.join("\n");
+    const kept: string[] = [];
+    let size = 0;
+    for (let i = lines.length - 1; i >= 0 && size + (lines[i] as string).length + 1 <= opts.maxChars; i--) {
+      kept.unshift(lines[i] as string);
+      size += (lines[i] as string).length + 1;
+    }
+    const dropped = lines.length - kept.length;
+    return [...(dropped > 0 ? [`- (${dropped} older lines omitted here; the transcript has them)`] : []), ...kept].join("\n");
+  }
   const transcript = messages.map((m, i) => `${i + 1}. ${describeMessage(m, MODEL_CHARS)}`).join("\n");
   const reply = await opts.model.invoke([new SystemMessage(SUMMARY_INSTRUCTIONS), new HumanMessage(`Messages to summarise:\n${transcript}`)]);
   const text = textOf(reply).trim();
@@ -169,13 +185,17 @@ function nextSummaryNumber(messages: BaseMessage[]): number {
 
 /**
  * The update for the messages channel that replaces the state's messages with the summary and the kept
- * ones: `[RemoveMessage(REMOVE_ALL_MESSAGES), summary, ...keep]`. Both messagesStateReducer and
- * messagesDeltaReducer turn any old list plus this update into exactly `[summary, ...keep]`. The
+ * ones: `[RemoveMessage(REMOVE_ALL_MESSAGES), task, summary, ...rest of keep]` (the summary first when
+ * the kept messages do not start with the task). Both messagesStateReducer and messagesDeltaReducer
+ * turn any old list plus this update into exactly that list. The
  * summary is a HumanMessage (id `summary-<n>`): a SystemMessage after the first is refused by some
  * providers (Anthropic), while a user turn is accepted everywhere.
  */
 export function compactionUpdate(plan: CompactionPlan, summaryText: string): BaseMessage[] {
   const n = nextSummaryNumber([...plan.keep, ...plan.remove]);
   const summary = new HumanMessage({ id: `${SUMMARY_ID_PREFIX}${n}`, content: `${summaryHeading(plan.remove.length)}\n${summaryText}` });
-  return [new RemoveMessage({ id: REMOVE_ALL_MESSAGES }), summary, ...plan.keep];
+  // The task stays first, then the summary of what followed it, then the recent messages.
+  const [first, ...rest] = plan.keep;
+  const leadsWithTask = first !== undefined && HumanMessage.isInstance(first) && !isSummaryMessage(first);
+  return [new RemoveMessage({ id: REMOVE_ALL_MESSAGES }), ...(leadsWithTask ? [first, summary, ...rest] : [summary, ...plan.keep])];
 }

@@ -45,6 +45,15 @@ export function planNextStep(messages: BaseMessage[], tools: ToolSpec[]): AIMess
       if (answer) calledTools.set(tc.name, answer);
     }
   }
+  // Calls a summary replaced in state are still done: an extractive summary lists their results as
+  // "- tool <name>: <result>" lines (src/memory/summarise.ts).
+  for (const m of messages) {
+    if (m.getType() !== "human" || !String(m.id ?? "").startsWith("summary-")) continue;
+    for (const line of textOf(m).matchAll(/^- tool (\S+)( \(error\))?: (.*)$/gm)) {
+      const [, name = "", failed, result = ""] = line;
+      if (!calledTools.has(name)) calledTools.set(name, new ToolMessage({ tool_call_id: "summarised", name, content: result, status: failed ? "error" : "success" }));
+    }
+  }
   const facts: Record<string, unknown> = {};
   for (const t of toolResults) if (t.status !== "error") Object.assign(facts, parseJson(textOf(t)));
   for (const m of messages) if (m.getType() === "system" || m.getType() === "human") for (const b of jsonBlocks(textOf(m))) Object.assign(facts, b);
