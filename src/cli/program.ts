@@ -9,6 +9,7 @@ import { describeModel } from "../models/index.js";
 import { Waypoint, type ProgressEvent, type ThreadView } from "../runs/index.js";
 import { runDemo } from "./demo.js";
 import { registerAuditCommands } from "./audit.js";
+import { registerPersistenceCommands } from "./persistence.js";
 import { registerSupervisorCommands } from "./supervisor.js";
 import { bold, dim, formatHistory, formatOpenCalls, formatProgress, formatReview, formatThread, formatThreadList } from "./format.js";
 
@@ -270,6 +271,7 @@ export function buildProgram(): Command {
 
   registerSupervisorCommands(program, withWaypoint, parseJsonArg);
   registerAuditCommands(program, withWaypoint);
+  registerPersistenceCommands(program, withWaypoint);
   return program;
 }
 

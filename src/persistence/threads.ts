@@ -23,8 +23,8 @@ export async function copyThread(pool: pg.Pool, fromThread: string, toThread: st
       [fromThread, toThread],
     );
     await client.query(
-      `INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob)
-       SELECT $2, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob
+      `INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob, task_path)
+       SELECT $2, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob, task_path
          FROM checkpoint_writes WHERE thread_id = $1 AND checkpoint_id < $3`,
       [fromThread, toThread, checkpointId],
     );

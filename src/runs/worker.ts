@@ -11,6 +11,7 @@ import { AGENTS } from "../../graphs/index.js";
 import { config } from "../config.js";
 import { isWaypointError } from "../errors.js";
 import { log } from "../log.js";
+import { pruneAll } from "../persistence/index.js";
 import { RunEventWriter } from "./events.js";
 import { fireDueTimers, scheduleDeadlines, type DeadlinePolicy } from "./deadlines.js";
 import { diagnose } from "./doctor.js";
@@ -48,6 +49,8 @@ export interface WorkerOptions extends WaypointOptions {
   reapMs?: number;
   /** How often it runs the doctor's repairs (ms; 0 = never). */
   doctorMs?: number;
+  /** How often it prunes old checkpoints of every thread (ms; 0 = never; default WAYPOINT_RETENTION_INTERVAL_MS). */
+  pruneMs?: number;
   /** Deadline to put on reviews a run stops at (durable timers), if any. */
   reviewDeadline?: DeadlinePolicy;
   /** Every notable thing the worker does, for logs and tests. */
@@ -90,7 +93,8 @@ export class Worker {
   private wake: () => void = () => undefined;
   private timers: NodeJS.Timeout[] = [];
   private loopDone: Promise<void> = Promise.resolve();
-  private readonly settings: Required<Pick<WorkerOptions, "concurrency" | "graceMs" | "maxCrashes" | "maxAttempts" | "pollMs" | "reapMs" | "doctorMs">>;
+  private pruning = false;
+  private readonly settings: Required<Pick<WorkerOptions, "concurrency" | "graceMs" | "maxCrashes" | "maxAttempts" | "pollMs" | "reapMs" | "doctorMs" | "pruneMs">>;
   readonly versions: string[];
 
   private constructor(
@@ -106,6 +110,7 @@ export class Worker {
       pollMs: opts.pollMs ?? 1_000,
       reapMs: opts.reapMs ?? 250,
       doctorMs: opts.doctorMs ?? 30_000,
+      pruneMs: opts.pruneMs ?? c.retention.intervalMs,
     };
     this.versions = opts.versions ?? Object.values(AGENTS).map((a) => `${a.name}@${a.version}`);
   }
@@ -126,6 +131,7 @@ export class Worker {
     worker.timers.push(setInterval(() => void worker.reap(), worker.settings.reapMs));
     worker.timers.push(setInterval(() => void worker.tick(), 1_000));
     if (worker.settings.doctorMs > 0) worker.timers.push(setInterval(() => void worker.checkup(), worker.settings.doctorMs));
+    if (worker.settings.pruneMs > 0) worker.timers.push(setInterval(() => void worker.prune(), worker.settings.pruneMs));
     worker.loopDone = worker.loop();
     log.info({ worker: worker.id, versions: worker.versions, concurrency: worker.settings.concurrency }, "worker started");
     return worker;
@@ -352,6 +358,23 @@ export class Worker {
       await diagnose(this.wp, { repair: true });
     } catch (e) {
       log.debug({ err: (e as Error).message }, "scheduled doctor pass failed");
+    }
+  }
+
+  /**
+   * Checkpoint retention (see src/persistence/retention.ts): safe next to running graphs, so it does not
+   * wait for them. One pass at a time; a failed pass is logged and the next one tries again.
+   */
+  private async prune(): Promise<void> {
+    if (this.pruning || this.stopping) return;
+    this.pruning = true;
+    try {
+      const { totals } = await pruneAll(this.wp.pool, { keep: config().retention.keep });
+      if (totals.checkpoints > 0) log.info({ worker: this.id, ...totals }, "pruned old checkpoints");
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, "scheduled checkpoint pruning failed; the next pass retries");
+    } finally {
+      this.pruning = false;
     }
   }
 
