@@ -18,8 +18,11 @@ async function waypointWith(model: BaseChatModel | undefined) {
 beforeAll(async () => {
   db = await freshDatabase("onboarding");
 });
+// Each test's Waypoint (and its connections) goes away with the test.
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((w) => w.close()));
+});
 afterAll(async () => {
-  await Promise.all(open.map((w) => w.close()));
   await db.drop();
 });
 

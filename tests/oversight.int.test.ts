@@ -26,8 +26,12 @@ async function waypoint(model: ScriptedChatModel, extra: Partial<Parameters<type
 beforeAll(async () => {
   db = await freshDatabase("oversight");
 });
+// Each test's Waypoint (and its connections) goes away with the test: the suite stays well under the
+// server's connection limit however many tests it has.
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((w) => w.close()));
+});
 afterAll(async () => {
-  await Promise.all(open.map((w) => w.close()));
   await db.drop();
 });
 
