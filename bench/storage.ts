@@ -13,6 +13,7 @@ import type { BaseCheckpointSaver } from "@langchain/langgraph-checkpoint";
 import pg from "pg";
 import { z } from "zod";
 import { openDatabase, type Database } from "../src/db/index.js";
+import { compactionUpdate, planCompaction, summariseMessages } from "../src/memory/summarise.js";
 import { createPersistence, pruneThread } from "../src/persistence/index.js";
 import { summarise, withScratchDatabase } from "./support.js";
 
@@ -20,6 +21,8 @@ const SIZES = [50, 100, 200, 300];
 const LONG_THREAD = 10_000;
 const READS = 50;
 const PRUNE_KEEP = 50;
+/** The agent node's default summarisation threshold (WAYPOINT_SUMMARY_TOKENS). */
+const SUMMARY_TOKENS = 8000;
 
 // Count every statement sent through any pg client in this process.
 let statements = 0;
@@ -57,12 +60,15 @@ type Field = typeof MessagesValue | typeof MessagesDeltaValue;
  * One node that appends a message per step until `target`; with `window`, it also removes the oldest
  * message beyond that many (what summarisation does to a long conversation, roughly).
  */
-function appender(messages: Field, window = 0) {
+function appender(messages: Field, window = 0, summaryTokens = 0) {
   const State = new StateSchema({ messages, n: z.number().default(0), target: z.number().default(0) });
   type S = typeof State.State;
   return new StateGraph(State)
-    .addNode("step", (s: S) => {
+    .addNode("step", async (s: S) => {
       const add = new AIMessage({ id: `m${s.n}`, content: text(s.n) });
+      // What the agent node does past WAYPOINT_SUMMARY_TOKENS: older messages leave state for a summary.
+      const plan = summaryTokens > 0 ? planCompaction(s.messages, { maxTokens: summaryTokens, keepRecent: 12 }) : null;
+      if (plan) return { messages: [...compactionUpdate(plan, await summariseMessages(plan.remove, { maxChars: summaryTokens })), add], n: s.n + 1 };
       const drop = window > 0 && s.messages.length >= window ? [new RemoveMessage({ id: s.messages[0]!.id! })] : [];
       return { messages: [...drop, add], n: s.n + 1 };
     })
@@ -103,6 +109,8 @@ interface Variant {
   field: Field;
   waypoint: boolean;
   prune: boolean;
+  /** Summarise past this many estimated tokens, as the agent node does (0: never). */
+  summaryTokens?: number;
 }
 
 /** Grow one thread through SIZES in a scratch database, measuring after each batch. */
@@ -119,7 +127,7 @@ async function grow(v: Variant): Promise<Map<number, Sizes>> {
         await stock.setup();
         saver = stock;
       }
-      const graph = appender(v.field).compile({ checkpointer: saver });
+      const graph = appender(v.field, 0, v.summaryTokens ?? 0).compile({ checkpointer: saver });
       const config = { configurable: { thread_id: "t" }, durability: "sync" as const, recursionLimit: 1_000 };
       let first = true;
       for (const target of SIZES) {
@@ -144,6 +152,7 @@ async function storageTable(): Promise<void> {
     { name: "MessagesValue + stock PostgresSaver", field: MessagesValue, waypoint: false, prune: false },
     { name: "Waypoint default: MessagesDeltaValue + WaypointSaver", field: MessagesDeltaValue, waypoint: true, prune: false },
     { name: `same, pruned to ${PRUNE_KEEP} after each batch`, field: MessagesDeltaValue, waypoint: true, prune: true },
+    { name: `same, summarised past ${SUMMARY_TOKENS} tokens (the agent node's default)`, field: MessagesDeltaValue, waypoint: true, prune: false, summaryTokens: SUMMARY_TOKENS },
   ];
   const results = new Map<string, Map<number, Sizes>>();
   for (const v of variants) results.set(v.name, await grow(v));
@@ -163,6 +172,13 @@ async function storageTable(): Promise<void> {
         `| ${n} | ${v.name} | ${s.checkpoints} | ${mb(s.raw)} | ${(base.raw / s.raw).toFixed(1)} | ${mb(s.disk)} | ${(base.disk / s.disk).toFixed(1)} | ${transcript} |`,
       );
     }
+  }
+  console.log("\nGrowth per step (raw bytes added per appended message, between the sizes above):\n");
+  console.log(`| variant | ${SIZES.slice(1).map((n, i) => `${SIZES[i]}->${n}`).join(" | ")} |`);
+  console.log(`|---|${SIZES.slice(1).map(() => "---").join("|")}|`);
+  for (const v of variants) {
+    const r = results.get(v.name)!;
+    console.log(`| ${v.name} | ${SIZES.slice(1).map((n, i) => mb((r.get(n)!.raw - r.get(SIZES[i]!)!.raw) / (n - SIZES[i]!))).join(" | ")} |`);
   }
   const wp = results.get(variants[1]!.name)!;
   const split = SIZES.map((n) => `${n}: ${mb(wp.get(n)!.raw - wp.get(n)!.snapshots)} + ${mb(wp.get(n)!.snapshots)}`).join(", ");

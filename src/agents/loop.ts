@@ -35,10 +35,12 @@ export function createAgentNode<S extends { messages: BaseMessage[] }>(opts: Age
       closers = closeDanglingToolCalls(state.messages, new Map(rows.map((r) => [r.tool_call_id, r])));
     }
     // Bounded state: past the token threshold, older messages are replaced in state by a summary (the
-    // transcript table, the ledger and the audit log keep every original).
+    // transcript table, the ledger and the audit log keep every original). An extractive summary is
+    // capped at as many characters as the threshold has tokens (about a quarter of it), so compactions
+    // stay rare and each one stays small.
     const conversation = [...state.messages, ...closers];
     const plan = planCompaction(conversation, { maxTokens: ctx.summaryTokens, keepRecent: KEEP_RECENT_MESSAGES });
-    const compacted = plan ? compactionUpdate(plan, await summariseMessages(plan.remove, { model: ctx.summaryModel, maxChars: ctx.summaryTokens * 2 })) : undefined;
+    const compacted = plan ? compactionUpdate(plan, await summariseMessages(plan.remove, { model: ctx.summaryModel, maxChars: ctx.summaryTokens })) : undefined;
     const reply = await invokeWithLadder({
       primary: ctx.model,
       ...(ctx.fallbackModel ? { fallback: ctx.fallbackModel } : {}),

@@ -142,6 +142,8 @@ export function createReviewNode(opts: ReviewNodeOptions) {
     if (!ai || calls.length === 0) return new Command({ goto: next.agent });
     const audit = (e: Omit<AuditInput, "threadId" | "agent" | "checkpointNs">): AuditInput => ({ threadId: ctx.threadId, agent: ctx.agent, checkpointNs: ctx.checkpointNs, ...e });
     const tokens: OversightUpdate = ai.id && ai.usage_metadata?.total_tokens !== undefined ? { tokens: { [ai.id]: ai.usage_metadata.total_tokens } } : {};
+    // The token count of this turn, when the model reported one (no empty update otherwise).
+    const counted = Object.keys(tokens).length > 0 ? { oversight: tokens } : {};
     const limits = guardLimits(policy);
 
     // 1. Hard limits.
@@ -193,7 +195,7 @@ export function createReviewNode(opts: ReviewNodeOptions) {
         denied.map(({ call, verdict }) => audit({ subject: call.id ?? "", tool: call.name, args: call.args, action: "deny", actor: "policy", rule: verdict.rule, reason: verdict.reason })),
       );
       const answers = denied.map(({ call, verdict }) => toolResultMessage(call, `Denied by policy: ${verdict.reason}. This call will not run; do not retry it. Find another way, or tell the user what is needed.`, "error"));
-      return new Command({ update: { messages: answers, oversight: tokens }, goto: "review" });
+      return new Command({ update: { messages: answers, ...counted }, goto: "review" });
     }
 
     const needScopes = verdicts.filter((v) => v.verdict.missingScopes.length > 0);
@@ -257,7 +259,7 @@ export function createReviewNode(opts: ReviewNodeOptions) {
     await recordAudit(ctx.pool, entries);
     const answered = new Set(out.filter((m): m is ToolMessage => ToolMessage.isInstance(m)).map((m) => m.tool_call_id));
     const remaining = calls.filter((c) => !answered.has(c.id ?? ""));
-    return new Command({ update: { messages: out, oversight: tokens }, goto: remaining.length > 0 ? next.tools : next.agent });
+    return new Command({ update: { messages: out, ...counted }, goto: remaining.length > 0 ? next.tools : next.agent });
   };
 }
 

@@ -17,7 +17,7 @@ export interface AuditInput {
   tool?: string | undefined;
   args?: Record<string, unknown> | undefined;
   action: AuditAction;
-  /** The policy rule that decided (e.g. "tools.make_payment.when.0 (amount 1200 > 1000)"). */
+  /** The policy rule that decided (e.g. "tools.make_payment.when.0"). */
   rule?: string | undefined;
   reason?: string | undefined;
   /** "policy", "guard", or "reviewer". */

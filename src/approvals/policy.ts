@@ -139,7 +139,7 @@ export function mergePolicies(...policies: Array<Policy | undefined>): Policy {
 /** What the policy says about one proposed call. */
 export interface Verdict {
   tier: Tier;
-  /** The rule that decided, e.g. "tools.make_payment.when.0 (amount 1200 > 1000)". */
+  /** The rule that decided, e.g. "tools.make_payment.when.0" (the reason says what it saw). */
   rule: string;
   reason: string;
   /** Scopes the call needs that the run does not hold. */
@@ -205,7 +205,7 @@ export function evaluateCall(policy: Policy, call: ToolCall, tool: DurableTool |
     const saw = fires(c, call, confidence);
     if (saw === null || RANK[c.then] <= RANK[tier]) continue;
     tier = c.then;
-    ruleName = `tools.${call.name}.when.${i} (${saw})`;
+    ruleName = `tools.${call.name}.when.${i}`;
     reason = c.reason ? `${c.reason} (${saw})` : saw;
   }
   const needed = [...new Set([...(tool?.scopes ?? []), ...(rule?.scopes ?? [])])];
