@@ -8,20 +8,15 @@ import { z } from "zod";
 import { searchHotels } from "../graphs/travel/tools.js";
 import { sendWelcomeEmail } from "../graphs/onboarding/tools.js";
 import { openDatabase } from "../src/db/index.js";
-import { withScratchDatabase } from "./support.js";
+import { countStatements, withScratchDatabase } from "./support.js";
 import { createPersistence } from "../src/persistence/index.js";
 import { durableTool, executeToolCalls, type DurableTool } from "../src/tools/index.js";
 import { createWorld } from "../src/world/index.js";
 
 const CALLS = 400;
 
-// Count every statement sent through any pg client in this process.
-let statements = 0;
-const query = pg.Client.prototype.query;
-pg.Client.prototype.query = function counted(this: pg.Client, ...args: unknown[]) {
-  statements++;
-  return (query as (...a: unknown[]) => unknown).apply(this, args);
-} as typeof pg.Client.prototype.query;
+// Every statement sent through any pg client in this process is counted.
+const statements = countStatements();
 
 const noop = durableTool({
   name: "noop",
@@ -43,12 +38,12 @@ interface Row {
 async function measure(variant: string, once: (i: number) => Promise<unknown>): Promise<Row> {
   const row: Row = { variant, ms: [], sql: [] };
   for (let i = -20; i < CALLS; i++) {
-    const before = statements;
+    const before = statements();
     const t0 = performance.now();
     await once(i);
     if (i < 0) continue; // warm-up
     row.ms.push(performance.now() - t0);
-    row.sql.push(statements - before);
+    row.sql.push(statements() - before);
   }
   return row;
 }

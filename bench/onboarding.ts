@@ -5,10 +5,9 @@
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { AIMessage } from "@langchain/core/messages";
-import pg from "pg";
 import { builder } from "../graphs/onboarding/graph.js";
 import { openDatabase } from "../src/db/index.js";
-import { withScratchDatabase } from "./support.js";
+import { countStatements, withScratchDatabase } from "./support.js";
 import { ScriptedChatModel } from "../src/models/index.js";
 import { createPersistence } from "../src/persistence/index.js";
 import { Waypoint } from "../src/runs/index.js";
@@ -18,12 +17,7 @@ const runsArg = process.argv.indexOf("--runs");
 const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 30;
 
 // Every SQL statement any pool sends, counted at the client.
-let statements = 0;
-const originalQuery = pg.Client.prototype.query;
-pg.Client.prototype.query = function countingQuery(this: pg.Client, ...args: unknown[]) {
-  statements++;
-  return (originalQuery as (...a: unknown[]) => unknown).apply(this, args);
-} as typeof pg.Client.prototype.query;
+const statements = countStatements();
 
 /** A run without the risky grant (plain LangGraph cannot interrupt without a checkpointer). */
 function script(email: string, withGrant: boolean): ScriptedChatModel {
@@ -67,7 +61,7 @@ async function main() {
         for (let run = -3; run < RUNS; run++) {
           const email = `bench-${randomBytes(4).toString("hex")}@acme.test`;
           const context = { model: script(email, false), pool: db.pool, world };
-          const before = statements;
+          const before = statements();
           const t0 = performance.now();
           let steps = 0;
           for await (const _ of await graph.stream(hire(email), { configurable: { thread_id: email }, context, durability: "sync", streamMode: "updates" })) steps++;
@@ -75,7 +69,7 @@ async function main() {
           if (run < 0) continue; // warm-up
           r.steps = steps;
           r.msPerStep.push(ms / steps);
-          r.sqlPerStep.push((statements - before) / steps);
+          r.sqlPerStep.push((statements() - before) / steps);
         }
         results[variant] = r;
       }

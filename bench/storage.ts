@@ -15,7 +15,7 @@ import { z } from "zod";
 import { openDatabase, type Database } from "../src/db/index.js";
 import { compactionUpdate, planCompaction, summariseMessages } from "../src/memory/summarise.js";
 import { createPersistence, pruneThread } from "../src/persistence/index.js";
-import { summarise, withScratchDatabase } from "./support.js";
+import { countStatements, summarise, withScratchDatabase } from "./support.js";
 
 const SIZES = [50, 100, 200, 300];
 const LONG_THREAD = 10_000;
@@ -24,13 +24,8 @@ const PRUNE_KEEP = 50;
 /** The agent node's default summarisation threshold (WAYPOINT_SUMMARY_TOKENS). */
 const SUMMARY_TOKENS = 8000;
 
-// Count every statement sent through any pg client in this process.
-let statements = 0;
-const query = pg.Client.prototype.query;
-pg.Client.prototype.query = function counted(this: pg.Client, ...args: unknown[]) {
-  statements++;
-  return (query as (...a: unknown[]) => unknown).apply(this, args);
-} as typeof pg.Client.prototype.query;
+// Every statement sent through any pg client in this process is counted.
+const statements = countStatements();
 
 /** ~750 bytes of prose-like text that differs per step (a seeded generator: the same on every run). */
 function text(n: number): string {
@@ -195,12 +190,12 @@ interface Latency {
 async function readLatency(label: string, read: () => Promise<unknown>): Promise<Latency> {
   const out: Latency = { label, ms: [], sql: [] };
   for (let i = -5; i < READS; i++) {
-    const before = statements;
+    const before = statements();
     const t0 = performance.now();
     await read();
     if (i < 0) continue;
     out.ms.push(performance.now() - t0);
-    out.sql.push(statements - before);
+    out.sql.push(statements() - before);
   }
   return out;
 }

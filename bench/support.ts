@@ -1,5 +1,7 @@
-// Shared by the bench scripts: a scratch database on the configured server, and summary statistics.
+// Shared by the bench scripts: a scratch database on the configured server, summary statistics, and a
+// counter of SQL statements.
 import { randomBytes } from "node:crypto";
+import pg from "pg";
 import { openDatabase } from "../src/db/index.js";
 
 export interface Scratch {
@@ -41,4 +43,23 @@ export function percentile(sorted: number[], p: number): number {
 export function summarise(xs: number[]): Summary {
   const sorted = [...xs].sort((a, b) => a - b);
   return { n: sorted.length, median: percentile(sorted, 0.5), p95: percentile(sorted, 0.95), min: sorted[0] ?? NaN, max: sorted[sorted.length - 1] ?? NaN };
+}
+
+let statements = 0;
+let counting = false;
+
+/**
+ * Count every statement sent through any pg client in this process from now on; returns a reader of
+ * the running total (take a difference around what you measure).
+ */
+export function countStatements(): () => number {
+  if (!counting) {
+    counting = true;
+    const query = pg.Client.prototype.query;
+    pg.Client.prototype.query = function counted(this: pg.Client, ...args: unknown[]) {
+      statements++;
+      return (query as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof pg.Client.prototype.query;
+  }
+  return () => statements;
 }
