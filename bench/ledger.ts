@@ -3,7 +3,6 @@
 // a replay of a recorded call, and a read tool (whose result also refreshes its cache).
 // Run: npm run bench:ledger   (DATABASE_URL or embedded Postgres; works in a scratch database)
 import { performance } from "node:perf_hooks";
-import pg from "pg";
 import { z } from "zod";
 import { searchHotels } from "../graphs/travel/tools.js";
 import { sendWelcomeEmail } from "../graphs/onboarding/tools.js";
