@@ -6,6 +6,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { childEnv, runCli, startCli } from "./support/cli.js";
+import { freePort } from "./support/db.js";
 
 let dir: string;
 let env: NodeJS.ProcessEnv;
@@ -21,10 +22,10 @@ function portOpen(port: number): Promise<boolean> {
   });
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "waypoint-embedded-"));
   fs.chmodSync(dir, 0o755);
-  const port = String(56000 + (process.pid % 4000));
+  const port = String(await freePort());
   env = childEnv({ DATABASE_URL: undefined, WAYPOINT_DATA_DIR: path.join(dir, "pgdata"), WAYPOINT_PG_PORT: port });
 });
 afterAll(() => {

@@ -11,7 +11,7 @@ import { Waypoint } from "../src/runs/runner.js";
 import { submit } from "../src/runs/submit.js";
 import { readTrace } from "../src/runs/trace.js";
 import { childEnv, runCli, startCli, type CliChild } from "./support/cli.js";
-import { freshDatabase, type TestDatabase } from "./support/db.js";
+import { freePort, freshDatabase, type TestDatabase } from "./support/db.js";
 
 let db: TestDatabase;
 let wp: Waypoint;
@@ -143,7 +143,7 @@ test("a run that kills its worker every time ends dead after N attempts, with th
 test("Postgres restarts mid-run: the worker reconnects and the run ends", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "waypoint-restart-"));
   fs.chmodSync(dir, 0o755);
-  const port = 57000 + (process.pid % 2000);
+  const port = await freePort();
   const opts = { dataDir: path.join(dir, "pgdata"), port };
   let server = await startEmbeddedPostgres(opts);
   try {

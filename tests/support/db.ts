@@ -42,3 +42,21 @@ export async function freshDatabase(label: string): Promise<TestDatabase> {
     },
   };
 }
+
+/**
+ * A TCP port nothing listens on, below Linux's ephemeral range (32768+), where outgoing connections
+ * take their local ports: a port picked there can be taken by a client between the check and the use.
+ */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  for (let i = 0; i < 50; i++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    const free = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once("error", () => resolve(false));
+      s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error("no free TCP port found in 20000-32000");
+}
