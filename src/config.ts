@@ -32,6 +32,7 @@ const EnvSchema = z.object({
   WAYPOINT_API_AUTH: z.preprocess(emptyToUndefined, z.enum(["on", "off"]).default("on")),
   WAYPOINT_TRACE_FILE: optionalString,
   WAYPOINT_POLICY_FILE: optionalString,
+  WAYPOINT_SAVER: z.preprocess(emptyToUndefined, z.enum(["waypoint", "stock"]).default("waypoint")),
   WAYPOINT_RETENTION_KEEP: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(1_000_000).default(50)),
   WAYPOINT_RETENTION_INTERVAL_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(86_400_000).default(300_000)),
   WAYPOINT_ARTIFACT_BYTES: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1024).max(1_073_741_824).default(262_144)),
@@ -65,6 +66,8 @@ export type Config = {
   api: { host: string; port: number; tokens: Map<string, string>; auth: "on" | "off" };
   /** When set, every node execution is appended to this JSONL file (debugging, crash tests). */
   traceFile: string | undefined;
+  /** Checkpointer: "waypoint" (WaypointSaver, the default) or "stock" (LangGraph's PostgresSaver, a fallback). */
+  saver: "waypoint" | "stock";
   /** Oversight policy file (JSON) applied to every agent's runs, over each agent's built-in policy. */
   policyFile: string | undefined;
   /** Checkpoint retention: checkpoints kept per thread, and how often workers prune (0: never). */
@@ -106,6 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     api: { host: e.WAYPOINT_API_HOST, port: e.WAYPOINT_API_PORT, tokens: parseTokens(e.WAYPOINT_API_TOKENS), auth: e.WAYPOINT_API_AUTH },
     traceFile: e.WAYPOINT_TRACE_FILE,
+    saver: e.WAYPOINT_SAVER,
     policyFile: e.WAYPOINT_POLICY_FILE,
     retention: { keep: e.WAYPOINT_RETENTION_KEEP, intervalMs: e.WAYPOINT_RETENTION_INTERVAL_MS },
     artifactBytes: e.WAYPOINT_ARTIFACT_BYTES,

@@ -17,13 +17,32 @@ export function createPool(opts: PoolOptions): pg.Pool {
   const pool = new pg.Pool({
     connectionString: opts.url,
     max: opts.max,
-    idleTimeoutMillis: 30_000,
+    // Idle connections are closed by us well before a server or proxy reaper (often 60 s or more) can
+    // drop them under us; TCP keepalive finds a silently dead one; no connection lives past an hour.
+    idleTimeoutMillis: 10_000,
     connectionTimeoutMillis: 15_000,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+    maxLifetimeSeconds: 3600,
     application_name: opts.applicationName ?? "waypoint",
   });
   // An idle client dropped by the server must not crash the process; the pool replaces it.
   pool.on("error", (err: Error & { code?: string }) => log.warn({ error: err.message, code: err.code }, "idle Postgres connection failed; it will be replaced"));
   return pool;
+}
+
+/** SQLSTATE classes and messages of a connection that died under a statement (not of the statement's own error). */
+const LOST_CODES = new Set(["57P01", "57P02", "57P03", "08000", "08003", "08006", "08001", "08004", "ECONNRESET", "EPIPE", "ETIMEDOUT"]);
+const LOST_MESSAGES = /Connection terminated|connection terminated unexpectedly|Client has encountered a connection error|SSL error|bad length|ECONNRESET|socket hang up/i;
+
+/**
+ * True when `e` says the connection was lost (server restart, an idle reaper, a proxy, a broken SSL
+ * stream), as opposed to the statement failing. Only an idempotent statement may be sent again on it.
+ */
+export function isConnectionLost(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  const code = (e as { code?: string }).code;
+  return (code !== undefined && LOST_CODES.has(code)) || LOST_MESSAGES.test(e.message);
 }
 
 /** Run `fn` while holding a session advisory lock, so that only one process does it at a time. */

@@ -2,6 +2,8 @@
 // per database under an advisory lock together with the app migrations.
 import { createWaypointStore, type WaypointStore } from "../memory/store.js";
 import { applyMigrations, openDatabase, withAdvisoryLock, type Database, type OpenDatabaseOptions } from "../db/index.js";
+import { PostgresSaver } from "@langchain/langgraph-checkpoint-postgres";
+import { config } from "../config.js";
 import { WaypointSaver } from "./saver.js";
 
 export { copyThread } from "./threads.js";
@@ -11,8 +13,12 @@ export { appendTranscript, readTranscript, transcriptMessages, type TranscriptEn
 
 export interface Persistence {
   db: Database;
-  /** Checkpointer for every graph: one checkpoint per super-step (PostgresSaver tables, see saver.ts). */
-  saver: WaypointSaver;
+  /**
+   * Checkpointer for every graph: one checkpoint per super-step (PostgresSaver tables). WaypointSaver by
+   * default (batched writes, one-query delta history, transcript); a stock PostgresSaver with
+   * WAYPOINT_SAVER=stock.
+   */
+  saver: PostgresSaver;
   /** Cross-thread memory: PostgresStore behind exact namespaces and safe labels (see memory/store.ts). */
   store: WaypointStore;
   close(): Promise<void>;
@@ -21,12 +27,15 @@ export interface Persistence {
 const SETUP_LOCK = "waypoint:setup";
 
 /** Build saver and store on an open database and make sure every table exists. */
-export async function createPersistence(db: Database): Promise<Persistence> {
-  const saver = new WaypointSaver(db.pool);
+export async function createPersistence(db: Database, opts: { saver?: "waypoint" | "stock" } = {}): Promise<Persistence> {
+  const waypointSaver = new WaypointSaver(db.pool);
+  // Stock: LangGraph's own saver on the same tables (a fallback; no transcript, and one super-step's
+  // parallel message writes may come back in task-id order). Its tables are set up the same way.
+  const saver = (opts.saver ?? config().saver) === "stock" ? new PostgresSaver(db.pool) : waypointSaver;
   const store = await createWaypointStore({ pool: db.pool, url: db.url });
   // Concurrent setup() of saver and store fails on duplicate keys: one process at a time.
   await withAdvisoryLock(db.pool, SETUP_LOCK, async (client) => {
-    await saver.setup();
+    await waypointSaver.setup();
     await store.setup();
     await applyMigrations(client);
   });

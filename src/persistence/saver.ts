@@ -10,6 +10,9 @@
 //    the write itself.
 import {
   WRITES_IDX_MAP,
+  type ChannelVersions,
+  type Checkpoint,
+  type CheckpointMetadata,
   type CheckpointPendingWrite,
   type DeltaChannelHistory,
   type PendingWrite,
@@ -19,7 +22,15 @@ import { PostgresSaver } from "@langchain/langgraph-checkpoint-postgres";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import type pg from "pg";
 import { log } from "../log.js";
-import { appendTranscript, transcriptEntries } from "./transcript.js";
+import { isConnectionLost } from "../db/pool.js";
+import { transcriptEntries, transcriptInsert } from "./transcript.js";
+
+/** PostgresSaver's serialisation helpers (protected in its source, untyped in its declarations). */
+interface StockInternals {
+  _dumpBlobs(threadId: string | undefined, checkpointNs: string, values: Checkpoint["channel_values"], versions: ChannelVersions): Promise<unknown[][]>;
+  _dumpMetadata(metadata: CheckpointMetadata): Promise<unknown>;
+  _dumpCheckpoint(checkpoint: Checkpoint): unknown;
+}
 
 export interface WaypointSaverOptions {
   /** Channels whose messages go to waypoint.transcript (default ["messages"]; [] turns it off). */
@@ -106,20 +117,57 @@ export class WaypointSaver extends PostgresSaver {
         upsert ? "DO UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob, task_path = EXCLUDED.task_path" : "DO NOTHING"
       }`;
     if (entries.length === 0) {
-      await this.db.query(insert, values);
+      await this.send(insert, values);
       return;
     }
-    const client = await this.db.connect();
+    // The writes and their messages in one statement: one round trip, one commit, both or neither.
+    const transcript = transcriptInsert(entries, values.length + 1);
+    await this.send(`WITH step_writes AS (${insert}) ${transcript.sql}`, [...values, ...transcript.values]);
+  }
+
+  /**
+   * PostgresSaver.put in one statement: the new channel blobs and the checkpoint row together (stock
+   * sends BEGIN, one INSERT per blob, the checkpoint, COMMIT). Same rows, same serialisation.
+   */
+  override async put(config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, newVersions: ChannelVersions): Promise<RunnableConfig> {
+    if (config.configurable === undefined) throw new Error(`Missing "configurable" field in "config" param`);
+    const { thread_id: threadId, checkpoint_ns: checkpointNs = "", checkpoint_id: parentId } = config.configurable as Record<string, string | undefined>;
+    const self = this as unknown as StockInternals;
+    const [blobs, dumpedMetadata] = await Promise.all([self._dumpBlobs(threadId, checkpointNs, checkpoint.channel_values, newVersions), self._dumpMetadata(metadata)]);
+    const values: unknown[] = [threadId, checkpointNs, checkpoint.id, parentId, self._dumpCheckpoint(checkpoint), dumpedMetadata];
+    const upsertCheckpoint = `INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata)
+      VALUES ($1, $2, $3, $4, $5, $6)
+      ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata`;
+    if (blobs.length === 0) await this.send(upsertCheckpoint, values);
+    else {
+      const tuples = blobs.map((b) => {
+        const at = values.length;
+        values.push(...b);
+        return `($${at + 1}, $${at + 2}, $${at + 3}, $${at + 4}, $${at + 5}, $${at + 6})`;
+      });
+      await this.send(
+        `WITH step_blobs AS (INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, type, blob) VALUES ${tuples.join(", ")}
+           ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO NOTHING)
+         ${upsertCheckpoint}`,
+        values,
+      );
+    }
+    return { configurable: { thread_id: threadId, checkpoint_ns: checkpointNs, checkpoint_id: checkpoint.id } };
+  }
+
+  /**
+   * One statement on the pool. Every statement the saver sends is idempotent (an upsert of the same
+   * rows), so when the connection it ran on turns out to be dead (the server or a proxy dropped an idle
+   * connection during a long model call: "Connection terminated", "SSL error: bad length", 57P01) it is
+   * sent once more, on a fresh connection, instead of failing the run.
+   */
+  private async send(sql: string, values: unknown[]): Promise<void> {
     try {
-      await client.query("BEGIN");
-      await client.query(insert, values);
-      await appendTranscript(client, entries);
-      await client.query("COMMIT");
+      await this.db.query(sql, values);
     } catch (e) {
-      await client.query("ROLLBACK").catch(() => undefined);
-      throw e;
-    } finally {
-      client.release();
+      if (!isConnectionLost(e)) throw e;
+      log.warn({ error: (e as Error).message }, "checkpoint write: the connection was lost; sending it again on a new one");
+      await this.db.query(sql, values);
     }
   }
 

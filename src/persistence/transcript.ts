@@ -131,20 +131,29 @@ export function transcriptEntries(opts: {
  */
 export async function appendTranscript(db: Queryable, entries: readonly TranscriptEntry[]): Promise<number> {
   if (entries.length === 0) return 0;
+  const { sql, values } = transcriptInsert(entries);
+  const { rowCount } = await db.query(sql, values);
+  return rowCount ?? 0;
+}
+
+/**
+ * The INSERT appendTranscript sends, with its parameters numbered from `$${firstParam}` (so a caller
+ * can put it in one statement with others, as the saver does with a step's writes).
+ */
+export function transcriptInsert(entries: readonly TranscriptEntry[], firstParam = 1): { sql: string; values: unknown[] } {
   const cols = 9;
   const values: unknown[] = [];
   const tuples = entries.map((e, i) => {
     values.push(e.threadId, e.checkpointNs, e.messageId, e.type, e.name, e.toolCallId, JSON.stringify(e.message), e.contentHash, e.taskId);
-    const b = i * cols;
+    const b = firstParam - 1 + i * cols;
     return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}::jsonb, $${b + 8}, $${b + 9})`;
   });
-  const { rowCount } = await db.query(
-    `INSERT INTO waypoint.transcript (thread_id, checkpoint_ns, message_id, type, name, tool_call_id, message, content_hash, task_id)
+  return {
+    sql: `INSERT INTO waypoint.transcript (thread_id, checkpoint_ns, message_id, type, name, tool_call_id, message, content_hash, task_id)
      VALUES ${tuples.join(", ")}
      ON CONFLICT (thread_id, checkpoint_ns, message_id, content_hash) DO NOTHING`,
     values,
-  );
-  return rowCount ?? 0;
+  };
 }
 
 export interface ReadTranscriptOptions {
