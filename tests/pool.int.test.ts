@@ -106,7 +106,8 @@ test("a checkpoint write whose connection dies under it is sent again once, and 
     let failures = 0;
     // The first two checkpoint statements die as if the server had dropped the connection.
     (pool as unknown as { query: (...a: unknown[]) => Promise<unknown> }).query = async (...args: unknown[]) => {
-      const sql = typeof args[0] === "string" ? args[0] : "";
+      const first = args[0] as string | { text?: string } | undefined;
+      const sql = typeof first === "string" ? first : (first?.text ?? "");
       if (failures < 2 && /INSERT INTO checkpoint/.test(sql)) {
         failures++;
         await real(...args); // it even reached the server: the retry must be harmless

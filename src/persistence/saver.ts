@@ -22,6 +22,7 @@ import { PostgresSaver } from "@langchain/langgraph-checkpoint-postgres";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import type pg from "pg";
 import { log } from "../log.js";
+import { createHash } from "node:crypto";
 import { isConnectionLost } from "../db/pool.js";
 import { transcriptEntries, transcriptInsert } from "./transcript.js";
 
@@ -43,6 +44,18 @@ export interface WaypointSaverOptions {
 const STOCK_WRITES_ORDER = "order by cw.task_id, cw.idx)";
 // Byte order ("C") of UTF-8 text is code point order, which is what compareWritesSortKeys uses.
 const WRITES_ORDER = `order by cw.task_path COLLATE "C", cw.task_id COLLATE "C", cw.idx)`;
+
+const statementNames = new Map<string, string>();
+
+/** A stable name per statement text (the text depends only on how many rows a step writes). */
+function statementName(sql: string): string {
+  let name = statementNames.get(sql);
+  if (!name) {
+    name = `wp_${createHash("sha1").update(sql).digest("hex").slice(0, 16)}`;
+    if (statementNames.size < 1000) statementNames.set(sql, name);
+  }
+  return name;
+}
 
 /** Stock SELECT_SQL's channel_values join (group 1: the blobs table as stock names it). */
 const CHANNEL_VALUES_JOIN = /from jsonb_each_text\(checkpoint -> 'channel_versions'\)\s+inner join (\S+) bl\s+on bl\.thread_id = cp\.thread_id\s+and bl\.checkpoint_ns = cp\.checkpoint_ns\s+and bl\.channel = jsonb_each_text\.key\s+and bl\.version = jsonb_each_text\.value\s+\) as channel_values/;
@@ -178,12 +191,14 @@ export class WaypointSaver extends PostgresSaver {
    * sent once more, on a fresh connection, instead of failing the run.
    */
   private async send(sql: string, values: unknown[]): Promise<void> {
+    // A named (prepared) statement: each connection parses and plans each shape once, not every step.
+    const query = { name: statementName(sql), text: sql, values };
     try {
-      await this.db.query(sql, values);
+      await this.db.query(query);
     } catch (e) {
       if (!isConnectionLost(e)) throw e;
       log.warn({ error: (e as Error).message }, "checkpoint write: the connection was lost; sending it again on a new one");
-      await this.db.query(sql, values);
+      await this.db.query(query);
     }
   }
 
