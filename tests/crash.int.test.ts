@@ -134,7 +134,7 @@ test.each([
   ["waypoint", "kill-mid"],
   ["stock", "kill-mid-stock"],
 ])("killed mid-tool (effect done, step not yet checkpointed), %s saver: the ledger replays, no second account", async (saver, tag) => {
-  const env = { ...traceEnv(`mid-tool-${saver}`), WAYPOINT_SAVER: saver };
+  const env: NodeJS.ProcessEnv = { ...traceEnv(`mid-tool-${saver}`), WAYPOINT_SAVER: saver };
   const email = `${tag}@acme.test`;
   const child = startCli(["--pace", PACE, "run", "onboarding", "--input", input(tag)], env);
   await child.waitFor("agent: proposes create_account");

@@ -12,7 +12,9 @@ import {
   WRITES_IDX_MAP,
   type ChannelVersions,
   type Checkpoint,
+  type CheckpointListOptions,
   type CheckpointMetadata,
+  type CheckpointTuple,
   type CheckpointPendingWrite,
   type DeltaChannelHistory,
   type PendingWrite,
@@ -24,7 +26,7 @@ import type pg from "pg";
 import { log } from "../log.js";
 import { createHash } from "node:crypto";
 import { isConnectionLost } from "../db/pool.js";
-import { transcriptEntries, transcriptInsert } from "./transcript.js";
+import { transcriptEntries, transcriptInsert, type TranscriptEntry } from "./transcript.js";
 
 /** PostgresSaver's serialisation helpers (protected in its source, untyped in its declarations). */
 interface StockInternals {
@@ -38,12 +40,79 @@ export interface WaypointSaverOptions {
   transcriptChannels?: string[];
   /** Serializer for checkpoints and writes (default: PostgresSaver's JsonPlusSerializer). */
   serde?: SerializerProtocol;
+  /**
+   * Milliseconds a task's ordinary writes may wait to go out in the same statement as the step's
+   * checkpoint (default 25; 0 writes each task's writes at once, as stock does).
+   */
+  groupWritesMs?: number;
 }
 
 /** The order stock PostgresSaver reads a checkpoint's writes in, and the order LangGraph applies them in. */
 const STOCK_WRITES_ORDER = "order by cw.task_id, cw.idx)";
 // Byte order ("C") of UTF-8 text is code point order, which is what compareWritesSortKeys uses.
 const WRITES_ORDER = `order by cw.task_path COLLATE "C", cw.task_id COLLATE "C", cw.idx)`;
+
+/** Writes of one checkpoint waiting for its next checkpoint (or for their flush timer). */
+interface PendingWrites {
+  threadId: string;
+  /** (task id, idx) -> row; the first write of a row wins, as with INSERT ... DO NOTHING. */
+  regular: Map<string, WriteRow>;
+  entries: TranscriptEntry[];
+  timer?: NodeJS.Timeout;
+}
+
+const pendingKey = (threadId: string, checkpointNs: string, checkpointId: string) => `${threadId}\u0000${checkpointNs}\u0000${checkpointId}`;
+const rowKey = (r: WriteRow) => `${r[3]}\u0000${r[4]}`;
+
+/** One SQL statement built from parts: data-modifying CTEs, then a final statement, and its values. */
+class Statement {
+  readonly values: unknown[] = [];
+  private readonly ctes: string[] = [];
+  private last: string | undefined;
+
+  /** The number of the next parameter. */
+  next(): number {
+    return this.values.length + 1;
+  }
+
+  /** A parenthesised tuple of parameters for `row` (its values appended). */
+  tuple(row: readonly unknown[]): string {
+    const at = this.values.length;
+    this.values.push(...row);
+    return `(${row.map((_, i) => `$${at + i + 1}`).join(", ")})`;
+  }
+
+  /** Append a part built elsewhere with parameters numbered from next(); returns its SQL. */
+  add(part: { sql: string; values: unknown[] }): string {
+    this.values.push(...part.values);
+    return part.sql;
+  }
+
+  with(sql: string): void {
+    this.ctes.push(sql);
+  }
+
+  finish(sql: string): void {
+    this.last = sql;
+  }
+
+  /** The statement: every part but the last as a CTE (the last part is the main statement). */
+  sql(): string {
+    const parts = this.last === undefined ? [...this.ctes] : [...this.ctes, this.last];
+    const main = parts.pop() ?? "SELECT 1";
+    return parts.length ? `WITH ${parts.map((p, i) => `part_${i} AS (${p})`).join(", ")} ${main}` : main;
+  }
+}
+
+/** INSERT of write rows: special writes replace an earlier row, others keep the first. */
+function writesInsert(stmt: Statement, rows: WriteRow[], replace: boolean): string {
+  const tuples = rows.map((r) => stmt.tuple(r));
+  return `INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob, task_path)
+      VALUES ${tuples.join(", ")}
+      ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) ${
+        replace ? "DO UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob, task_path = EXCLUDED.task_path" : "DO NOTHING"
+      }`;
+}
 
 const statementNames = new Map<string, string>();
 
@@ -75,11 +144,17 @@ export class WaypointSaver extends PostgresSaver {
   /** PostgresSaver keeps its pool private; the same pool, for our own statements. */
   private readonly db: pg.Pool;
   private readonly transcriptChannels: ReadonlySet<string>;
+  private readonly groupWritesMs: number;
+  /** Ordinary writes waiting for their checkpoint's successor, by (thread, namespace, checkpoint). */
+  private readonly pending = new Map<string, PendingWrites>();
+  /** Flushes being sent, by the same key: a checkpoint waits for its parent's writes to land first. */
+  private readonly inFlight = new Map<string, Promise<void>>();
 
   constructor(pool: pg.Pool, opts: WaypointSaverOptions = {}) {
     super(pool, opts.serde);
     this.db = pool;
     this.transcriptChannels = new Set(opts.transcriptChannels ?? ["messages"]);
+    this.groupWritesMs = opts.groupWritesMs ?? 25;
     // getTuple/list return pendingWrites in writesSortKey order (BaseCheckpointSaver's contract). The
     // statement is private to PostgresSaver: fail here, loudly, if an upgrade changed it.
     const sql = this as unknown as { SQL_STATEMENTS: { SELECT_SQL: string } };
@@ -117,69 +192,140 @@ export class WaypointSaver extends PostgresSaver {
   }
 
   /**
-   * PostgresSaver.putWrites with the task path stored, in one statement (stock: one per write), and the
-   * messages among the writes appended to the transcript in the same transaction.
+   * PostgresSaver.putWrites with the task path stored, and the messages among the writes appended to
+   * the transcript in the same statement. Ordinary writes wait (at most `groupWritesMs`) for the step's
+   * checkpoint and go in the same statement as it: one round trip and one commit per super-step. A
+   * step that takes longer gets its writes flushed on their own when the wait ends, so a finished task
+   * is durable within that time, as with stock. Errors, interrupts and resumes are written at once.
    */
   override async putWrites(config: RunnableConfig, writes: PendingWrite[], taskId: string, taskPath = ""): Promise<void> {
     if (writes.length === 0) return;
     const { thread_id: threadId, checkpoint_ns: checkpointNs = "", checkpoint_id: checkpointId } = (config.configurable ?? {}) as Record<string, string | undefined>;
     if (threadId === undefined || checkpointId === undefined) throw new Error("WaypointSaver.putWrites: config.configurable needs thread_id and checkpoint_id");
     // Special writes (errors, interrupts, resumes) replace an earlier one; others keep the first.
-    const upsert = writes.every((w) => w[0] in WRITES_IDX_MAP);
+    const special = writes.every((w) => w[0] in WRITES_IDX_MAP);
     const dumped = await this._dumpWrites(threadId, checkpointNs, checkpointId, taskId, writes);
-    // One statement cannot touch a row twice: keep the write a row-by-row insert would have left.
-    const byIdx = new Map<number, WriteRow>();
-    for (const d of dumped) if (upsert || !byIdx.has(d[4])) byIdx.set(d[4], [...d, taskPath]);
-    const rows = [...byIdx.values()];
+    const rows = dumped.map((d): WriteRow => [...d, taskPath]);
     const { entries, withoutId } = transcriptEntries({ threadId, checkpointNs, taskId, writes, channels: this.transcriptChannels });
     if (withoutId > 0) log.debug({ threadId, taskId, withoutId }, "messages without an id were not added to the transcript");
-
-    const values: unknown[] = [];
-    const tuples = rows.map((r, i) => {
-      values.push(...r);
-      const b = i * 9;
-      return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9})`;
-    });
-    const insert = `INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob, task_path)
-      VALUES ${tuples.join(", ")}
-      ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) ${
-        upsert ? "DO UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob, task_path = EXCLUDED.task_path" : "DO NOTHING"
-      }`;
-    if (entries.length === 0) {
-      await this.send(insert, values);
+    const key = pendingKey(threadId, checkpointNs, checkpointId);
+    if (!special && this.groupWritesMs > 0) {
+      const p = this.pending.get(key) ?? { threadId, regular: new Map<string, WriteRow>(), entries: [] };
+      this.pending.set(key, p);
+      for (const r of rows) if (!p.regular.has(rowKey(r))) p.regular.set(rowKey(r), r);
+      p.entries.push(...entries);
+      if (!p.timer) {
+        p.timer = setTimeout(() => this.flushKey(key).catch((e: unknown) => log.warn({ threadId, error: (e as Error).message }, "checkpoint writes: a grouped flush failed; the next checkpoint or read sends them again")), this.groupWritesMs);
+        p.timer.unref?.();
+      }
       return;
     }
-    // The writes and their messages in one statement: one round trip, one commit, both or neither.
-    const transcript = transcriptInsert(entries, values.length + 1);
-    await this.send(`WITH step_writes AS (${insert}) ${transcript.sql}`, [...values, ...transcript.values]);
+    await this.flushKey(key, special ? { special: rows, entries } : { regular: rows, entries });
+  }
+
+  /** Send what `key` has buffered (and `extra`) in one statement; buffered writes go back on failure. */
+  private async flushKey(key: string, extra: { regular?: WriteRow[]; special?: WriteRow[]; entries: TranscriptEntry[] } = { entries: [] }): Promise<void> {
+    await this.inFlight.get(key);
+    const buffered = this.takePending(key);
+    const regular = new Map<string, WriteRow>();
+    for (const r of [...(buffered?.regular.values() ?? []), ...(extra.regular ?? [])]) if (!regular.has(rowKey(r))) regular.set(rowKey(r), r);
+    const special = new Map<string, WriteRow>();
+    for (const r of extra.special ?? []) special.set(rowKey(r), r);
+    const entries = [...(buffered?.entries ?? []), ...extra.entries];
+    if (regular.size === 0 && special.size === 0 && entries.length === 0) return;
+    const stmt = new Statement();
+    if (regular.size) stmt.with(writesInsert(stmt, [...regular.values()], false));
+    if (special.size) stmt.with(writesInsert(stmt, [...special.values()], true));
+    if (entries.length) stmt.with(stmt.add(transcriptInsert(entries, stmt.next())));
+    const sending = this.send(stmt.sql(), stmt.values);
+    const tracked = sending.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.inFlight.set(key, tracked);
+    try {
+      await sending;
+    } catch (e) {
+      if (buffered) this.restorePending(key, buffered);
+      throw e;
+    } finally {
+      if (this.inFlight.get(key) === tracked) this.inFlight.delete(key);
+    }
+  }
+
+  private takePending(key: string): PendingWrites | undefined {
+    const p = this.pending.get(key);
+    if (!p) return undefined;
+    this.pending.delete(key);
+    if (p.timer) clearTimeout(p.timer);
+    delete p.timer;
+    return p;
+  }
+
+  private restorePending(key: string, p: PendingWrites): void {
+    const now = this.pending.get(key);
+    if (now) {
+      for (const [k, r] of p.regular) if (!now.regular.has(k)) now.regular.set(k, r);
+      now.entries.unshift(...p.entries);
+    } else this.pending.set(key, { threadId: p.threadId, regular: p.regular, entries: p.entries });
+  }
+
+  /** Everything buffered written, and nothing being written: what a read must see first. */
+  async flushPending(): Promise<void> {
+    if (this.pending.size === 0 && this.inFlight.size === 0) return;
+    await Promise.all([...this.pending.keys()].map((k) => this.flushKey(k)));
+    await Promise.all([...this.inFlight.values()]);
+  }
+
+  override async getTuple(config: RunnableConfig): Promise<CheckpointTuple | undefined> {
+    await this.flushPending();
+    return super.getTuple(config);
+  }
+
+  override async *list(config: RunnableConfig, options?: CheckpointListOptions): AsyncGenerator<CheckpointTuple> {
+    await this.flushPending();
+    yield* super.list(config, options);
+  }
+
+  override async deleteThread(threadId: string): Promise<void> {
+    for (const [key, p] of this.pending) if (p.threadId === threadId) this.takePending(key);
+    await Promise.all([...this.inFlight.values()]);
+    await super.deleteThread(threadId);
   }
 
   /**
-   * PostgresSaver.put in one statement: the new channel blobs and the checkpoint row together (stock
-   * sends BEGIN, one INSERT per blob, the checkpoint, COMMIT). Same rows, same serialisation.
+   * PostgresSaver.put in one statement: the writes of the parent checkpoint still buffered (see
+   * putWrites) and their transcript rows, the new channel blobs, and the checkpoint row (stock sends
+   * BEGIN, one INSERT per blob, the checkpoint, COMMIT, after a transaction per task's writes). Same
+   * rows, same serialisation. The writes commit with (or before) the checkpoint that follows them,
+   * which is what rebuilding a delta channel needs.
    */
   override async put(config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, newVersions: ChannelVersions): Promise<RunnableConfig> {
     if (config.configurable === undefined) throw new Error(`Missing "configurable" field in "config" param`);
     const { thread_id: threadId, checkpoint_ns: checkpointNs = "", checkpoint_id: parentId } = config.configurable as Record<string, string | undefined>;
     const self = this as unknown as StockInternals;
     const [blobs, dumpedMetadata] = await Promise.all([self._dumpBlobs(threadId, checkpointNs, checkpoint.channel_values, newVersions), self._dumpMetadata(metadata)]);
-    const values: unknown[] = [threadId, checkpointNs, checkpoint.id, parentId, self._dumpCheckpoint(checkpoint), dumpedMetadata];
-    const upsertCheckpoint = `INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata)
-      VALUES ($1, $2, $3, $4, $5, $6)
-      ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata`;
-    if (blobs.length === 0) await this.send(upsertCheckpoint, values);
-    else {
-      const tuples = blobs.map((b) => {
-        const at = values.length;
-        values.push(...b);
-        return `($${at + 1}, $${at + 2}, $${at + 3}, $${at + 4}, $${at + 5}, $${at + 6})`;
-      });
-      await this.send(
-        `WITH step_blobs AS (INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, type, blob) VALUES ${tuples.join(", ")}
-           ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO NOTHING)
-         ${upsertCheckpoint}`,
-        values,
-      );
+    const parentKey = threadId !== undefined && parentId !== undefined ? pendingKey(threadId, checkpointNs, parentId) : undefined;
+    if (parentKey) await this.inFlight.get(parentKey);
+    const buffered = parentKey ? this.takePending(parentKey) : undefined;
+
+    const stmt = new Statement();
+    if (buffered?.regular.size) stmt.with(writesInsert(stmt, [...buffered.regular.values()], false));
+    if (buffered?.entries.length) stmt.with(stmt.add(transcriptInsert(buffered.entries, stmt.next())));
+    if (blobs.length) {
+      const tuples = blobs.map((b) => stmt.tuple(b));
+      stmt.with(`INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, type, blob) VALUES ${tuples.join(", ")}
+           ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO NOTHING`);
+    }
+    const row = stmt.tuple([threadId, checkpointNs, checkpoint.id, parentId, self._dumpCheckpoint(checkpoint), dumpedMetadata]);
+    stmt.finish(`INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata)
+      VALUES ${row}
+      ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata`);
+    try {
+      await this.send(stmt.sql(), stmt.values);
+    } catch (e) {
+      if (parentKey && buffered) this.restorePending(parentKey, buffered);
+      throw e;
     }
     return { configurable: { thread_id: threadId, checkpoint_ns: checkpointNs, checkpoint_id: checkpoint.id } };
   }
@@ -209,6 +355,7 @@ export class WaypointSaver extends PostgresSaver {
    * checkpoint's in writesSortKey order; the seed checkpoint's own writes are included.
    */
   override async getDeltaChannelHistory(options: { config: RunnableConfig; channels: string[] }): Promise<Record<string, DeltaChannelHistory>> {
+    await this.flushPending();
     const { config } = options;
     const channels = [...new Set(options.channels)];
     if (channels.length === 0) return {};
