@@ -82,3 +82,28 @@ test("a reviewer edits the proposed grant in the inbox, approves it, and the thr
   expect((await client.threads.get(second.thread_id)).status).toBe("interrupted");
   await page.close();
 });
+
+test("a permission request: the reviewer grants the scope for the rest of the run in the inbox", async () => {
+  const client = new Client({ apiUrl: server.url, apiKey: "tok-reviewer" });
+  const thread = await client.threads.create();
+  const email = "inbox-scope@acme.test";
+  const policy = { tools: { grant_privileges: { tier: "auto", scopes: ["iam:write"] } } };
+  await client.runs.wait(thread.thread_id, "onboarding", { input: { hire: { ...HIRE, email } }, context: { policy } } as never);
+
+  const page = await browser.newPage();
+  await page.goto(`${server.url}/inbox?token=tok-reviewer`);
+  const card = page.locator(`.card[data-thread="${thread.thread_id}"]`);
+  await card.waitFor();
+  const text = await card.innerText();
+  expect(text).toContain("permission needed");
+  expect(text).toContain('needs "iam:write", which this run does not hold');
+  expect(text).toMatch(/grant_for_run: The scope is granted for this call and every later call/);
+  await page.screenshot({ path: path.join(ARTIFACTS, "inbox-4-permission.png"), fullPage: true });
+
+  await card.getByRole("button", { name: "Grant for the rest of the run" }).click();
+  await card.locator(".status.ok").waitFor();
+  expect(await card.locator(".thread-status").innerText()).toBe("done");
+  const state = await client.threads.getState(thread.thread_id);
+  expect((state.values as { oversight: { grants: Array<{ scope: string; for: string }> } }).oversight.grants).toEqual([expect.objectContaining({ scope: "iam:write", for: "run" })]);
+  await page.close();
+});

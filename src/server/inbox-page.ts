@@ -109,6 +109,8 @@ function render(t) {
     form.onsubmit = (ev) => { ev.preventDefault(); decide(same(build(form.message.value))); };
   };
   if (allowed.includes("approve")) button("Approve", "primary", () => decide(same({ type: "approve" })));
+  if (allowed.includes("grant_once")) button("Grant for this call", "primary", () => decide(same({ type: "grant_once" })));
+  if (allowed.includes("grant_for_run")) button("Grant for the rest of the run", "", () => decide(same({ type: "grant_for_run" })));
   if (allowed.includes("edit")) button("Edit", "", () => {
     const a = req.actionRequests[0];
     const schema = (req.reviewConfigs.find((c) => c.actionName === a.name) || {}).argsSchema || { properties: {} };
@@ -120,8 +122,6 @@ function render(t) {
   if (allowed.includes("respond")) button("Respond", "", () => askText("Result to give the agent instead", (m) => ({ type: "respond", message: m })));
   if (allowed.includes("confirm_done")) button("It happened", "primary", () => askText("What you found (e.g. the reference)", (m) => (m ? { type: "confirm_done", message: m } : { type: "confirm_done" })));
   if (allowed.includes("run_again")) button("It did not happen: run again", "", () => decide(same({ type: "run_again" })));
-  if (allowed.includes("grant_once")) button("Grant for this call", "primary", () => decide(same({ type: "grant_once" })));
-  if (allowed.includes("grant_for_run")) button("Grant for the rest of the run", "", () => decide(same({ type: "grant_for_run" })));
   if (allowed.includes("skip")) button("Skip it", "", () => askText("Why", (m) => (m ? { type: "skip", message: m } : { type: "skip" })));
   for (const o of req.reviewConfigs[0].options || []) button(o.description, "", () => decide([o.tool ? { type: "choose", option: o.id, args: o.exampleArgs || {} } : { type: "choose", option: o.id }]));
   return card;
