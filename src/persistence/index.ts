@@ -4,6 +4,7 @@ import { createWaypointStore, type WaypointStore } from "../memory/store.js";
 import { applyMigrations, openDatabase, withAdvisoryLock, type Database, type OpenDatabaseOptions } from "../db/index.js";
 import { PostgresSaver } from "@langchain/langgraph-checkpoint-postgres";
 import { config } from "../config.js";
+import { log } from "../log.js";
 import { WaypointSaver } from "./saver.js";
 
 export { copyThread } from "./threads.js";
@@ -47,6 +48,8 @@ export async function createPersistence(db: Database, opts: { saver?: "waypoint"
     async close() {
       if (closed) return;
       closed = true;
+      // Writes still grouped in memory (a step that never reached its checkpoint) go out before the pool closes.
+      await waypointSaver.flushPending().catch((e: unknown) => log.warn({ error: (e as Error).message }, "could not write buffered checkpoint writes before closing"));
       await store.stop();
       await db.close();
     },
