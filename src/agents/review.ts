@@ -13,6 +13,7 @@ import { Command, END, interrupt, type LangGraphRunnableConfig } from "@langchai
 import {
   buildReviewRequest,
   confidenceOf,
+  describeCall,
   evaluateCall,
   guardLimits,
   progressOf,
@@ -47,12 +48,6 @@ export function reviewEnds(next: { tools: string; agent: string } = { tools: "to
 }
 
 type ReviewState = { messages: BaseMessage[]; oversight?: Oversight };
-
-function describeCall(call: ToolCall, tool: DurableTool | undefined): string {
-  const parsed = tool?.schema.safeParse(call.args);
-  if (tool?.describe && parsed?.success) return tool.describe(parsed.data);
-  return `${call.name}(${JSON.stringify(call.args)})`;
-}
 
 /** Scopes the run holds for `call`: the policy's, those granted for the run, and those granted for this call. */
 function heldScopes(policy: Policy, oversight: Oversight, call: ToolCall): Set<string> {

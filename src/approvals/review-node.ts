@@ -30,7 +30,8 @@ export function progressOf(messages: BaseMessage[]): Pick<ReviewContext, "done" 
   return { done, artifacts };
 }
 
-function describeCall(call: ToolCall, tool: DurableTool | undefined): string {
+/** What a call would do, in words: the tool's own description of these arguments, or name(args). */
+export function describeCall(call: ToolCall, tool: DurableTool | undefined): string {
   const parsed = tool?.schema.safeParse(call.args);
   if (tool?.describe && parsed?.success) return tool.describe(parsed.data);
   return `${call.name}(${JSON.stringify(call.args)})`;

@@ -15,10 +15,6 @@ const CHARS_PER_TOKEN = 4;
 /** Tokens counted per message for its role and framing. */
 const TOKENS_PER_MESSAGE = 4;
 
-function textOf(m: BaseMessage): string {
-  if (typeof m.content === "string") return m.content;
-  return m.content.map((p) => ("text" in p && typeof p.text === "string" ? p.text : JSON.stringify(p))).join("");
-}
 
 function toolCallsOf(m: BaseMessage) {
   return AIMessage.isInstance(m) ? (m.tool_calls ?? []) : [];
@@ -33,7 +29,7 @@ function toolCallsOf(m: BaseMessage) {
 export function estimateTokens(messages: BaseMessage[]): number {
   let chars = 0;
   for (const m of messages) {
-    chars += textOf(m).length;
+    chars += m.text.length;
     for (const tc of toolCallsOf(m)) chars += tc.name.length + JSON.stringify(tc.args ?? {}).length;
   }
   return Math.ceil(chars / CHARS_PER_TOKEN) + TOKENS_PER_MESSAGE * messages.length;
@@ -120,10 +116,10 @@ function clip(text: string, max: number): string {
 function describeMessage(m: BaseMessage, max: number): string {
   const type = m.getType();
   // An earlier summary is folded into the new one whole (its first line is only the heading).
-  if (isSummaryMessage(m)) return `earlier summary:\n${textOf(m).split("\n").slice(1).join("\n")}`;
-  if (ToolMessage.isInstance(m)) return `${type} ${m.name ?? "tool"}${m.status === "error" ? " (error)" : ""}: ${clip(textOf(m), max)}`;
+  if (isSummaryMessage(m)) return `earlier summary:\n${m.text.split("\n").slice(1).join("\n")}`;
+  if (ToolMessage.isInstance(m)) return `${type} ${m.name ?? "tool"}${m.status === "error" ? " (error)" : ""}: ${clip(m.text, max)}`;
   const calls = toolCallsOf(m);
-  const said = clip(textOf(m), max);
+  const said = clip(m.text, max);
   if (calls.length === 0) return `${type}: ${said}`;
   const asked = calls.map((tc) => `${tc.name}(${clip(JSON.stringify(tc.args ?? {}), max)})`).join(", ");
   return `${type} calls ${asked}${said ? ` and says: ${said}` : ""}`;
@@ -167,7 +163,7 @@ export async function summariseMessages(messages: BaseMessage[], opts: Summarise
   }
   const transcript = messages.map((m, i) => `${i + 1}. ${describeMessage(m, MODEL_CHARS)}`).join("\n");
   const reply = await opts.model.invoke([new SystemMessage(SUMMARY_INSTRUCTIONS), new HumanMessage(`Messages to summarise:\n${transcript}`)]);
-  const text = textOf(reply).trim();
+  const text = reply.text.trim();
   if (!text) throw new Error("the summarising model returned an empty summary");
   return text;
 }

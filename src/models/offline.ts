@@ -21,9 +21,6 @@ function jsonBlocks(text: string): Record<string, unknown>[] {
   return out;
 }
 
-function textOf(m: BaseMessage): string {
-  return typeof m.content === "string" ? m.content : m.content.map((p) => ("text" in p && typeof p.text === "string" ? p.text : "")).join("");
-}
 
 function parseJson(text: string): Record<string, unknown> | undefined {
   try {
@@ -49,20 +46,20 @@ export function planNextStep(messages: BaseMessage[], tools: ToolSpec[]): AIMess
   // "- tool <name>: <result>" lines (src/memory/summarise.ts).
   for (const m of messages) {
     if (m.getType() !== "human" || !String(m.id ?? "").startsWith("summary-")) continue;
-    for (const line of textOf(m).matchAll(/^- tool (\S+)( \(error\))?: (.*)$/gm)) {
+    for (const line of m.text.matchAll(/^- tool (\S+)( \(error\))?: (.*)$/gm)) {
       const [, name = "", failed, result = ""] = line;
       if (!calledTools.has(name)) calledTools.set(name, new ToolMessage({ tool_call_id: "summarised", name, content: result, status: failed ? "error" : "success" }));
     }
   }
   const facts: Record<string, unknown> = {};
-  for (const t of toolResults) if (t.status !== "error") Object.assign(facts, parseJson(textOf(t)));
-  for (const m of messages) if (m.getType() === "system" || m.getType() === "human") for (const b of jsonBlocks(textOf(m))) Object.assign(facts, b);
+  for (const t of toolResults) if (t.status !== "error") Object.assign(facts, parseJson(t.text));
+  for (const m of messages) if (m.getType() === "system" || m.getType() === "human") for (const b of jsonBlocks(m.text)) Object.assign(facts, b);
 
   const turn = messages.filter((m) => AIMessage.isInstance(m)).length;
   // Ids must never repeat in a thread (the ledger is keyed by tool call id, and the messages reducer
   // replaces a message with the same id), also after summarisation removed older turns: the turn number
   // plus a digest of the conversation so far keeps them unique and still deterministic.
-  const digest = createHash("sha256").update(messages.map((m) => m.id ?? textOf(m)).join("\n")).digest("hex").slice(0, 8);
+  const digest = createHash("sha256").update(messages.map((m) => m.id ?? m.text).join("\n")).digest("hex").slice(0, 8);
   for (const tool of tools) {
     if (calledTools.has(tool.name)) continue;
     const props = (tool.parameters.properties ?? {}) as Record<string, unknown>;
@@ -76,7 +73,7 @@ export function planNextStep(messages: BaseMessage[], tools: ToolSpec[]): AIMess
     }
     return new AIMessage({ id: `offline-${turn}-${digest}`, content: "", tool_calls: [{ id: `call_${turn}_${digest}_${tool.name}`, name: tool.name, args, type: "tool_call" }] });
   }
-  const lines = [...calledTools].map(([name, result]) => (result.status === "error" ? `- ${name}: not done (${textOf(result)})` : `- ${name}: done ${textOf(result)}`));
+  const lines = [...calledTools].map(([name, result]) => (result.status === "error" ? `- ${name}: not done (${result.text})` : `- ${name}: done ${result.text}`));
   return new AIMessage({ id: `offline-${turn}-${digest}`, content: lines.length ? `Finished.\n${lines.join("\n")}` : "Nothing to do." });
 }
 

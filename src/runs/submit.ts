@@ -60,12 +60,13 @@ export async function submit(wp: Waypoint, s: Submission): Promise<{ run: RunRow
     kind = "start";
   } else {
     if (s.threadId === undefined) throw invalid("Say which thread: a decision or a resume needs a thread id.");
-    threadId = (await getThreadRow(wp.pool, s.threadId)).thread_id;
+    const existing = await getThreadRow(wp.pool, s.threadId);
+    threadId = existing.thread_id;
     if (strategy === "reject" && (await activeRuns(wp.pool, threadId)).length > 0) {
       throw new WaypointError("thread_busy", `Thread ${threadId} already has an active run; submit with multitask strategy enqueue, interrupt or rollback, or wait.`);
     }
     if (s.command?.goto !== undefined) {
-      const nodes = wp.nodeNames((await getThreadRow(wp.pool, threadId)).agent);
+      const nodes = wp.nodeNames(existing.agent);
       const wanted = Array.isArray(s.command.goto) ? s.command.goto : [s.command.goto];
       const unknown = wanted.filter((n) => !nodes.includes(n));
       if (unknown.length) throw invalid(`command.goto names no node of this agent: ${unknown.join(", ")}; nodes: ${nodes.join(", ")}.`);
@@ -74,7 +75,7 @@ export async function submit(wp: Waypoint, s: Submission): Promise<{ run: RunRow
       throw new WaypointError("unknown_checkpoint", `Thread ${threadId} has no checkpoint "${s.fromCheckpoint}".`);
     }
     // Checked here, stored just before the run is queued: a bad policy changes nothing.
-    const policy = s.policy === undefined ? undefined : wp.checkPolicy((await getThreadRow(wp.pool, threadId)).agent, s.policy);
+    const policy = s.policy === undefined ? undefined : wp.checkPolicy(existing.agent, s.policy);
     if (s.decision !== undefined) {
       if (s.fromCheckpoint !== undefined) throw invalid("Answer a review on the thread's latest checkpoint, not with checkpoint_id.");
       await wp.recordDecision(threadId, s.decision, s.interruptId ? { interruptId: s.interruptId } : {});
