@@ -12,6 +12,7 @@ const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
 
 const EnvSchema = z.object({
   DATABASE_URL: z.preprocess(emptyToUndefined, z.url({ message: "DATABASE_URL must be a postgres:// URL" }).optional()),
+  DATABASE_DIRECT_URL: z.preprocess(emptyToUndefined, z.url({ message: "DATABASE_DIRECT_URL must be a postgres:// URL" }).optional()),
   TEST_DATABASE_URL: z.preprocess(emptyToUndefined, z.url({ message: "TEST_DATABASE_URL must be a postgres:// URL" }).optional()),
   WAYPOINT_DATA_DIR: z.preprocess(emptyToUndefined, z.string().default(path.join(PROJECT_ROOT, ".waypoint", "pgdata"))),
   WAYPOINT_PG_PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1024).max(65535).default(54329)),
@@ -30,12 +31,16 @@ const EnvSchema = z.object({
   WAYPOINT_API_PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(65535).default(8123)),
   WAYPOINT_API_TOKENS: optionalString,
   WAYPOINT_API_AUTH: z.preprocess(emptyToUndefined, z.enum(["on", "off"]).default("on")),
+  WAYPOINT_API_ADMIN_TOKENS: optionalString,
+  WAYPOINT_MAX_BODY_BYTES: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1024).max(1_073_741_824).default(2_097_152)),
+  WAYPOINT_CORS_ORIGINS: optionalString,
   WAYPOINT_TRACE_FILE: optionalString,
   WAYPOINT_POLICY_FILE: optionalString,
   WAYPOINT_SAVER: z.preprocess(emptyToUndefined, z.enum(["waypoint", "stock"]).default("waypoint")),
   WAYPOINT_RETENTION_KEEP: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(1_000_000).default(50)),
   WAYPOINT_RETENTION_INTERVAL_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(86_400_000).default(300_000)),
   WAYPOINT_ARTIFACT_BYTES: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1024).max(1_073_741_824).default(262_144)),
+  WAYPOINT_WEBHOOK_HOSTS: optionalString,
   WAYPOINT_SUMMARY_TOKENS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(10_000_000).default(8000)),
   LOG_LEVEL: z.preprocess(
     emptyToUndefined,
@@ -46,6 +51,8 @@ const EnvSchema = z.object({
 export type Config = {
   /** External Postgres to use; unset means Waypoint starts embedded Postgres. */
   databaseUrl: string | undefined;
+  /** The same server without a transaction-mode pooler in between (liveness locks, LISTEN); unset: databaseUrl. */
+  directDatabaseUrl: string | undefined;
   /** Postgres for the test suite; unset means the tests start embedded Postgres in a temp folder. */
   testDatabaseUrl: string | undefined;
   /** Data folder of the embedded Postgres (git-ignored). */
@@ -63,7 +70,19 @@ export type Config = {
   /** Fault injection in the world adapters (tests, chaos, demos): see src/world/faults.ts for the syntax. */
   faults: string | undefined;
   /** Agent server: where it listens, bearer tokens ("owner:token,..."), and whether auth is on. */
-  api: { host: string; port: number; tokens: Map<string, string>; auth: "on" | "off" };
+  api: {
+    host: string;
+    port: number;
+    /** token -> owner. */
+    tokens: Map<string, string>;
+    /** token -> name: these see and may change every thread, ownerless ones included. */
+    adminTokens: Map<string, string>;
+    auth: "on" | "off";
+    /** Largest request body accepted (413 beyond, refused before it is buffered). */
+    maxBodyBytes: number;
+    /** Browser origins allowed (CORS), over langgraph.json's http.cors; unset: langgraph.json's, else any. */
+    corsOrigins: string[] | undefined;
+  };
   /** When set, every node execution is appended to this JSONL file (debugging, crash tests). */
   traceFile: string | undefined;
   /** Checkpointer: "waypoint" (WaypointSaver, the default) or "stock" (LangGraph's PostgresSaver, a fallback). */
@@ -76,6 +95,8 @@ export type Config = {
   artifactBytes: number;
   /** Estimated tokens of conversation in state above which older messages are summarised (0: never). */
   summaryTokens: number;
+  /** Hosts (host or host:port) a run's webhook may call; empty: webhooks are refused. */
+  webhookHosts: string[];
   /** pino level for logs on stderr. */
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 };
@@ -94,6 +115,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   return {
     databaseUrl: e.DATABASE_URL,
+    directDatabaseUrl: e.DATABASE_DIRECT_URL,
     testDatabaseUrl: e.TEST_DATABASE_URL,
     dataDir: path.resolve(e.WAYPOINT_DATA_DIR),
     embeddedPort: e.WAYPOINT_PG_PORT,
@@ -107,23 +129,32 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxCrashes: e.WAYPOINT_MAX_CRASHES,
       maxAttempts: e.WAYPOINT_RUN_MAX_ATTEMPTS,
     },
-    api: { host: e.WAYPOINT_API_HOST, port: e.WAYPOINT_API_PORT, tokens: parseTokens(e.WAYPOINT_API_TOKENS), auth: e.WAYPOINT_API_AUTH },
+    api: {
+      host: e.WAYPOINT_API_HOST,
+      port: e.WAYPOINT_API_PORT,
+      tokens: parseTokens(e.WAYPOINT_API_TOKENS, "WAYPOINT_API_TOKENS"),
+      adminTokens: parseTokens(e.WAYPOINT_API_ADMIN_TOKENS, "WAYPOINT_API_ADMIN_TOKENS"),
+      auth: e.WAYPOINT_API_AUTH,
+      maxBodyBytes: e.WAYPOINT_MAX_BODY_BYTES,
+      corsOrigins: e.WAYPOINT_CORS_ORIGINS ? e.WAYPOINT_CORS_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean) : undefined,
+    },
     traceFile: e.WAYPOINT_TRACE_FILE,
     saver: e.WAYPOINT_SAVER,
     policyFile: e.WAYPOINT_POLICY_FILE,
     retention: { keep: e.WAYPOINT_RETENTION_KEEP, intervalMs: e.WAYPOINT_RETENTION_INTERVAL_MS },
     artifactBytes: e.WAYPOINT_ARTIFACT_BYTES,
     summaryTokens: e.WAYPOINT_SUMMARY_TOKENS,
+    webhookHosts: (e.WAYPOINT_WEBHOOK_HOSTS ?? "").split(",").map((h) => h.trim()).filter(Boolean),
     logLevel: e.LOG_LEVEL,
   };
 }
 
 /** "alice:tok1,bob:tok2" -> token -> owner. */
-function parseTokens(raw: string | undefined): Map<string, string> {
+function parseTokens(raw: string | undefined, variable: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const pair of (raw ?? "").split(",").map((p) => p.trim()).filter(Boolean)) {
     const at = pair.indexOf(":");
-    if (at <= 0 || at === pair.length - 1) throw new ConfigError(`Invalid configuration in the environment:\n  WAYPOINT_API_TOKENS: "${pair}" is not owner:token`);
+    if (at <= 0 || at === pair.length - 1) throw new ConfigError(`Invalid configuration in the environment:\n  ${variable}: "${pair.slice(0, at > 0 ? at : 0)}:***" is not name:token`);
     out.set(pair.slice(at + 1), pair.slice(0, at));
   }
   return out;
@@ -135,4 +166,14 @@ let cached: Config | undefined;
 export function config(): Config {
   cached ??= loadConfig();
   return cached;
+}
+
+/**
+ * The reference server (@langchain/langgraph-api) logs with winston at the level in LOG_LEVEL, read once
+ * when it is first imported. Give it a level winston knows and keep it to errors unless Waypoint's own
+ * level asks for more (its request lines would otherwise fill a terminal).
+ */
+export function prepareReferenceServerEnv(): void {
+  const level = config().logLevel;
+  process.env.LOG_LEVEL = level === "info" ? "info" : level === "debug" || level === "trace" ? "debug" : "error";
 }

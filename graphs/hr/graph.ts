@@ -2,7 +2,9 @@
 // (a subgraph whose review interrupt surfaces on this thread), then send the welcome email itself.
 import { END, START, StateGraph } from "@langchain/langgraph";
 import { createAgentNode, createDoubtNode, createReviewNode, createToolsNode, reviewEnds, routeAfterAgent, routeAfterTools, routeUnlessStopped } from "../../src/agents/index.js";
-import { recall } from "../onboarding/graph.js";
+import { describeGraph } from "../../src/registry/index.js";
+import { recall, SAMPLE_INPUT } from "../onboarding/graph.js";
+import { OnboardingInput } from "../onboarding/state.js";
 import { hrPrompt, provisioningPrompt } from "./prompts.js";
 import { HrState, type HrStateValue } from "./state.js";
 import { HR_OWN_TOOLS, HR_POLICY, HR_TOOLS, PROVISIONING_TOOLS } from "./tools.js";
@@ -35,5 +37,10 @@ export const builder = new StateGraph(HrState)
   .addConditionalEdges("tools", routeAfterTools("doubt", "agent"), ["doubt", "agent"])
   .addEdge("doubt", "tools");
 
-export const graph = builder.compile();
-graph.name = "hr";
+export const graph = describeGraph(builder.compile({ name: "hr" }), {
+  version: VERSION,
+  description: "HR agent that delegates account + privileges to a provisioning sub-agent (a subgraph), then sends the welcome email.",
+  sampleInput: SAMPLE_INPUT,
+  inputSchema: OnboardingInput,
+  tools: HR_TOOLS,
+});

@@ -5,8 +5,9 @@ import { HumanMessage } from "@langchain/core/messages";
 import { END, START, StateGraph, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { createAgentNode, createDoubtNode, createReviewNode, createToolsNode, reviewEnds, routeAfterAgent, routeAfterTools } from "../../src/agents/index.js";
 import { recallPreferences, rememberPreference } from "../../src/memory/index.js";
+import { describeGraph } from "../../src/registry/index.js";
 import { systemPrompt, taskMessage } from "./prompts.js";
-import { OnboardingState, type NewHire, type OnboardingStateValue } from "./state.js";
+import { OnboardingInput, OnboardingState, type NewHire, type OnboardingStateValue } from "./state.js";
 import { ONBOARDING_POLICY, ONBOARDING_TOOLS } from "./tools.js";
 
 export const VERSION = "3";
@@ -36,5 +37,21 @@ export const builder = new StateGraph(OnboardingState)
   .addConditionalEdges("tools", routeAfterTools("doubt", "agent"), ["doubt", "agent"])
   .addEdge("doubt", "tools");
 
-export const graph = builder.compile();
-graph.name = "onboarding";
+/** An input that works, for `waypoint agents`, help texts and the demo. */
+export const SAMPLE_INPUT = {
+  hire: {
+    name: "Ada Lovelace",
+    email: "ada.lovelace@acme.test",
+    department: "Engineering",
+    manager: "grace.hopper@acme.test",
+    privileges: ["github:write", "prod-db:read"],
+  },
+};
+
+export const graph = describeGraph(builder.compile({ name: "onboarding" }), {
+  version: VERSION,
+  description: "Creates a directory account, grants privileges (after human review) and sends a welcome email.",
+  sampleInput: SAMPLE_INPUT,
+  inputSchema: OnboardingInput,
+  tools: ONBOARDING_TOOLS,
+});

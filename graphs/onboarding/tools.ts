@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { Policy } from "../../src/approvals/index.js";
 import { durableTool } from "../../src/tools/index.js";
 import { TONES } from "./state.js";
+import { demoWorld } from "../world.js";
 
 export const createAccount = durableTool({
   name: "create_account",
@@ -16,7 +17,8 @@ export const createAccount = durableTool({
     manager: z.email().optional().describe("Manager's email"),
   }),
   describe: (a) => `Create directory account ${a.email} (${a.name}, ${a.department})`,
-  async run(args, { world, idempotencyKey }) {
+  async run(args, { config, idempotencyKey }) {
+    const world = await demoWorld(config);
     const account = await world.createAccount(args, idempotencyKey);
     return { accountRef: account.accountRef, email: account.email, alreadyExisted: account.alreadyExisted };
   },
@@ -32,7 +34,8 @@ export const grantPrivileges = durableTool({
     privileges: z.array(z.string().min(1)).min(1).max(20).describe("Privileges, e.g. 'github:write'"),
   }),
   describe: (a) => `Grant ${a.privileges.join(", ")} to ${a.email}`,
-  async run(args, { world, idempotencyKey }) {
+  async run(args, { config, idempotencyKey }) {
+    const world = await demoWorld(config);
     const grant = await world.grantPrivileges(args, idempotencyKey);
     return { grantRef: `grant-${idempotencyKey.slice(0, 10)}`, email: grant.email, granted: grant.privileges };
   },
@@ -55,7 +58,8 @@ export const sendWelcomeEmail = durableTool({
     tone: z.enum(TONES).describe("Tone of the email"),
   }),
   describe: (a) => `Send a ${a.tone} welcome email to ${a.email}`,
-  async run(args, { world, idempotencyKey }) {
+  async run(args, { config, idempotencyKey }) {
+    const world = await demoWorld(config);
     const { subject, body } = GREETINGS[args.tone](args.name);
     const sent = await world.sendEmail({ to: args.email, subject, body }, idempotencyKey);
     return { messageRef: sent.messageRef, to: sent.to, subject: sent.subject, tone: args.tone };

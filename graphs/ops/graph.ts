@@ -5,7 +5,8 @@ import { HumanMessage } from "@langchain/core/messages";
 import { END, START, StateGraph } from "@langchain/langgraph";
 import { createAgentNode, createDoubtNode, createReviewNode, createToolsNode, reviewEnds, routeAfterAgent, routeAfterTools } from "../../src/agents/index.js";
 import { systemPrompt, taskMessage } from "./prompts.js";
-import { OpsState, type OpsStateValue } from "./state.js";
+import { describeGraph } from "../../src/registry/index.js";
+import { OPS_SAMPLE_INPUT, OpsInput, OpsState, type OpsStateValue } from "./state.js";
 import { OPS_POLICY, OPS_TOOLS } from "./tools.js";
 
 export const VERSION = "1";
@@ -27,5 +28,10 @@ export const builder = new StateGraph(OpsState)
   .addConditionalEdges("tools", routeAfterTools("doubt", "agent"), ["doubt", "agent"])
   .addEdge("doubt", "tools");
 
-export const graph = builder.compile();
-graph.name = "ops";
+export const graph = describeGraph(builder.compile({ name: "ops" }), {
+  version: VERSION,
+  description: "Answers questions about the demo world's vendors and invoices; proposes SQL changes, payments and emails, each through the oversight policy (some run, some need a review or a permission, some are refused).",
+  sampleInput: OPS_SAMPLE_INPUT,
+  inputSchema: OpsInput,
+  tools: OPS_TOOLS,
+});

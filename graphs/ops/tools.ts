@@ -4,6 +4,7 @@ import { z } from "zod";
 import type { Policy } from "../../src/approvals/policy.js";
 import { durableTool } from "../../src/tools/index.js";
 import { QUERY_ROW_LIMIT } from "../../src/world/index.js";
+import { demoWorld } from "../world.js";
 
 const confidence = z.number().min(0).max(1).optional().describe("How sure you are, 0..1, that this is the right change; below 0.6 (or left out) a human reviews it");
 
@@ -19,7 +20,8 @@ export const listVendors = durableTool({
     status: z.enum(["active", "suspended"]).optional().describe("Only vendors with this status"),
   }),
   describe: (a) => `List vendors${a.vendorId ? ` (${a.vendorId})` : ""}${a.search ? ` matching "${a.search}"` : ""}${a.status ? ` that are ${a.status}` : ""}`,
-  async run(args, { world, signal }) {
+  async run(args, { config, signal }) {
+    const world = await demoWorld(config);
     const vendors = args.vendorId ? [await world.ops.lookupVendor(args.vendorId, { signal })] : await world.ops.listVendors({ search: args.search, status: args.status }, { signal });
     return { vendors, count: vendors.length };
   },
@@ -37,7 +39,8 @@ export const listInvoices = durableTool({
     dueBefore: z.iso.date().optional().describe("Only invoices due on or before this date, YYYY-MM-DD"),
   }),
   describe: (a) => `List invoices${a.vendorId ? ` of ${a.vendorId}` : ""}${a.status ? ` that are ${a.status}` : ""}`,
-  async run(args, { world, signal }) {
+  async run(args, { config, signal }) {
+    const world = await demoWorld(config);
     const invoices = await world.ops.listInvoices(args, { signal });
     return { invoices, count: invoices.length };
   },
@@ -54,7 +57,8 @@ export const queryWorld = durableTool({
     query: z.string().min(1).max(10_000).describe("One read-only SQL statement over the world tables"),
   }),
   describe: (a) => `Read from the world database: ${a.query}`,
-  async run(args, { world, signal }) {
+  async run(args, { config, signal }) {
+    const world = await demoWorld(config);
     const result = await world.ops.queryWorld(args.query, { signal });
     return { ...result };
   },
@@ -74,7 +78,8 @@ export const runSql = durableTool({
     confidence,
   }),
   describe: (a) => `Run on the world database${a.confidence !== undefined ? ` (model confidence ${a.confidence})` : ""}: ${a.sql}`,
-  async run(args, { world, idempotencyKey, signal }) {
+  async run(args, { config, idempotencyKey, signal }) {
+    const world = await demoWorld(config);
     const change = await world.ops.runSql(args.sql, idempotencyKey, { signal });
     return { ...change };
   },
@@ -94,7 +99,8 @@ export const makePayment = durableTool({
     confidence,
   }),
   describe: (a) => `Pay ${a.amount} ${a.currency} on invoice ${a.invoiceId} (memo: "${a.memo}")${a.confidence !== undefined ? `, model confidence ${a.confidence}` : ""}`,
-  async run(args, { world, idempotencyKey, signal }) {
+  async run(args, { config, idempotencyKey, signal }) {
+    const world = await demoWorld(config);
     const payment = await world.ops.makePayment({ invoiceId: args.invoiceId, amount: args.amount, currency: args.currency, memo: args.memo }, idempotencyKey, { signal });
     return { ...payment };
   },
@@ -111,7 +117,8 @@ export const sendEmail = durableTool({
     body: z.string().min(1).max(10_000).describe("Plain-text body"),
   }),
   describe: (a) => `Email ${a.to}: "${a.subject}"`,
-  async run(args, { world, idempotencyKey, signal }) {
+  async run(args, { config, idempotencyKey, signal }) {
+    const world = await demoWorld(config);
     const sent = await world.sendEmail(args, idempotencyKey, { signal });
     return { messageRef: sent.messageRef, to: sent.to, subject: sent.subject };
   },

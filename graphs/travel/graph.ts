@@ -9,7 +9,8 @@ import { createAgentNode, createDoubtNode, createReviewNode, createToolsNode, re
 import { progressOf, validateResponse, type ChoiceOption, type HITLRequest } from "../../src/approvals/index.js";
 import { lastAIMessage, reopenFailedCall, unansweredToolCalls } from "../../src/tools/index.js";
 import { summaryOf, systemPrompt, taskMessage } from "./prompts.js";
-import { TravelState, type TravelStateValue } from "./state.js";
+import { describeGraph } from "../../src/registry/index.js";
+import { TravelInput, TravelState, type TravelStateValue } from "./state.js";
 import { bookHotel, cancelFlight, MODEL_TOOLS, TRAVEL_POLICY, TRAVEL_TOOLS } from "./tools.js";
 
 export const VERSION = "2";
@@ -148,5 +149,10 @@ export const builder = new StateGraph(TravelState)
   .addConditionalEdges("recover", afterRecover, ["tools", "finish", "recover", "agent"])
   .addEdge("finish", END);
 
-export const graph = builder.compile();
-graph.name = "travel";
+export const graph = describeGraph(builder.compile({ name: "travel" }), {
+  version: VERSION,
+  description: "Books a flight, a hotel and a car. A failing hotel stops with the partial picture and the ways forward; a car rental in doubt asks a human.",
+  sampleInput: { trip: { tripId: "trip-lis-001", traveller: "Ada Lovelace", origin: "London", destination: "Lisbon", departOn: "2026-12-01", nights: 3, carDays: 2 } },
+  inputSchema: TravelInput,
+  tools: TRAVEL_TOOLS,
+});

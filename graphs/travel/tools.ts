@@ -4,6 +4,7 @@
 import { z } from "zod";
 import type { Policy } from "../../src/approvals/index.js";
 import { durableTool } from "../../src/tools/index.js";
+import { demoWorld } from "../world.js";
 
 export const searchHotels = durableTool({
   name: "search_hotels",
@@ -11,7 +12,8 @@ export const searchHotels = durableTool({
   risk: "read",
   schema: z.object({ destination: z.string().min(1).describe("City") }),
   describe: (a) => `Search hotels in ${a.destination}`,
-  async run(args, { world, signal }) {
+  async run(args, { config, signal }) {
+    const world = await demoWorld(config);
     const hotels = await world.searchHotels({ city: args.destination }, { signal });
     if (hotels.length === 0) return { hotels: [], note: `no hotels in ${args.destination}` };
     return { hotelId: hotels[0]?.hotelId, hotels: hotels.map((h) => ({ hotelId: h.hotelId, name: h.name, nightlyEur: h.nightlyEur })) };
@@ -31,7 +33,8 @@ export const bookFlight = durableTool({
     departOn: z.iso.date().describe("Date, YYYY-MM-DD"),
   }),
   describe: (a) => `Book a flight ${a.origin} -> ${a.destination} on ${a.departOn} for ${a.traveller}`,
-  async run(args, { world, idempotencyKey, signal }) {
+  async run(args, { config, idempotencyKey, signal }) {
+    const world = await demoWorld(config);
     const b = await world.bookFlight(args, idempotencyKey, { signal });
     return { flightRef: b.bookingRef, tripId: b.tripId };
   },
@@ -52,7 +55,8 @@ export const bookHotel = durableTool({
     nights: z.number().int().min(1).max(30).describe("Nights"),
   }),
   describe: (a) => `Book hotel ${a.hotelId} for ${a.nights} nights from ${a.departOn} for ${a.traveller}`,
-  async run(args, { world, idempotencyKey, signal }) {
+  async run(args, { config, idempotencyKey, signal }) {
+    const world = await demoWorld(config);
     const b = await world.bookHotel({ tripId: args.tripId, hotelId: args.hotelId, guest: args.traveller, checkIn: args.departOn, nights: args.nights }, idempotencyKey, { signal });
     return { hotelRef: b.bookingRef, hotelId: b.hotelId, hotelName: b.hotelName };
   },
@@ -72,7 +76,8 @@ export const rentCar = durableTool({
     carDays: z.number().int().min(1).max(30).describe("Days"),
   }),
   describe: (a) => `Rent a car in ${a.destination} for ${a.carDays} days from ${a.departOn} (driver ${a.traveller})`,
-  async run(args, { world, signal }) {
+  async run(args, { config, signal }) {
+    const world = await demoWorld(config);
     const r = await world.rentCar({ tripId: args.tripId, driver: args.traveller, city: args.destination, pickUpOn: args.departOn, days: args.carDays }, { signal });
     return { rentalRef: r.rentalRef, tripId: r.tripId };
   },
@@ -85,7 +90,8 @@ export const cancelFlight = durableTool({
   dedupesByKey: true,
   schema: z.object({ flightRef: z.string().min(1).describe("Booking reference from book_flight") }),
   describe: (a) => `Cancel flight ${a.flightRef} (refund)`,
-  async run(args, { world, idempotencyKey, signal }) {
+  async run(args, { config, idempotencyKey, signal }) {
+    const world = await demoWorld(config);
     const c = await world.cancelFlight({ bookingRef: args.flightRef }, idempotencyKey, { signal });
     return { cancelledFlight: c.bookingRef, refundEur: c.refundEur };
   },

@@ -1,5 +1,6 @@
-// What an agent's nodes need at run time (model, database, world), passed as LangGraph run context.
-// Without it (LangGraph Studio, `langgraph dev`), nodes fall back to the configured defaults.
+// What Waypoint's agent nodes need at run time: the model (LangGraph run context; tests script one) and
+// Waypoint's database, thread and policy (the run scope Waypoint's executor sets). Without either
+// (LangGraph Studio, `langgraph dev`, a notebook) nodes fall back to the configured defaults.
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
 import type pg from "pg";
@@ -8,8 +9,8 @@ import { createChatModel, createFallbackModel, ScriptedChatModel } from "../mode
 import { openPersistence } from "../persistence/index.js";
 import type { LadderOptions } from "../models/ladder.js";
 import type { Policy } from "../approvals/policy.js";
+import { currentScope } from "../scope/index.js";
 import { graphNamespace, type RetryPolicy } from "../tools/index.js";
-import { createWorld, type World } from "../world/index.js";
 
 export interface AgentContext {
   /** Chat model for agent nodes; default: createChatModel(). */
@@ -20,10 +21,6 @@ export interface AgentContext {
   modelRetry?: LadderOptions;
   /** Tool-call backoff delays (tests and chaos runs use short ones). */
   toolRetry?: Partial<RetryPolicy>;
-  /** Pool for the ledger; default: the configured database. */
-  pool?: pg.Pool;
-  /** World adapters; default: the real ones on `pool`. */
-  world?: World;
   /**
    * Milliseconds each agent step waits before calling the model, and each tools step waits after its
    * effects and before its checkpoint. Slows a run down so a person (or a crash test) can kill it
@@ -34,12 +31,6 @@ export interface AgentContext {
   summaryTokens?: number;
   /** Model that writes summaries; null: an extractive summary (default: the agent's model, extractive for scripted models). */
   summaryModel?: BaseChatModel | null;
-  /** The oversight policy of this run (resolved by the runner); unset: the agent's built-in policy. */
-  policy?: Policy;
-  /** Agent name (for the audit log). */
-  agent?: string;
-  /** The current run: when it started, the super-step it started from, and its recursion limit. */
-  run?: { startedAt: number; startStep: number; recursionLimit: number };
 }
 
 export interface ResolvedContext {
@@ -48,13 +39,13 @@ export interface ResolvedContext {
   modelRetry: LadderOptions;
   toolRetry: Partial<RetryPolicy> | undefined;
   pool: pg.Pool;
-  world: World;
   paceMs: number;
   summaryTokens: number;
   summaryModel: BaseChatModel | undefined;
+  /** The thread's stored policy (file and run overrides); a review node merges its built-in one under it. */
   policy: Policy | undefined;
   agent: string | undefined;
-  run: AgentContext["run"];
+  run: { startedAt: number; startStep: number; recursionLimit: number } | undefined;
   threadId: string;
   /** Namespace of the graph the node runs in, without task ids ("" for the agent itself). */
   checkpointNs: string;
@@ -70,23 +61,23 @@ function defaultPool(): Promise<pg.Pool> {
 
 export async function resolveContext(config: LangGraphRunnableConfig): Promise<ResolvedContext> {
   const ctx = (config.context ?? {}) as AgentContext;
-  const pool = ctx.pool ?? (await defaultPool());
+  const scope = currentScope();
+  const pool = scope?.pool ?? (await defaultPool());
   const threadId = String(config.configurable?.thread_id ?? "");
   const model = ctx.model ?? createChatModel();
   return {
     model,
     fallbackModel: ctx.fallbackModel === null ? undefined : (ctx.fallbackModel ?? createFallbackModel()),
     modelRetry: { maxAttempts: appConfig().modelMaxAttempts, ...ctx.modelRetry },
-    toolRetry: ctx.toolRetry,
+    toolRetry: ctx.toolRetry ?? (scope?.toolRetry as Partial<RetryPolicy> | undefined),
     pool,
-    world: ctx.world ?? createWorld(pool),
-    paceMs: ctx.paceMs ?? 0,
+    paceMs: ctx.paceMs ?? scope?.paceMs ?? 0,
     summaryTokens: ctx.summaryTokens ?? appConfig().summaryTokens,
     // A scripted model (the offline planner, tests) cannot write prose summaries: extractive instead.
     summaryModel: ctx.summaryModel === null ? undefined : (ctx.summaryModel ?? (model instanceof ScriptedChatModel ? undefined : model)),
-    policy: ctx.policy,
-    agent: ctx.agent,
-    run: ctx.run,
+    policy: scope?.policy as Policy | undefined,
+    agent: scope?.graphId,
+    run: scope?.run,
     threadId,
     checkpointNs: graphNamespace(config.configurable?.checkpoint_ns as string | undefined),
   };

@@ -58,7 +58,7 @@ export function createToolsNode(tools: DurableTool[]) {
   return async function tools_(state: { messages: BaseMessage[] }, config: LangGraphRunnableConfig): Promise<{ messages: BaseMessage[] }> {
     const ctx = await resolveContext(config);
     const calls = unansweredToolCalls(state.messages, lastAIMessage(state.messages));
-    const { messages } = await executeToolCalls(calls, tools, { ...ctx, signal: config.signal });
+    const { messages } = await executeToolCalls(calls, tools, { ...ctx, config, signal: config.signal });
     if (ctx.paceMs > 0) await sleep(ctx.paceMs);
     return { messages };
   };

@@ -16,6 +16,7 @@ import {
   describeCall,
   evaluateCall,
   guardLimits,
+  mergePolicies,
   progressOf,
   recordAudit,
   validateResponse,
@@ -130,7 +131,8 @@ export function createReviewNode(opts: ReviewNodeOptions) {
 
   return async function review(state: ReviewState, config: LangGraphRunnableConfig): Promise<Command> {
     const ctx = await resolveContext(config);
-    const policy = ctx.policy ?? opts.policy;
+    // The thread's stored policy (configured file, run overrides) goes over the graph's built-in one.
+    const policy = ctx.policy ? mergePolicies(opts.policy, ctx.policy) : opts.policy;
     const oversight = state.oversight ?? EMPTY_OVERSIGHT;
     const ai = lastAIMessage(state.messages);
     const calls = unansweredToolCalls(state.messages, ai);

@@ -110,8 +110,8 @@ export interface AuditFilter {
   flagged?: boolean;
   /** Entries with an id below this one (paging, newest first). */
   beforeId?: number;
-  /** Only entries of threads this API owner may see (threads created by another owner are hidden). */
-  visibleTo?: string;
+  /** Only entries of threads whose metadata contains this (an API caller's auth filter, e.g. { owner }). */
+  visibleTo?: Record<string, unknown>;
   id?: number;
   limit?: number;
 }
@@ -128,7 +128,7 @@ export async function listAudit(pool: pg.Pool, f: AuditFilter = {}): Promise<Aud
   if (f.action) add("a.action = ?", f.action);
   if (f.beforeId) add("a.id < ?", f.beforeId);
   if (f.id) add("a.id = ?", f.id);
-  if (f.visibleTo) add("NOT EXISTS (SELECT 1 FROM waypoint.api_threads t WHERE t.thread_id = a.thread_id AND t.owner IS NOT NULL AND t.owner <> ?)", f.visibleTo);
+  if (f.visibleTo) add("EXISTS (SELECT 1 FROM waypoint.threads t WHERE t.thread_id = a.thread_id AND t.metadata @> ?::jsonb)", JSON.stringify(f.visibleTo));
   if (f.flagged === true) where.push("a.flagged_at IS NOT NULL");
   if (f.flagged === false) where.push("a.flagged_at IS NULL");
   values.push(Math.min(Math.max(f.limit ?? 50, 1), 1000));

@@ -112,16 +112,98 @@ export function isHITLRequest(v: unknown): v is HITLRequest {
   return typeof v === "object" && v !== null && Array.isArray((v as HITLRequest).actionRequests) && Array.isArray((v as HITLRequest).reviewConfigs);
 }
 
+type Loose = Record<string, unknown>;
+const obj = (v: unknown): Loose | undefined => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Loose) : undefined);
+
+/**
+ * An interrupt value in the HITL shape, in either spelling (LangChain JS and Waypoint write
+ * actionRequests / reviewConfigs / actionName / allowedDecisions / argsSchema; LangChain Python and some
+ * clients write action_requests / review_configs / action_name / allowed_decisions / args_schema), as
+ * the camelCase request Waypoint validates against. Anything else: undefined.
+ */
+export function normalizeHITLRequest(v: unknown): HITLRequest | undefined {
+  const o = obj(v);
+  if (!o) return undefined;
+  const actions = o.actionRequests ?? o.action_requests;
+  const configs = o.reviewConfigs ?? o.review_configs;
+  if (!Array.isArray(actions) || !Array.isArray(configs)) return undefined;
+  const actionRequests: ActionRequest[] = [];
+  for (const a of actions) {
+    const ao = obj(a);
+    if (!ao || typeof ao.name !== "string") return undefined;
+    actionRequests.push({
+      ...(ao as object),
+      name: ao.name,
+      args: obj(ao.args) ?? {},
+      description: typeof ao.description === "string" ? ao.description : "",
+      toolCallId: typeof (ao.toolCallId ?? ao.tool_call_id) === "string" ? String(ao.toolCallId ?? ao.tool_call_id) : "",
+    } as ActionRequest);
+  }
+  const reviewConfigs: ReviewConfig[] = [];
+  for (const c of configs) {
+    const co = obj(c);
+    const name = co?.actionName ?? co?.action_name;
+    const allowed = co?.allowedDecisions ?? co?.allowed_decisions;
+    if (!co || typeof name !== "string" || !Array.isArray(allowed)) return undefined;
+    const argsSchema = obj(co.argsSchema ?? co.args_schema);
+    reviewConfigs.push({ ...(co as object), actionName: name, allowedDecisions: allowed.map(String) as DecisionType[], ...(argsSchema ? { argsSchema } : {}) } as ReviewConfig);
+  }
+  const context = obj(o.context) as ReviewContext | undefined;
+  return { ...(typeof o.kind === "string" ? { kind: o.kind as RequestKind } : {}), actionRequests, reviewConfigs, context: context ?? { done: [], artifacts: [], nextStep: "", decisionOutcomes: {} } };
+}
+
+/**
+ * A request as Waypoint emits it: both spellings of the review configs' keys, so clients that read
+ * either (the SDK's types, chat UIs written for the Python shape) draw it.
+ */
+export function withBothSpellings(request: HITLRequest): HITLRequest {
+  return {
+    ...request,
+    reviewConfigs: request.reviewConfigs.map((c) => ({ ...c, action_name: c.actionName, allowed_decisions: c.allowedDecisions, ...(c.argsSchema ? { args_schema: c.argsSchema } : {}) })),
+  };
+}
+
+/** A response with the snake_case spellings clients send (`edited_action`) turned into Waypoint's. */
+function normalizeResponse(response: unknown): unknown {
+  const o = obj(response);
+  if (!o || !Array.isArray(o.decisions)) return response;
+  return {
+    ...o,
+    decisions: o.decisions.map((d) => {
+      const dobj = obj(d);
+      if (!dobj || dobj.edited_action === undefined) return d;
+      const { edited_action, ...rest } = dobj;
+      return { ...rest, editedAction: rest.editedAction ?? edited_action };
+    }),
+  };
+}
+
 function invalid(message: string, details: Record<string, unknown> = {}): WaypointError {
   return new WaypointError("invalid_decision", message, { details });
 }
 
-/**
- * Check a response against the request it answers and the tools' schemas. Returns the decisions,
- * with edited args parsed; throws `invalid_decision` naming what was wrong and what is accepted.
- */
-export function validateResponse(request: HITLRequest, response: unknown, tools: DurableTool[]): Decision[] {
-  const parsed = HITLResponseSchema.safeParse(response);
+/** What decision validation reads of a tool (a DurableTool has it; a graph's declared tools may not). */
+export type DurableToolLike = Pick<DurableTool, "name"> & Partial<Pick<DurableTool, "schema" | "jsonSchema">>;
+
+/** Arguments checked against the tool's zod schema when the tools are known, else the request's JSON schema. */
+function checkArgs(args: Record<string, unknown>, tool: DurableToolLike | undefined, jsonSchema: Record<string, unknown> | undefined): { ok: true; args: Record<string, unknown> } | { ok: false; why: string; schema: unknown } {
+  if (tool?.schema) {
+    const r = tool.schema.safeParse(args);
+    return r.success ? { ok: true, args: r.data as Record<string, unknown> } : { ok: false, why: describeZodError(r.error), schema: tool.jsonSchema };
+  }
+  if (!jsonSchema) return { ok: true, args };
+  let schema: z.ZodType;
+  try {
+    schema = z.fromJSONSchema(jsonSchema as Parameters<typeof z.fromJSONSchema>[0]);
+  } catch {
+    return { ok: true, args }; // a schema zod cannot read is not the reviewer's fault
+  }
+  const r = schema.safeParse(args);
+  return r.success ? { ok: true, args: r.data as Record<string, unknown> } : { ok: false, why: describeZodError(r.error), schema: jsonSchema };
+}
+
+export function validateResponse(request: HITLRequest, response: unknown, tools: DurableToolLike[] = []): Decision[] {
+  const parsed = HITLResponseSchema.safeParse(normalizeResponse(response));
   if (!parsed.success) {
     const allowed = [...new Set(request.reviewConfigs.flatMap((c) => c.allowedDecisions))];
     throw invalid(`Malformed decision: ${describeZodError(parsed.error)}. Expected { decisions: [{ type: ${allowed.map((t) => `"${t}"`).join(" | ")}, ... }] }.`);
@@ -146,26 +228,20 @@ export function validateResponse(request: HITLRequest, response: unknown, tools:
     if (d.editedAction.name !== action.name) {
       throw invalid(`Decision ${i + 1}: an edit must keep the tool "${action.name}", got "${d.editedAction.name}".`, { index: i });
     }
-    const tool = tools.find((t) => t.name === action.name);
-    if (!tool) throw invalid(`Decision ${i + 1}: the tool "${action.name}" is not known to this agent.`, { index: i });
-    const args = tool.schema.safeParse(d.editedAction.args);
-    if (!args.success) {
-      throw invalid(`Decision ${i + 1}: edited arguments for ${action.name} are invalid: ${describeZodError(args.error)}.`, { index: i, argsSchema: tool.jsonSchema });
-    }
-    return { type: "edit", editedAction: { name: action.name, args: args.data as Record<string, unknown> } };
+    const checked = checkArgs(d.editedAction.args, tools.find((t) => t.name === action.name), cfg?.argsSchema);
+    if (!checked.ok) throw invalid(`Decision ${i + 1}: edited arguments for ${action.name} are invalid: ${checked.why}.`, { index: i, argsSchema: checked.schema });
+    return { type: "edit", editedAction: { name: action.name, args: checked.args } };
   });
 }
 
-function validateChoice(d: Extract<Decision, { type: "choose" }>, options: ChoiceOption[], i: number, tools: DurableTool[]): Decision {
+function validateChoice(d: Extract<Decision, { type: "choose" }>, options: ChoiceOption[], i: number, tools: DurableToolLike[]): Decision {
   const option = options.find((o) => o.id === d.option);
   if (!option) throw invalid(`Decision ${i + 1}: no option "${d.option}"; options: ${options.map((o) => o.id).join(", ")}.`, { index: i, options: options.map((o) => o.id) });
   if (!option.tool) {
     if (d.args !== undefined) throw invalid(`Decision ${i + 1}: option "${d.option}" takes no arguments.`, { index: i });
     return { type: "choose", option: d.option };
   }
-  const tool = tools.find((t) => t.name === option.tool);
-  if (!tool) throw invalid(`Decision ${i + 1}: option "${d.option}" needs the tool "${option.tool}", which this agent does not have.`, { index: i });
-  const args = tool.schema.safeParse({ ...option.baseArgs, ...d.args });
-  if (!args.success) throw invalid(`Decision ${i + 1}: arguments for option "${d.option}" are invalid: ${describeZodError(args.error)}.`, { index: i, argsSchema: tool.jsonSchema });
-  return { type: "choose", option: d.option, args: args.data as Record<string, unknown> };
+  const checked = checkArgs({ ...option.baseArgs, ...d.args }, tools.find((t) => t.name === option.tool), option.argsSchema);
+  if (!checked.ok) throw invalid(`Decision ${i + 1}: arguments for option "${d.option}" are invalid: ${checked.why}.`, { index: i, argsSchema: checked.schema });
+  return { type: "choose", option: d.option, args: checked.args };
 }

@@ -92,9 +92,11 @@ function invalidPolicy(source: string, message: string): WaypointError {
  * Validate a policy: its shape, and that every tool it names exists in `tools` (one agent's, or every
  * agent's for a policy shared by all). Throws `invalid_policy` naming the field.
  */
-export function parsePolicy(raw: unknown, source: string, tools: DurableTool[]): Policy {
+export function parsePolicy(raw: unknown, source: string, tools: ReadonlyArray<{ name: string }> | undefined): Policy {
   const parsed = PolicySchema.safeParse(raw);
   if (!parsed.success) throw invalidPolicy(source, describeZodError(parsed.error));
+  // A graph that does not tell Waypoint its tools: the policy's shape is checked, its tool names are not.
+  if (!tools) return parsed.data;
   const names = new Set(tools.map((t) => t.name));
   const known = [...names].sort().join(", ");
   for (const name of Object.keys(parsed.data.tools ?? {})) {
@@ -107,7 +109,7 @@ export function parsePolicy(raw: unknown, source: string, tools: DurableTool[]):
 }
 
 /** Read and validate a policy file (JSON). */
-export function loadPolicyFile(path: string, tools: DurableTool[]): Policy {
+export function loadPolicyFile(path: string, tools: ReadonlyArray<{ name: string }> | undefined): Policy {
   let text: string;
   try {
     text = fs.readFileSync(path, "utf8");

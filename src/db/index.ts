@@ -6,7 +6,7 @@ import { log } from "../log.js";
 import { startEmbeddedPostgres, type EmbeddedServer } from "./embedded.js";
 import { createPool } from "./pool.js";
 
-export { createPool, withAdvisoryLock, withTransaction, type Pool } from "./pool.js";
+export { createPool, isConnectionLost, withAdvisoryLock, withTransaction, type Pool } from "./pool.js";
 export { applyMigrations } from "./setup.js";
 export { startEmbeddedPostgres } from "./embedded.js";
 
@@ -15,6 +15,11 @@ export interface Database {
   pool: pg.Pool;
   /** Connection string in use (PostgresStore opens its own small pool from it). */
   url: string;
+  /**
+   * A connection string that reaches Postgres itself, not a transaction-mode pooler: for what must stay
+   * on one session (liveness locks, LISTEN). DATABASE_DIRECT_URL, or `url`.
+   */
+  directUrl: string;
   /** "external" for DATABASE_URL, "embedded" for the bundled server. */
   kind: "external" | "embedded";
   /** Close the pool and release the embedded server (stopped when no other process uses it). */
@@ -53,6 +58,7 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
   return {
     pool,
     url: connString,
+    directUrl: url && cfg.directDatabaseUrl ? cfg.directDatabaseUrl : connString,
     kind: embedded ? "embedded" : "external",
     async close() {
       if (closed) return;

@@ -461,4 +461,167 @@ export const MIGRATIONS: readonly Migration[] = [
       END
       $grants$;`,
   },
+  {
+    version: 17,
+    name: "any graph: one thread row whatever made it (API metadata, status and values as the LangGraph API shows them), runs that carry their own input, assistants in Postgres, idempotency keys per owner",
+    sql: `
+      -- Threads: graph_id and graph_version are set by a thread's first run (POST /threads makes one
+      -- without them). status is the API's; the worker writes it with each run's end, in one transaction.
+      ALTER TABLE waypoint.threads RENAME COLUMN agent TO graph_id;
+      ALTER TABLE waypoint.threads ALTER COLUMN graph_id DROP NOT NULL, ALTER COLUMN graph_version DROP NOT NULL;
+      ALTER TABLE waypoint.threads
+        ADD COLUMN metadata   jsonb NOT NULL DEFAULT '{}',
+        ADD COLUMN config     jsonb NOT NULL DEFAULT '{}',
+        ADD COLUMN "values"   jsonb,
+        ADD COLUMN interrupts jsonb NOT NULL DEFAULT '{}';
+      ALTER TABLE waypoint.threads DROP CONSTRAINT threads_status_check;
+      UPDATE waypoint.threads SET status = CASE status WHEN 'running' THEN 'error' WHEN 'done' THEN 'idle' ELSE status END,
+             metadata = jsonb_build_object('graph_id', graph_id);
+      ALTER TABLE waypoint.threads ADD CONSTRAINT threads_status_check CHECK (status IN ('idle', 'busy', 'interrupted', 'error'));
+      INSERT INTO waypoint.threads (thread_id, status, metadata, created_at, updated_at)
+        SELECT thread_id, 'idle', metadata || CASE WHEN owner IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('owner', owner) END, created_at, updated_at
+          FROM waypoint.api_threads
+        ON CONFLICT (thread_id) DO UPDATE SET metadata = waypoint.threads.metadata || EXCLUDED.metadata;
+      DROP TABLE waypoint.api_threads;
+      -- A CLI process now carries its run like a worker (a run row and a liveness lock), so the thread
+      -- row no longer names a process; a recorded decision is the run that carries it.
+      ALTER TABLE waypoint.threads DROP COLUMN runner_pid, DROP COLUMN runner_host;
+      DROP TABLE waypoint.decisions;
+      DROP INDEX IF EXISTS waypoint.threads_status_idx;
+      CREATE INDEX threads_created_idx ON waypoint.threads (created_at DESC, thread_id);
+      CREATE INDEX threads_updated_idx ON waypoint.threads (updated_at DESC, thread_id);
+      CREATE INDEX threads_status_idx ON waypoint.threads (status, updated_at DESC);
+      CREATE INDEX threads_metadata_idx ON waypoint.threads USING gin (metadata jsonb_path_ops);
+      CREATE INDEX threads_owner_idx ON waypoint.threads ((metadata->>'owner'), created_at DESC);
+
+      -- Runs carry what the API sent (input or command, config, context, stream modes, ...) in kwargs.
+      ALTER TABLE waypoint.runs RENAME COLUMN agent TO graph_id;
+      ALTER TABLE waypoint.runs
+        ADD COLUMN assistant_id uuid,
+        ADD COLUMN kwargs       jsonb NOT NULL DEFAULT '{}',
+        ADD COLUMN metadata     jsonb NOT NULL DEFAULT '{}',
+        ADD COLUMN idempotency_scope text;
+      ALTER TABLE waypoint.runs DROP CONSTRAINT runs_idempotency_key_key;
+      -- One owner's key never finds another owner's run ('' is the CLI's and auth-off's scope).
+      CREATE UNIQUE INDEX runs_idempotency_idx ON waypoint.runs (coalesce(idempotency_scope, ''), idempotency_key) WHERE idempotency_key IS NOT NULL;
+      UPDATE waypoint.runs SET kwargs = jsonb_strip_nulls(jsonb_build_object('command', command, 'checkpoint_id', from_checkpoint));
+      ALTER TABLE waypoint.runs DROP COLUMN command, DROP COLUMN from_checkpoint;
+
+      CREATE TABLE waypoint.assistants (
+        assistant_id uuid PRIMARY KEY,
+        graph_id     text NOT NULL,
+        name         text NOT NULL,
+        description  text,
+        config       jsonb NOT NULL DEFAULT '{}',
+        context      jsonb NOT NULL DEFAULT '{}',
+        metadata     jsonb NOT NULL DEFAULT '{}',
+        version      integer NOT NULL DEFAULT 1,
+        created_at   timestamptz NOT NULL DEFAULT now(),
+        updated_at   timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX assistants_graph_idx ON waypoint.assistants (graph_id, created_at DESC);
+      CREATE INDEX assistants_metadata_idx ON waypoint.assistants USING gin (metadata jsonb_path_ops);
+      CREATE TABLE waypoint.assistant_versions (
+        assistant_id uuid NOT NULL REFERENCES waypoint.assistants (assistant_id) ON DELETE CASCADE,
+        version      integer NOT NULL,
+        graph_id     text NOT NULL,
+        name         text NOT NULL,
+        description  text,
+        config       jsonb NOT NULL DEFAULT '{}',
+        context      jsonb NOT NULL DEFAULT '{}',
+        metadata     jsonb NOT NULL DEFAULT '{}',
+        created_at   timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (assistant_id, version)
+      );
+
+      -- A submission in one call, one transaction: the thread (created, or locked and checked), the
+      -- multitask strategy, the run, the thread's policy and the wake-up, whole or not at all. Outcomes:
+      -- created | existing (the idempotency key's earlier run) | busy (reject strategy; an active run) |
+      -- no_thread | not_visible (the owner filter does not match) | graph_mismatch | stale (the
+      -- interrupts a decision answers are no longer pending).
+      CREATE FUNCTION waypoint.submit_run(
+        p_run_id uuid, p_thread_id text, p_graph_id text, p_graph_version text, p_assistant_id uuid, p_kind text,
+        p_kwargs jsonb, p_metadata jsonb, p_thread_metadata jsonb, p_thread_config jsonb, p_input jsonb,
+        p_strategy text, p_create_thread boolean, p_owner_filter jsonb, p_idem_scope text, p_idem_key text,
+        p_after_seconds double precision, p_review_deadline jsonb, p_policy jsonb, p_policy_source text,
+        p_expect_interrupts text[], p_worker_id text, p_worker_lock integer)
+      RETURNS TABLE (outcome text, detail text, run_id uuid)
+      LANGUAGE plpgsql AS $fn$
+      DECLARE
+        t waypoint.threads%ROWTYPE;
+        existing_run uuid;
+        active uuid[];
+        claim boolean;
+      BEGIN
+        IF p_idem_key IS NOT NULL THEN
+          SELECT r.run_id INTO existing_run FROM waypoint.runs r
+           WHERE coalesce(r.idempotency_scope, '') = coalesce(p_idem_scope, '') AND r.idempotency_key = p_idem_key;
+          IF FOUND THEN RETURN QUERY SELECT 'existing'::text, NULL::text, existing_run; RETURN; END IF;
+        END IF;
+        SELECT * INTO t FROM waypoint.threads WHERE thread_id = p_thread_id FOR UPDATE;
+        IF NOT FOUND THEN
+          IF NOT p_create_thread THEN RETURN QUERY SELECT 'no_thread'::text, NULL::text, NULL::uuid; RETURN; END IF;
+          INSERT INTO waypoint.threads (thread_id, graph_id, graph_version, status, metadata, config, input)
+          VALUES (p_thread_id, p_graph_id, p_graph_version, 'busy', coalesce(p_thread_metadata, '{}'), coalesce(p_thread_config, '{}'), p_input)
+          ON CONFLICT (thread_id) DO NOTHING;
+          SELECT * INTO t FROM waypoint.threads WHERE thread_id = p_thread_id FOR UPDATE;
+        END IF;
+        IF p_owner_filter IS NOT NULL AND NOT (t.metadata @> p_owner_filter) THEN
+          RETURN QUERY SELECT 'not_visible'::text, NULL::text, NULL::uuid; RETURN;
+        END IF;
+        IF t.graph_id IS NOT NULL AND t.graph_id <> p_graph_id THEN
+          RETURN QUERY SELECT 'graph_mismatch'::text, t.graph_id, NULL::uuid; RETURN;
+        END IF;
+        SELECT array_agg(r.run_id ORDER BY r.created_at) INTO active FROM waypoint.runs r WHERE r.thread_id = p_thread_id AND r.status IN ('pending', 'running');
+        IF active IS NOT NULL AND p_strategy = 'reject' THEN
+          RETURN QUERY SELECT 'busy'::text, array_to_string(active, ','), active[1]; RETURN;
+        END IF;
+        IF p_expect_interrupts IS NOT NULL AND active IS NULL AND NOT (
+             SELECT coalesce(bool_and(EXISTS (
+                      SELECT 1 FROM jsonb_each(t.interrupts) AS e(task, list), jsonb_array_elements(list) AS i(v) WHERE i.v->>'id' = want)), false)
+               FROM unnest(p_expect_interrupts) AS want) THEN
+          RETURN QUERY SELECT 'stale'::text, NULL::text, NULL::uuid; RETURN;
+        END IF;
+        IF active IS NOT NULL AND p_strategy IN ('interrupt', 'rollback') THEN
+          FOR existing_run IN
+            UPDATE waypoint.runs r SET status = 'cancelled', detail = 'replaced by a newer submission (' || p_strategy || ')', finished_at = now(), updated_at = now()
+             WHERE r.thread_id = p_thread_id AND r.status = 'pending' RETURNING r.run_id
+          LOOP
+            PERFORM pg_notify('waypoint_run_events', existing_run::text);
+          END LOOP;
+          PERFORM pg_notify('waypoint_run_stop', r.run_id::text || ':' || p_strategy)
+             FROM waypoint.runs r WHERE r.thread_id = p_thread_id AND r.status = 'running';
+          UPDATE waypoint.runs r SET stop_requested = p_strategy, updated_at = now() WHERE r.thread_id = p_thread_id AND r.status = 'running';
+        END IF;
+        -- The caller carries the run itself (a CLI command) when nothing else is active on the thread.
+        claim := p_worker_id IS NOT NULL AND (active IS NULL OR p_strategy IN ('interrupt', 'rollback')) AND coalesce(p_after_seconds, 0) <= 0
+                 AND NOT EXISTS (SELECT 1 FROM waypoint.runs r WHERE r.thread_id = p_thread_id AND r.status = 'running');
+        BEGIN
+          INSERT INTO waypoint.runs (run_id, thread_id, graph_id, graph_version, assistant_id, kind, status, multitask_strategy, idempotency_scope, idempotency_key,
+                                     kwargs, metadata, review_deadline, available_at, worker_id, worker_lock, attempts, started_at)
+          VALUES (p_run_id, p_thread_id, p_graph_id, coalesce(t.graph_version, p_graph_version), p_assistant_id, p_kind, CASE WHEN claim THEN 'running' ELSE 'pending' END,
+                  p_strategy, p_idem_scope, p_idem_key, p_kwargs, coalesce(p_metadata, '{}'), p_review_deadline,
+                  now() + make_interval(secs => greatest(coalesce(p_after_seconds, 0), 0)),
+                  CASE WHEN claim THEN p_worker_id END, CASE WHEN claim THEN p_worker_lock END, CASE WHEN claim THEN 1 ELSE 0 END, CASE WHEN claim THEN now() END);
+        EXCEPTION WHEN unique_violation THEN
+          -- The same idempotency key from a concurrent submission: its run is the answer.
+          SELECT r.run_id INTO existing_run FROM waypoint.runs r
+           WHERE coalesce(r.idempotency_scope, '') = coalesce(p_idem_scope, '') AND r.idempotency_key = p_idem_key;
+          IF FOUND THEN RETURN QUERY SELECT 'existing'::text, NULL::text, existing_run; RETURN; END IF;
+          RAISE;
+        END;
+        UPDATE waypoint.threads SET status = 'busy', status_detail = NULL, updated_at = now(),
+               graph_id = coalesce(graph_id, p_graph_id), graph_version = coalesce(graph_version, p_graph_version),
+               metadata = metadata || coalesce(p_thread_metadata, '{}'), input = coalesce(input, p_input),
+               config = CASE WHEN p_thread_config IS NULL OR p_thread_config = '{}'::jsonb THEN config ELSE config || p_thread_config END
+         WHERE thread_id = p_thread_id;
+        IF p_policy IS NOT NULL THEN
+          INSERT INTO waypoint.thread_policies (thread_id, policy, source) VALUES (p_thread_id, p_policy, p_policy_source)
+          ON CONFLICT (thread_id) DO UPDATE SET policy = EXCLUDED.policy, source = EXCLUDED.source, updated_at = now();
+        END IF;
+        IF NOT claim THEN PERFORM pg_notify('waypoint_runs', ''); END IF;
+        RETURN QUERY SELECT 'created'::text, CASE WHEN claim THEN 'claimed' ELSE NULL END, p_run_id;
+      END
+      $fn$;`,
+  },
 ];

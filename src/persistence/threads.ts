@@ -1,4 +1,5 @@
-// Whole-thread copy on the checkpoint tables, for forking a thread at a checkpoint.
+// Whole-thread copy on the checkpoint tables, for forking a thread at a checkpoint (inside the caller's
+// transaction, so the new thread's row and its checkpoints appear together).
 import type pg from "pg";
 
 /**
@@ -7,10 +8,8 @@ import type pg from "pg";
  * The target's own pending writes are left behind: the fork re-runs that step (a decision already
  * given on the original thread is asked for again). Returns the number of checkpoints copied.
  */
-export async function copyThread(pool: pg.Pool, fromThread: string, toThread: string, checkpointId: string): Promise<number> {
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
+export async function copyThread(client: pg.ClientBase, fromThread: string, toThread: string, checkpointId: string): Promise<number> {
+  {
     const { rowCount } = await client.query(
       `INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata)
        SELECT $2, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata
@@ -28,12 +27,6 @@ export async function copyThread(pool: pg.Pool, fromThread: string, toThread: st
          FROM checkpoint_writes WHERE thread_id = $1 AND checkpoint_id < $3`,
       [fromThread, toThread, checkpointId],
     );
-    await client.query("COMMIT");
     return rowCount ?? 0;
-  } catch (e) {
-    await client.query("ROLLBACK");
-    throw e;
-  } finally {
-    client.release();
   }
 }

@@ -5,8 +5,9 @@ import type pg from "pg";
 import { z } from "zod";
 import { withTransaction } from "../db/index.js";
 import { log } from "../log.js";
+import type { StateSnapshot } from "@langchain/langgraph";
 import type { Waypoint } from "./runner.js";
-import type { ThreadView } from "./threads.js";
+import { pendingInterrupts } from "./threads.js";
 
 export const DeadlinePolicySchema = z
   .object({
@@ -19,12 +20,13 @@ export const DeadlinePolicySchema = z
 export type DeadlinePolicy = z.infer<typeof DeadlinePolicySchema>;
 
 /** A timer per pending review of the thread (once: a repeated schedule changes nothing). */
-export async function scheduleDeadlines(pool: pg.Pool, view: ThreadView, policy: DeadlinePolicy): Promise<void> {
-  for (const p of view.pending) {
+export async function scheduleDeadlines(pool: pg.Pool, threadId: string, snapshot: StateSnapshot, policy: DeadlinePolicy): Promise<void> {
+  for (const p of pendingInterrupts(snapshot)) {
+    if (!p.request) continue; // only a review has a decision a deadline can take
     await pool.query(
       `INSERT INTO waypoint.timers (thread_id, interrupt_id, action, payload, available_at)
        VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5 / 1000.0)) ON CONFLICT (thread_id, interrupt_id, action) DO NOTHING`,
-      [view.threadId, p.interruptId, policy.action, JSON.stringify(policy), policy.afterMs],
+      [threadId, p.interruptId, policy.action, JSON.stringify(policy), policy.afterMs],
     );
   }
 }
@@ -60,10 +62,11 @@ export async function fireDueTimers(wp: Waypoint, decide: DecisionSubmitter): Pr
 async function apply(wp: Waypoint, client: pg.PoolClient, t: TimerRow, decide: DecisionSubmitter): Promise<string> {
   const view = await wp.view(t.thread_id);
   const pending = view.pending.find((p) => p.interruptId === t.interrupt_id);
-  if (!pending) return "moot: the review was already answered";
+  if (!pending?.request) return "moot: the review was already answered";
+  const request = pending.request;
   const event = async (kind: string, message: string, data: Record<string, unknown> = {}) =>
     client.query("INSERT INTO waypoint.events (thread_id, kind, message, data) VALUES ($1, $2, $3, $4)", [t.thread_id, kind, message, JSON.stringify({ interruptId: t.interrupt_id, ...data })]);
-  const what = pending.request.actionRequests.map((a) => a.description).join("; ");
+  const what = request.actionRequests.map((a) => a.description).join("; ");
   if (t.action === "remind") {
     await event("reminder", `Review still waiting after its deadline: ${what}`);
     log.warn({ threadId: t.thread_id, interruptId: t.interrupt_id }, "review deadline passed: reminder");
@@ -77,9 +80,9 @@ async function apply(wp: Waypoint, client: pg.PoolClient, t: TimerRow, decide: D
   }
   // reject: a decision like any other, recorded and applied by a run. A choice has no "reject": it stops.
   const message = t.payload.message ?? "No decision before the deadline; rejected automatically.";
-  const kind = pending.request.kind ?? "review";
+  const kind = request.kind ?? "review";
   const one = kind === "in_doubt" ? { type: "skip", message } : kind === "choice" ? { type: "choose", option: "stop" } : { type: "reject", message };
-  const run = await decide(t.thread_id, t.interrupt_id, { decisions: pending.request.actionRequests.map(() => one) });
+  const run = await decide(t.thread_id, t.interrupt_id, { decisions: request.actionRequests.map(() => one) });
   await event("deadline_reject", `Rejected after its deadline (run ${run.run_id}): ${what}`);
   return `rejected by run ${run.run_id}`;
 }

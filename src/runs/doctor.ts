@@ -1,14 +1,14 @@
-// `waypoint doctor`: finds what a crash at the worst moment can leave behind, and repairs it. Runs
-// marked running whose worker is gone; threads with work left but no run that will do it (a worker
-// killed between a graph step and the run's status, a CLI process that died); runs waiting for an
-// agent version no live worker has (reported, never touched).
+// `waypoint doctor`: what a crash at the worst moment can leave behind, and what it repairs. Runs marked
+// running whose carrier is gone (queued again, as every worker's reaper does); threads marked busy with
+// no run that will do anything (their status recomputed from their checkpoint); threads that stopped
+// with an error (reported: a person decides); queued runs of a graph version no live worker serves
+// (reported, never touched). Each check is one indexed query with a LIMIT.
 import { config } from "../config.js";
-import { LOCK_CLASS, reapOrphans, enqueueRun } from "./queue.js";
+import { LOCK_CLASS, reapOrphans } from "./queue.js";
 import type { Waypoint } from "./runner.js";
-import { getThreadRow } from "./threads.js";
 
 export interface Finding {
-  kind: "orphaned_run" | "stalled_thread" | "needs_a_person" | "no_worker_for_version";
+  kind: "orphaned_run" | "stale_status" | "needs_a_person" | "no_worker_for_version";
   threadId: string;
   runId?: string;
   problem: string;
@@ -16,67 +16,67 @@ export interface Finding {
   repair: string;
 }
 
-/** Check every thread and run; with `repair`, fix what can be fixed safely. */
+const PAGE = 200;
+
+/** Check threads and runs; with `repair`, fix what can be fixed safely. */
 export async function diagnose(wp: Waypoint, opts: { repair: boolean }): Promise<Finding[]> {
   const pool = wp.pool;
   const findings: Finding[] = [];
 
-  // 1. Running runs whose worker holds no liveness lock.
+  // 1. Running runs whose carrier holds no liveness lock.
   if (opts.repair) {
     for (const r of await reapOrphans(pool, config().worker.maxCrashes)) {
-      findings.push({ kind: "orphaned_run", threadId: r.thread_id, runId: r.run_id, problem: "marked running, but its worker is gone", repair: r.status === "dead" ? "marked dead (too many crashes)" : "queued again" });
+      findings.push({ kind: "orphaned_run", threadId: r.thread_id, runId: r.run_id, problem: "marked running, but the process carrying it is gone", repair: r.status === "dead" ? "marked dead (too many crashes)" : "queued again" });
     }
   } else {
     const { rows } = await pool.query<{ run_id: string; thread_id: string }>(
       `SELECT run_id, thread_id FROM waypoint.runs r WHERE status = 'running' AND NOT EXISTS (
-         SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1 AND l.objid = r.worker_lock AND l.objsubid = 2)`,
-      [LOCK_CLASS],
+         SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1 AND l.objid = r.worker_lock AND l.objsubid = 2)
+       LIMIT $2`,
+      [LOCK_CLASS, PAGE],
     );
-    for (const r of rows) findings.push({ kind: "orphaned_run", threadId: r.thread_id, runId: r.run_id, problem: "marked running, but its worker is gone", repair: "queue it again" });
+    for (const r of rows) findings.push({ kind: "orphaned_run", threadId: r.thread_id, runId: r.run_id, problem: "marked running, but the process carrying it is gone", repair: "queue it again" });
   }
 
-  // 2. Threads with work left and nobody on it.
-  const { rows: idle } = await pool.query<{ thread_id: string; last_status: string | null; last_run: string | null }>(
-    `SELECT t.thread_id,
-            (SELECT status FROM waypoint.runs r WHERE r.thread_id = t.thread_id ORDER BY created_at DESC LIMIT 1) AS last_status,
-            (SELECT run_id::text FROM waypoint.runs r WHERE r.thread_id = t.thread_id ORDER BY created_at DESC LIMIT 1) AS last_run
-       FROM waypoint.threads t
-      WHERE t.status <> 'done' OR EXISTS (SELECT 1 FROM waypoint.runs r WHERE r.thread_id = t.thread_id AND r.status IN ('success', 'interrupted')
-                                            AND r.created_at = (SELECT max(created_at) FROM waypoint.runs x WHERE x.thread_id = t.thread_id))
-      ORDER BY t.updated_at`,
+  // 2. Threads marked busy that no run owns (nothing should leave one, but a status is cheap to recompute).
+  const { rows: stale } = await pool.query<{ thread_id: string }>(
+    `SELECT t.thread_id FROM waypoint.threads t
+      WHERE t.status = 'busy' AND t.updated_at < now() - interval '5 seconds'
+        AND NOT EXISTS (SELECT 1 FROM waypoint.runs r WHERE r.thread_id = t.thread_id AND r.status IN ('pending', 'running'))
+      LIMIT $1`,
+    [PAGE],
   );
-  for (const t of idle) {
-    if ((await pool.query("SELECT 1 FROM waypoint.runs WHERE thread_id = $1 AND status IN ('pending', 'running')", [t.thread_id])).rowCount) continue;
-    const view = await wp.view(t.thread_id).catch(() => undefined);
-    if (!view || view.status !== "error") continue; // done, waiting for a person, or run by a live process
-    if (t.last_status === "dead" || t.last_status === "cancelled" || t.last_status === "error") {
-      findings.push({
-        kind: "needs_a_person",
-        threadId: t.thread_id,
-        ...(t.last_run ? { runId: t.last_run } : {}),
-        problem: `stopped with work left; its last run is ${t.last_status}`,
-        repair: `left alone: \`waypoint runs retry ${t.last_run}\` or \`waypoint resume ${t.thread_id}\``,
-      });
-      continue;
-    }
-    const problem = `has work left (${view.detail ?? `next: ${view.next.join(", ")}`}) but no run will do it`;
-    if (!opts.repair) {
-      findings.push({ kind: "stalled_thread", threadId: t.thread_id, problem, repair: "queue a resume run" });
-      continue;
-    }
-    const row = await getThreadRow(pool, t.thread_id);
-    const run = await enqueueRun(pool, { threadId: t.thread_id, agent: row.agent, version: row.graph_version, kind: "resume", strategy: "enqueue" });
-    findings.push({ kind: "stalled_thread", threadId: t.thread_id, runId: run.run_id, problem, repair: `queued resume run ${run.run_id}` });
+  for (const t of stale) {
+    if (opts.repair) await wp.refreshThread(t.thread_id).catch(() => undefined);
+    findings.push({ kind: "stale_status", threadId: t.thread_id, problem: "marked busy, but no run is queued or running", repair: opts.repair ? "status recomputed from its checkpoint" : "recompute its status" });
   }
 
-  // 3. Queued runs no live worker can take.
+  // 3. Threads that stopped with an error and no run: a person looks, then resumes or retries.
+  const { rows: stopped } = await pool.query<{ thread_id: string; status_detail: string | null; last_run: string | null; last_status: string | null }>(
+    `SELECT t.thread_id, t.status_detail, r.run_id::text AS last_run, r.status AS last_status FROM waypoint.threads t
+       LEFT JOIN LATERAL (SELECT run_id, status FROM waypoint.runs x WHERE x.thread_id = t.thread_id ORDER BY created_at DESC LIMIT 1) r ON true
+      WHERE t.status = 'error' ORDER BY t.updated_at DESC LIMIT $1`,
+    [PAGE],
+  );
+  for (const t of stopped) {
+    findings.push({
+      kind: "needs_a_person",
+      threadId: t.thread_id,
+      ...(t.last_run ? { runId: t.last_run } : {}),
+      problem: `stopped with an error${t.last_status ? ` (its last run is ${t.last_status})` : ""}: ${t.status_detail ?? "no detail"}`,
+      repair: t.last_run && t.last_status === "dead" ? `left alone: \`waypoint runs retry ${t.last_run}\` or \`waypoint resume ${t.thread_id}\`` : `left alone: \`waypoint resume ${t.thread_id}\` once the cause is fixed`,
+    });
+  }
+
+  // 4. Queued runs no live worker can take.
   const { rows: stranded } = await pool.query<{ run_id: string; thread_id: string; v: string }>(
-    `SELECT r.run_id, r.thread_id, r.agent || '@' || r.graph_version AS v FROM waypoint.runs r
+    `SELECT r.run_id, r.thread_id, r.graph_id || '@' || r.graph_version AS v FROM waypoint.runs r
       WHERE r.status = 'pending' AND EXISTS (SELECT 1 FROM waypoint.workers w WHERE w.stopped_at IS NULL)
         AND NOT EXISTS (
           SELECT 1 FROM waypoint.workers w JOIN pg_locks l ON l.locktype = 'advisory' AND l.granted AND l.classid = $1 AND l.objid = w.worker_lock AND l.objsubid = 2
-           WHERE w.stopped_at IS NULL AND (r.agent || '@' || r.graph_version) = ANY (w.versions))`,
-    [LOCK_CLASS],
+           WHERE w.stopped_at IS NULL AND (r.graph_id || '@' || r.graph_version) = ANY (w.versions))
+      LIMIT $2`,
+    [LOCK_CLASS, PAGE],
   );
   for (const r of stranded) {
     findings.push({ kind: "no_worker_for_version", threadId: r.thread_id, runId: r.run_id, problem: `waits for ${r.v}, which no live worker runs`, repair: "left alone: deploy a worker with that version" });

@@ -4,6 +4,9 @@ import { BaseMessage } from "@langchain/core/messages";
 import type pg from "pg";
 import { log } from "../log.js";
 
+/** NOTIFY channel: a run recorded new stream events (payload: the run id). */
+export const EVENTS_CHANNEL = "waypoint_run_events";
+
 export interface RunEvent {
   seq: number;
   /** Stream mode, with the sub-agent path after "|" for subgraph chunks ("updates|provisioning:<task>"). */
@@ -23,8 +26,12 @@ export function toJson(value: unknown): unknown {
   return value;
 }
 
-export async function readRunEvents(pool: pg.Pool, runId: string, afterSeq: number): Promise<RunEvent[]> {
-  const { rows } = await pool.query<RunEvent>("SELECT seq, event, data FROM waypoint.run_events WHERE run_id = $1 AND seq > $2 ORDER BY seq", [runId, afterSeq]);
+export async function readRunEvents(pool: pg.Pool, runId: string, afterSeq: number, limit = 500): Promise<RunEvent[]> {
+  const { rows } = await pool.query<RunEvent>({
+    name: "waypoint_read_run_events",
+    text: "SELECT seq, event, data FROM waypoint.run_events WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+    values: [runId, afterSeq, limit],
+  });
   return rows;
 }
 
@@ -64,11 +71,15 @@ export class RunEventWriter {
       }
       const first = this.seq + 1;
       this.seq += batch.length;
-      await this.pool.query(
-        `INSERT INTO waypoint.run_events (run_id, seq, event, data)
-         SELECT $1, $2 + i - 1, e, d FROM unnest($3::text[], $4::jsonb[]) WITH ORDINALITY AS t(e, d, i)`,
-        [this.runId, first, batch.map((b) => b.event), batch.map((b) => JSON.stringify(b.data))],
-      );
+      // Followers on any server process are woken by the NOTIFY (sent at commit, with the rows).
+      await this.pool.query({
+        name: "waypoint_run_events",
+        text: `WITH ins AS (
+                 INSERT INTO waypoint.run_events (run_id, seq, event, data)
+                 SELECT $1, $2 + i - 1, e, d FROM unnest($3::text[], $4::jsonb[]) WITH ORDINALITY AS t(e, d, i) RETURNING 1)
+               SELECT pg_notify($5, $1::text) FROM (SELECT 1 FROM ins LIMIT 1) x`,
+        values: [this.runId, first, batch.map((b) => b.event), batch.map((b) => JSON.stringify(b.data)), EVENTS_CHANNEL],
+      });
     });
     return this.writing;
   }

@@ -1,56 +1,55 @@
-// Which oversight policy a thread runs under: the agent's built-in policy, then WAYPOINT_POLICY_FILE,
-// then the override of the run that last carried one, merged in that order. The result is stored per
-// thread (waypoint.thread_policies) so a run resumed after a crash, or by another worker, uses the
-// same policy. A bad policy is refused before anything runs.
+// Which oversight policy a thread runs under. The graph's review node brings its built-in policy; over
+// it go WAYPOINT_POLICY_FILE and the override of the run that last carried one, merged in that order and
+// stored per thread (waypoint.thread_policies) so a run resumed after a crash, or by another worker,
+// uses the same policy. A bad policy is refused before anything is written.
 import type pg from "pg";
-import { AGENTS, type AgentDefinition } from "../../graphs/index.js";
 import { loadPolicyFile, mergePolicies, parsePolicy, type Policy } from "../approvals/index.js";
 import { config } from "../config.js";
+import type { LoadedGraph, Registry } from "../registry/index.js";
+
+/** Every tool any loaded graph declares (a policy file applies to all graphs). */
+function allTools(registry: Registry): Array<{ name: string }> | undefined {
+  const graphs = [...registry.graphs.values()];
+  if (graphs.some((g) => !g.info.tools)) return undefined;
+  return graphs.flatMap((g) => [...(g.info.tools ?? [])]);
+}
 
 /**
- * WAYPOINT_POLICY_FILE, validated against every agent's tools (it applies to all agents). Read at each
- * use (a new thread, or a run with an override), so an edited file applies to the next run.
+ * WAYPOINT_POLICY_FILE, validated (its tool names against every loaded graph's tools when they all
+ * declare theirs). Read at each use (a new thread, or a run with an override), so an edited file applies
+ * to the next run.
  */
-export function configuredPolicy(): Policy | undefined {
+export function configuredPolicy(registry: Registry): Policy | undefined {
   const path = config().policyFile;
   if (!path) return undefined;
-  return loadPolicyFile(path, Object.values(AGENTS).flatMap((a) => a.tools));
+  return loadPolicyFile(path, allTools(registry));
 }
 
-/** Check a per-run override against the agent's tools; throws `invalid_policy` naming the field. */
-export function parseRunPolicy(def: AgentDefinition, raw: unknown, source = "run policy"): Policy {
-  return parsePolicy(raw, source, def.tools);
+/** Check a per-run override against the graph's tools; throws `invalid_policy` naming the field. */
+export function parseRunPolicy(graph: LoadedGraph, raw: unknown, source = "run policy"): Policy {
+  return parsePolicy(raw, source, graph.info.tools);
 }
 
-/** The policy a new run of `def` gets with this override (validated; nothing is stored). */
-export function effectivePolicy(def: AgentDefinition, override?: Policy): Policy {
-  return mergePolicies(def.policy, configuredPolicy(), override);
-}
-
-/** Store the thread's policy (a new thread, or a run that carries an override). */
-export async function saveThreadPolicy(pool: pg.Pool, threadId: string, policy: Policy, source: string): Promise<void> {
-  await pool.query(
-    `INSERT INTO waypoint.thread_policies (thread_id, policy, source) VALUES ($1, $2, $3)
-     ON CONFLICT (thread_id) DO UPDATE SET policy = EXCLUDED.policy, source = EXCLUDED.source, updated_at = now()`,
-    [threadId, JSON.stringify(policy), source],
-  );
+/** What a thread stores: the configured policy with this run's override over it. */
+export function threadPolicy(registry: Registry, override?: Policy): Policy | undefined {
+  const file = configuredPolicy(registry);
+  if (!file && !override) return undefined;
+  return mergePolicies(file, override);
 }
 
 /**
- * What a run needs to start: the thread's policy (computed and stored when the thread has none yet)
- * and the super-step its last checkpoint is at (the guard counts steps from there). One query.
+ * What a run needs to start: the thread's stored policy (or the configured one, when the thread stores
+ * none) and the super-step its last checkpoint is at (the guard counts steps from there). One query.
  */
-export async function runStartFacts(pool: pg.Pool, threadId: string, def: AgentDefinition): Promise<{ policy: Policy; startStep: number }> {
-  const { rows } = await pool.query<{ policy: Policy | null; step: number | null }>(
-    `SELECT (SELECT policy FROM waypoint.thread_policies WHERE thread_id = $1) AS policy,
-            (SELECT (metadata->>'step')::int FROM checkpoints WHERE thread_id = $1 AND checkpoint_ns = '' ORDER BY checkpoint_id DESC LIMIT 1) AS step`,
-    [threadId],
-  );
+export async function runStartFacts(pool: pg.Pool, registry: Registry, threadId: string): Promise<{ policy: Policy | undefined; startStep: number; head: string | null }> {
+  const { rows } = await pool.query<{ policy: Policy | null; step: number | null; head: string | null }>({
+    name: "waypoint_run_start_facts",
+    text: `SELECT (SELECT policy FROM waypoint.thread_policies WHERE thread_id = $1) AS policy, c.step, c.head
+             FROM (SELECT 1) one
+             LEFT JOIN LATERAL (SELECT (metadata->>'step')::int AS step, checkpoint_id AS head FROM checkpoints
+                                 WHERE thread_id = $1 AND checkpoint_ns = '' ORDER BY checkpoint_id DESC LIMIT 1) c ON true`,
+    values: [threadId],
+  });
   const row = rows[0];
-  let policy = row?.policy ?? null;
-  if (!policy) {
-    policy = effectivePolicy(def);
-    await saveThreadPolicy(pool, threadId, policy, "default");
-  }
-  return { policy, startStep: row?.step ?? -1 };
+  return { policy: row?.policy ?? configuredPolicy(registry), startStep: row?.step ?? -1, head: row?.head ?? null };
 }

@@ -1,99 +1,49 @@
-// Runs agents on threads: start, resume after a crash, decide on a review, fork, delete. Every run
-// streams with durability "sync", so each finished super-step is a committed checkpoint.
+// Waypoint: the graphs of a langgraph.json on Postgres. Every run is a row in the runs queue carried by a
+// worker or, for a CLI command in the foreground, by the CLI process itself (same liveness lock, so a
+// killed CLI's run is taken over like a dead worker's). Views, history, forks and deletes of threads.
 import { randomUUID } from "node:crypto";
+import path from "node:path";
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
-import { AIMessage, ToolMessage } from "@langchain/core/messages";
 import type { BaseCallbackHandler } from "@langchain/core/callbacks/base";
-import { Command, GraphRecursionError, isGraphDrained, type RunControl, type StateSnapshot } from "@langchain/langgraph";
-import { AGENTS, type AgentDefinition, type CompiledAgent } from "../../graphs/index.js";
-import type { AgentContext } from "../agents/index.js";
-import { validateResponse, type Policy } from "../approvals/index.js";
+import type { LangGraphRunnableConfig, StateSnapshot } from "@langchain/langgraph";
 import { config } from "../config.js";
-import { isWaypointError, WaypointError } from "../errors.js";
-import { log } from "../log.js";
+import { withTransaction } from "../db/index.js";
+import { WaypointError } from "../errors.js";
 import { copyThread, openPersistence, type Persistence } from "../persistence/index.js";
-import { describeZodError, ledgerRows, type RetryPolicy } from "../tools/index.js";
-import type { LadderOptions } from "../models/index.js";
-import { createWorld, type FaultPlan, type World } from "../world/index.js";
-import {
-  claimThread,
-  getThreadRow,
-  insertThreadRow,
-  isFinished,
-  listThreadRows,
-  pendingReviews,
-  recordDecision,
-  recordedDecisions,
-  releaseThread,
-  viewOf,
-  type ThreadRow,
-  type ThreadStatus,
-  type ThreadView,
-} from "./threads.js";
-import { effectivePolicy, parseRunPolicy, runStartFacts, saveThreadPolicy } from "./policies.js";
+import { Registry, type AnyGraph } from "../registry/index.js";
+import { ledgerRows } from "../tools/index.js";
+import { registerSystemAssistants } from "./assistants.js";
+import { Carrier } from "./carrier.js";
+import { Executor, graphFor, summariseUpdate, threadOutcome, type ProgressEvent } from "./execute.js";
+import { activeRuns, claimRun, getRun, submitRun, type RunRow } from "./queue.js";
+import { outcomeOrThrow, prepareSubmission, submit, type Submission } from "./submit.js";
+import { findThreadRow, getThreadRow, listThreadRows, viewOf, type ThreadRow, type ThreadView } from "./threads.js";
 import { NodeTraceHandler } from "./trace.js";
-
-/** Super-steps one run may take unless WaypointOptions.recursionLimit says otherwise. */
-const DEFAULT_RECURSION_LIMIT = 100;
-
-/** One line of progress while a run goes on. */
-export interface ProgressEvent {
-  /** Sub-agent path ("" for the agent itself). */
-  namespace: string;
-  node: string;
-  /** What the step did, in words. */
-  summary: string;
-}
-
-export interface RunOptions {
-  /** Called after each finished super-step. */
-  onProgress?: (e: ProgressEvent) => void;
-  /**
-   * Every stream chunk, in LangGraph's stream modes "updates", "values", "custom", "messages"
-   * ([message, metadata] per message) and "debug";
-   * `namespace` is the sub-agent path with task ids ([] for the agent itself).
-   */
-  onChunk?: (mode: "updates" | "values" | "custom" | "messages" | "debug", namespace: string[], data: unknown) => void | Promise<void>;
-  /** LangChain callback handlers for the run (tracing, tests). */
-  callbacks?: BaseCallbackHandler[];
-  /** Stops the run at the next super-step boundary, checkpointed (drain, cancellation). */
-  control?: RunControl;
-  /** Stops the run at once, mid-step (fencing: this process may no longer own the thread). */
-  signal?: AbortSignal;
-  /** advance(): apply this update / goto when continuing. */
-  command?: { update?: Record<string, unknown>; goto?: string | string[] } | null;
-  /** advance(): continue from this earlier checkpoint (a branch on the same thread). */
-  fromCheckpoint?: string | null;
-  /**
-   * Oversight policy for this run (JSON, checked against the agent's tools; merged over the agent's and
-   * the configured one) and the thread's later runs. Unset: the thread keeps the policy it has.
-   */
-  policy?: unknown;
-}
 
 export interface WaypointOptions {
   /** Database to use instead of the configured one. */
   url?: string;
-  /** Chat model for every agent (tests script one); default: from config. */
-  model?: BaseChatModel;
-  /** World adapters (tests wrap them); default: the real ones. */
-  world?: World;
   /** Pool size. */
   poolMax?: number;
-  /** Slow every step down by this many ms (demos and crash tests; see AgentContext.paceMs). */
-  paceMs?: number;
-  /** Faults the world adapters inject (default: WAYPOINT_FAULTS); ignored when `world` is given. */
-  faults?: FaultPlan | null;
-  /** Model to fail over to (null: none, even if configured). */
+  /** The langgraph.json whose graphs this process serves (default ./langgraph.json). */
+  config?: string;
+  /** Graphs already loaded (instead of reading `config`). */
+  registry?: Registry;
+  /** Objects merged into every run's LangGraph context (tests: a scripted model, a world). */
+  context?: Record<string, unknown>;
+  /** Shortcuts into `context` for Waypoint's agent nodes (see src/agents/context.ts). */
+  model?: BaseChatModel;
   fallbackModel?: BaseChatModel | null;
-  /** Model-call retry settings (tests use tiny delays). */
-  modelRetry?: LadderOptions;
-  /** Tool-call backoff delays (tests use tiny ones). */
-  toolRetry?: Partial<RetryPolicy>;
-  /** Estimated conversation tokens kept in state before older messages are summarised (default: config). */
+  modelRetry?: import("../models/index.js").LadderOptions;
   summaryTokens?: number;
-  /** Super-steps one run may take (default 100); the guard pauses the run for a human before it is reached. */
+  /** Tool-call backoff delays (tests use tiny ones). */
+  toolRetry?: Partial<import("../tools/index.js").RetryPolicy>;
+  /** Slow every step of Waypoint's agent nodes down by this many ms (demos and crash tests). */
+  paceMs?: number;
+  /** Recursion limit of runs that set none (before the graph's own default). */
   recursionLimit?: number;
+  /** LangChain callback handlers for every run (tests). */
+  callbacks?: BaseCallbackHandler[];
 }
 
 export interface HistoryEntry {
@@ -108,46 +58,42 @@ export interface HistoryEntry {
   interrupted: boolean;
 }
 
-function summariseUpdate(update: unknown): string {
-  if (!update || typeof update !== "object") return "";
-  const parts: string[] = [];
-  const messages = (update as { messages?: unknown }).messages;
-  for (const m of Array.isArray(messages) ? messages : []) {
-    if (AIMessage.isInstance(m)) {
-      if (m.tool_calls?.length) parts.push(`proposes ${m.tool_calls.map((tc) => `${tc.name}(${JSON.stringify(tc.args)})`).join(", ")}`);
-      else if (typeof m.content === "string" && m.content) parts.push(`says: ${m.content.split("\n")[0]}`);
-    } else if (ToolMessage.isInstance(m)) {
-      const text = typeof m.content === "string" ? m.content : JSON.stringify(m.content);
-      parts.push(`${m.name ?? "tool"} ${m.status === "error" ? "failed" : "->"} ${text.length > 120 ? `${text.slice(0, 117)}...` : text}`);
-    }
-  }
-  const other = Object.keys(update).filter((k) => k !== "messages");
-  if (other.length) parts.push(`set ${other.join(", ")}`);
-  return parts.join("; ");
+/** The langgraph.json a process serves when none is named: the one in the working directory. */
+export function defaultConfigPath(): string {
+  return path.resolve(process.cwd(), "langgraph.json");
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 export class Waypoint {
-  private readonly compiled = new Map<string, CompiledAgent>();
-  private readonly trace = config().traceFile ? new NodeTraceHandler(config().traceFile as string) : undefined;
+  private carrierP: Promise<Carrier> | undefined;
 
   private constructor(
     readonly persistence: Persistence,
-    private readonly context: AgentContext,
-    private readonly recursionLimit: number,
+    readonly registry: Registry,
+    readonly executor: Executor,
   ) {}
 
   static async open(opts: WaypointOptions = {}): Promise<Waypoint> {
+    const registry = opts.registry ?? (await Registry.load(opts.config ?? defaultConfigPath()));
     const persistence = await openPersistence({ ...(opts.url ? { url: opts.url } : {}), ...(opts.poolMax ? { poolMax: opts.poolMax } : {}) });
-    const pool = persistence.db.pool;
-    const world = opts.world ?? createWorld(pool, opts.faults === undefined ? {} : { faults: opts.faults });
-    const context: AgentContext = { pool, world };
+    const context: Record<string, unknown> = { ...opts.context };
     if (opts.model) context.model = opts.model;
-    if (opts.paceMs) context.paceMs = opts.paceMs;
     if (opts.fallbackModel !== undefined) context.fallbackModel = opts.fallbackModel;
     if (opts.modelRetry) context.modelRetry = opts.modelRetry;
     if (opts.toolRetry) context.toolRetry = opts.toolRetry;
     if (opts.summaryTokens !== undefined) context.summaryTokens = opts.summaryTokens;
-    return new Waypoint(persistence, context, opts.recursionLimit ?? DEFAULT_RECURSION_LIMIT);
+    const trace = config().traceFile ? new NodeTraceHandler(config().traceFile as string) : undefined;
+    const executor = new Executor(registry, persistence, {
+      context,
+      paceMs: opts.paceMs,
+      toolRetry: opts.toolRetry as Record<string, number> | undefined,
+      recursionLimit: opts.recursionLimit,
+      callbacks: [...(opts.callbacks ?? []), ...(trace ? [trace] : [])],
+    });
+    const wp = new Waypoint(persistence, registry, executor);
+    await registerSystemAssistants(persistence.db.pool, [...registry.graphs.values()].map((g) => ({ id: g.id, description: g.description })));
+    return wp;
   }
 
   get pool() {
@@ -155,216 +101,185 @@ export class Waypoint {
   }
 
   async close(): Promise<void> {
+    const carrier = await this.carrierP?.catch(() => undefined);
+    await carrier?.close();
     await this.persistence.close();
   }
 
-  agent(name: string): AgentDefinition {
-    const def = AGENTS[name];
-    if (!def) throw new WaypointError("unknown_agent", `No agent named "${name}". Agents: ${Object.keys(AGENTS).join(", ")}.`, { details: { agent: name } });
-    return def;
+  /** This process's carrier, for runs a CLI command carries in the foreground. */
+  private carrier(): Promise<Carrier> {
+    this.carrierP ??= Carrier.connect(this);
+    return this.carrierP;
   }
 
-  private graphFor(def: AgentDefinition): CompiledAgent {
-    let g = this.compiled.get(def.name);
-    if (!g) {
-      g = def.compile({ checkpointer: this.persistence.saver, store: this.persistence.store });
-      this.compiled.set(def.name, g);
+  /** A graph object with Waypoint's checkpointer and store (a factory graph built for `config`). */
+  async graph(graphId: string, cfg?: LangGraphRunnableConfig): Promise<AnyGraph> {
+    return graphFor(this.registry.get(graphId), this.persistence, cfg);
+  }
+
+  async nodeNames(graphId: string): Promise<string[]> {
+    const g = await this.registry.get(graphId).instance();
+    return Object.keys(g.nodes).filter((n) => !n.startsWith("__"));
+  }
+
+  /** Check and queue a run (a worker carries it). */
+  submit(s: Submission) {
+    return submit(this, s);
+  }
+
+  /**
+   * Submit a run and carry it in this process (printing progress), then show the thread. A run queued
+   * behind another run of the thread is carried once it is its turn; one a worker took is followed.
+   */
+  async run(s: Submission, opts: { onProgress?: (e: ProgressEvent) => void } = {}): Promise<ThreadView> {
+    const carrier = await this.carrier();
+    const prepared = await prepareSubmission(this, { ...s, claimFor: { workerId: carrier.id, lock: carrier.lock } });
+    const lg = this.registry.get(prepared.graphId);
+    const row = await findThreadRow(this.pool, prepared.threadId);
+    if (row?.graph_version && row.graph_version !== lg.version) {
+      throw new WaypointError("version_mismatch", `Thread ${prepared.threadId} started on ${prepared.graphId} version ${row.graph_version}; this code has version ${lg.version} and will not resume it.`);
     }
-    return g;
+    const { run, claimed } = outcomeOrThrow(await submitRun(this.pool, prepared), prepared.threadId);
+    let mine: RunRow | undefined = claimed ? run : undefined;
+    for (;;) {
+      if (mine) {
+        const result = await carrier.carry(mine, { onProgress: opts.onProgress, maxAttempts: config().worker.maxAttempts });
+        if (result.status === "requeued" && result.detail?.startsWith("attempt")) {
+          throw new WaypointError("run_failed", `Thread ${run.thread_id} stopped with an error: ${result.detail}. A worker retries it, or \`waypoint resume ${run.thread_id}\`.`);
+        }
+        break;
+      }
+      const now = await getRun(this.pool, run.run_id);
+      if (now.status === "pending") {
+        mine = await claimRun(this.pool, run.run_id, { workerId: carrier.id, lock: carrier.lock });
+        if (!mine) await sleep(200);
+        continue;
+      }
+      if (now.status === "running") {
+        await sleep(200); // another process carries it: follow until it ends
+        continue;
+      }
+      break;
+    }
+    const done = await getRun(this.pool, run.run_id);
+    const view = await this.view(run.thread_id);
+    if (done.status === "error" || done.status === "dead") {
+      throw new WaypointError("run_failed", `Thread ${run.thread_id} stopped with an error: ${done.detail ?? view.detail ?? "unknown"}. Fix the cause, then \`waypoint resume ${run.thread_id}\`.`, {
+        details: { view },
+      });
+    }
+    return view;
   }
 
-  private async snapshot(row: ThreadRow): Promise<StateSnapshot> {
-    return this.graphFor(this.agent(row.agent)).getState({ configurable: { thread_id: row.thread_id } }, { subgraphs: true });
+  /** Continue a thread that stopped (crash, error, fork) from its last checkpoint, in this process. */
+  async resume(threadId: string, opts: { onProgress?: (e: ProgressEvent) => void; value?: unknown } = {}): Promise<ThreadView> {
+    const view = await this.view(threadId);
+    if (opts.value !== undefined) {
+      if (view.pending.length === 0) throw new WaypointError("nothing_pending", `Thread ${threadId} waits for no answer (${view.status}); \`waypoint resume ${threadId}\` without --value continues it.`);
+      return this.run({ threadId, command: { resume: opts.value } }, opts);
+    }
+    if (view.status === "interrupted") {
+      const hitl = view.pending.some((p) => p.request);
+      throw new WaypointError(
+        "nothing_pending",
+        `Thread ${threadId} is waiting for an answer, not stopped: ${hitl ? `use \`waypoint decide ${threadId} <decision>\`` : `use \`waypoint resume ${threadId} --value <json>\``} (see \`waypoint show ${threadId}\`).`,
+        { details: { status: view.status } },
+      );
+    }
+    if (view.status === "done") throw new WaypointError("thread_finished", `Thread ${threadId} has finished; there is nothing to resume.`, { details: { status: view.status } });
+    if (view.status === "running" || view.status === "queued") throw new WaypointError("thread_busy", `Thread ${threadId} is ${view.status} (${view.detail}).`);
+    return this.run({ threadId }, opts);
   }
 
-  /** The view of a thread; `snapshot` when the caller has just read it (saves reading the checkpoint again). */
-  private async viewRow(row: ThreadRow, snapshot?: StateSnapshot): Promise<ThreadView> {
-    const [snap, decided, open] = await Promise.all([snapshot ?? this.snapshot(row), recordedDecisions(this.pool, row.thread_id), ledgerRows(this.pool, row.thread_id, { open: true })]);
-    return viewOf(row, snap, new Set(decided.keys()), open);
+  /** Answer the thread's pending interrupt (one id, or the only one) and run on, in this process. */
+  async decide(threadId: string, response: unknown, opts: { interruptId?: string; onProgress?: (e: ProgressEvent) => void } = {}): Promise<ThreadView> {
+    return this.run({ threadId, command: { resume: opts.interruptId ? { [opts.interruptId]: response } : response } }, opts);
+  }
+
+  /** The thread's state, subgraphs included unless asked otherwise (throws unknown_thread). */
+  async snapshotOf(threadId: string, opts: { subgraphs?: boolean; checkpointId?: string } = {}): Promise<StateSnapshot> {
+    const row = await getThreadRow(this.pool, threadId);
+    return this.snapshotOfRow(row, opts);
+  }
+
+  private async snapshotOfRow(row: ThreadRow, opts: { subgraphs?: boolean; checkpointId?: string } = {}): Promise<StateSnapshot> {
+    if (!row.graph_id) return { values: {}, next: [], config: {}, tasks: [] } as unknown as StateSnapshot;
+    const g = await this.graph(row.graph_id, { configurable: { thread_id: row.thread_id } });
+    return g.getState({ configurable: { thread_id: row.thread_id, ...(opts.checkpointId ? { checkpoint_id: opts.checkpointId } : {}) } }, { subgraphs: opts.subgraphs ?? true });
+  }
+
+  private async viewRow(row: ThreadRow): Promise<ThreadView> {
+    const [snap, active, open] = await Promise.all([
+      row.graph_id && this.registry.has(row.graph_id) ? this.snapshotOfRow(row) : Promise.resolve(undefined),
+      activeRuns(this.pool, row.thread_id),
+      ledgerRows(this.pool, row.thread_id, { open: true }),
+    ]);
+    return viewOf(row, snap, active.find((r) => r.status === "running") ?? active[0], open);
   }
 
   async view(threadId: string): Promise<ThreadView> {
     return this.viewRow(await getThreadRow(this.pool, threadId));
   }
 
-  async list(limit = 50): Promise<ThreadView[]> {
-    const rows = await listThreadRows(this.pool, limit);
+  async list(opts: { limit?: number; offset?: number } = {}): Promise<ThreadView[]> {
+    const rows = await listThreadRows(this.pool, opts);
     return Promise.all(rows.map((r) => this.viewRow(r)));
   }
 
-  /** Check a run's oversight policy against an agent's tools; returns the policy the run would get. */
-  checkPolicy(agentName: string, raw: unknown): Policy {
-    const def = this.agent(agentName);
-    return effectivePolicy(def, parseRunPolicy(def, raw));
-  }
-
-  /** Check `input` (and a policy) against the agent and register a new thread for it (nothing runs yet). */
-  async createThread(agentName: string, input: unknown, opts: { threadId?: string; policy?: unknown } = {}): Promise<{ threadId: string; def: AgentDefinition; input: unknown }> {
-    const def = this.agent(agentName);
-    const policy = opts.policy === undefined ? effectivePolicy(def) : this.checkPolicy(agentName, opts.policy);
-    const parsed = def.inputSchema.safeParse(input);
-    if (!parsed.success) {
-      throw new WaypointError("invalid_input", `Invalid input for agent "${agentName}": ${describeZodError(parsed.error)}. Example: ${JSON.stringify(def.sampleInput)}`, {
-        details: { agent: agentName },
-      });
-    }
-    const threadId = opts.threadId ?? randomUUID();
-    await insertThreadRow(this.pool, { threadId, agent: def.name, version: def.version, input: parsed.data, status: "error" });
-    await saveThreadPolicy(this.pool, threadId, policy, opts.policy === undefined ? "default" : "run");
-    return { threadId, def, input: parsed.data };
-  }
-
-  /** Start a new thread of `agentName` with `input` and run it until it finishes or waits. */
-  async start(agentName: string, input: unknown, opts: RunOptions & { threadId?: string } = {}): Promise<ThreadView> {
-    const created = await this.createThread(agentName, input, opts);
-    const { policy: _stored, ...rest } = opts;
-    return this.execute(created.threadId, created.input, rest);
-  }
-
-  /** Continue a thread that stopped (crash, error) from its last checkpoint. */
-  async resume(threadId: string, opts: RunOptions = {}): Promise<ThreadView> {
-    const view = await this.view(threadId);
-    if (view.status === "interrupted") {
-      throw new WaypointError("nothing_pending", `Thread ${threadId} is waiting for a decision, not stopped: use \`waypoint decide ${threadId} approve|edit|reject|respond\`.`, {
-        details: { status: view.status },
-      });
-    }
-    if (view.status === "done") throw new WaypointError("thread_finished", `Thread ${threadId} has finished; there is nothing to resume.`, { details: { status: view.status } });
-    if (view.status === "running") throw new WaypointError("thread_busy", `Thread ${threadId} is running (${view.detail}).`);
-    return this.advance(threadId, opts);
-  }
-
-  /**
-   * Take a thread as far as it goes from where it is: start it from its recorded input when it has no
-   * checkpoint, apply recorded decisions it has not used, or continue from its last checkpoint. A thread
-   * that is done, or waits for a decision nobody gave, is left as it is. What workers run.
-   */
-  async advance(threadId: string, opts: RunOptions = {}): Promise<ThreadView> {
-    const row = await getThreadRow(this.pool, threadId);
-    // One read of the checkpoint decides it (workers call this for every run: keep it cheap).
-    const [snapshot, decided] = await Promise.all([this.snapshot(row), recordedDecisions(this.pool, threadId)]);
-    if (!snapshot.config.configurable?.checkpoint_id) return this.execute(threadId, row.input, opts);
-    const open = new Set(pendingReviews(snapshot).map((p) => p.interruptId));
-    const decisions = Object.fromEntries([...decided].filter(([id]) => open.has(id)));
-    if (Object.keys(decisions).length) return this.execute(threadId, new Command({ resume: decisions }), opts);
-    if (opts.command || opts.fromCheckpoint) {
-      // A person asked for it: continue even from a finished or waiting state (what the API's command and checkpoint_id mean).
-      return this.execute(threadId, opts.command ? new Command({ ...(opts.command.update ? { update: opts.command.update } : {}), ...(opts.command.goto ? { goto: opts.command.goto } : {}) }) : null, opts);
-    }
-    if (isFinished(snapshot) || open.size > 0) return this.viewRow(row, snapshot);
-    return this.execute(threadId, null, opts);
-  }
-
-  /** Node names of an agent's graph (to check a `goto`). */
-  nodeNames(agentName: string): string[] {
-    const nodes = (this.graphFor(this.agent(agentName)) as unknown as { nodes: Record<string, unknown> }).nodes;
-    return Object.keys(nodes).filter((n) => !n.startsWith("__"));
-  }
-
-  /**
-   * Check a response against the pending review it answers and record it (nothing runs yet): a bad
-   * decision changes nothing. Returns the interrupt it answers.
-   */
-  async recordDecision(threadId: string, response: unknown, opts: { interruptId?: string } = {}): Promise<string> {
-    const view = await this.view(threadId);
-    if (view.pending.length === 0) {
-      throw new WaypointError("nothing_pending", `Thread ${threadId} has no decision pending (status: ${view.status}${view.detail ? `, ${view.detail}` : ""}).`, {
-        details: { status: view.status },
-      });
-    }
-    let target = view.pending[0];
-    if (opts.interruptId) {
-      target = view.pending.find((p) => p.interruptId === opts.interruptId);
-      if (!target) throw new WaypointError("invalid_decision", `Thread ${threadId} has no pending interrupt "${opts.interruptId}". Pending: ${view.pending.map((p) => p.interruptId).join(", ")}.`);
-    } else if (view.pending.length > 1) {
-      throw new WaypointError("invalid_decision", `Thread ${threadId} has ${view.pending.length} pending reviews; say which with an interrupt id: ${view.pending.map((p) => p.interruptId).join(", ")}.`);
-    }
-    if (!target) throw new WaypointError("nothing_pending", `Thread ${threadId} has no decision pending.`);
-    validateResponse(target.request, response, this.agent(view.agent).tools);
-    await recordDecision(this.pool, threadId, target.interruptId, response);
-    return target.interruptId;
-  }
-
-  /**
-   * Answer the pending review of a thread and run on. The response is checked against the request and
-   * the tools' schemas before anything is written: a bad decision changes nothing.
-   */
-  async decide(threadId: string, response: unknown, opts: RunOptions & { interruptId?: string } = {}): Promise<ThreadView> {
-    const interruptId = await this.recordDecision(threadId, response, opts);
-    return this.execute(threadId, new Command({ resume: { [interruptId]: response } }), opts);
-  }
-
   /** Copy a thread as of one of its checkpoints into a new thread (the original is untouched). */
-  async fork(threadId: string, checkpointId: string): Promise<ThreadView> {
+  async fork(threadId: string, checkpointId: string, opts: { metadata?: Record<string, unknown>; newThreadId?: string } = {}): Promise<ThreadView> {
     const row = await getThreadRow(this.pool, threadId);
-    const { rowCount } = await this.pool.query("SELECT 1 FROM checkpoints WHERE thread_id = $1 AND checkpoint_ns = '' AND checkpoint_id = $2", [threadId, checkpointId]);
-    if (!rowCount) {
-      throw new WaypointError("unknown_checkpoint", `Thread ${threadId} has no checkpoint "${checkpointId}". See \`waypoint history ${threadId}\`.`, { details: { threadId, checkpointId } });
-    }
-    const newId = randomUUID();
-    await insertThreadRow(this.pool, { threadId: newId, agent: row.agent, version: row.graph_version, input: row.input, forkedFrom: { threadId, checkpointId }, status: "error" });
-    await copyThread(this.pool, threadId, newId, checkpointId);
-    await releaseThread(this.pool, newId, "error", `forked from ${threadId} at ${checkpointId}; \`waypoint resume ${newId}\` continues it`);
+    const newId = opts.newThreadId ?? randomUUID();
+    await withTransaction(this.pool, async (client) => {
+      const { rowCount } = await client.query("SELECT 1 FROM checkpoints WHERE thread_id = $1 AND checkpoint_ns = '' AND checkpoint_id = $2", [threadId, checkpointId]);
+      if (!rowCount) throw new WaypointError("unknown_checkpoint", `Thread ${threadId} has no checkpoint "${checkpointId}". See \`waypoint history ${threadId}\`.`, { details: { threadId, checkpointId } });
+      await client.query(
+        `INSERT INTO waypoint.threads (thread_id, graph_id, graph_version, status, status_detail, input, forked_from, metadata, config, "values", interrupts)
+         VALUES ($1, $2, $3, 'idle', $4, $5, $6, $7, $8, $9, '{}')`,
+        [
+          newId,
+          row.graph_id,
+          row.graph_version,
+          `forked from ${threadId} at ${checkpointId}`,
+          JSON.stringify(row.input ?? null),
+          JSON.stringify({ threadId, checkpointId }),
+          JSON.stringify({ ...row.metadata, ...opts.metadata }),
+          JSON.stringify(row.config ?? {}),
+          JSON.stringify(row.values ?? null),
+        ],
+      );
+      await copyThread(client, threadId, newId, checkpointId);
+    });
+    await this.refreshThread(newId);
     return this.view(newId);
   }
 
-  /** Delete a thread's checkpoints and registry entry. World effects and the ledger stay (they happened). */
-  async remove(threadId: string): Promise<void> {
-    const row = await getThreadRow(this.pool, threadId);
-    await claimThread(this.pool, row);
+  /** Recompute a thread row's values, interrupts and status from its checkpoint (after a state edit or a copy). */
+  async refreshThread(threadId: string): Promise<void> {
+    const snap = await this.snapshotOf(threadId, { subgraphs: false });
+    const out = threadOutcome(snap, null);
+    await this.pool.query(
+      `UPDATE waypoint.threads SET "values" = $2, interrupts = $3, updated_at = now(),
+              status = CASE WHEN EXISTS (SELECT 1 FROM waypoint.runs r WHERE r.thread_id = $1 AND r.status IN ('pending', 'running')) THEN 'busy' ELSE $4 END
+        WHERE thread_id = $1`,
+      [threadId, JSON.stringify(out.values), JSON.stringify(out.interrupts), out.status],
+    );
+  }
+
+  /** Delete a thread: its checkpoints, runs and row. World effects and the ledger stay (they happened). */
+  async deleteThread(threadId: string): Promise<void> {
+    const active = await activeRuns(this.pool, threadId);
+    if (active.some((r) => r.status === "running")) throw new WaypointError("thread_busy", `Thread ${threadId} has a running run (${active[0]?.run_id}); cancel it first.`);
     await this.persistence.saver.deleteThread(threadId);
     await this.pool.query("DELETE FROM waypoint.threads WHERE thread_id = $1", [threadId]);
-  }
-
-  /** The thread's raw LangGraph state (for the API), subgraphs included. */
-  async state(threadId: string): Promise<StateSnapshot> {
-    return this.snapshot(await getThreadRow(this.pool, threadId));
-  }
-
-  /** The thread's state as of one checkpoint (for the API). */
-  async stateAt(threadId: string, checkpointId: string): Promise<StateSnapshot> {
-    const row = await getThreadRow(this.pool, threadId);
-    const { rowCount } = await this.pool.query("SELECT 1 FROM checkpoints WHERE thread_id = $1 AND checkpoint_ns = '' AND checkpoint_id = $2", [threadId, checkpointId]);
-    if (!rowCount) throw new WaypointError("unknown_checkpoint", `Thread ${threadId} has no checkpoint "${checkpointId}".`, { details: { threadId, checkpointId } });
-    return this.graphFor(this.agent(row.agent)).getState({ configurable: { thread_id: threadId, checkpoint_id: checkpointId } });
-  }
-
-  /**
-   * Write values into a thread's state as if `asNode` had returned them (a new checkpoint). Refused
-   * while the thread runs.
-   */
-  async updateState(threadId: string, values: Record<string, unknown>, asNode?: string): Promise<string> {
-    const row = await getThreadRow(this.pool, threadId);
-    await claimThread(this.pool, row);
-    try {
-      const config = await this.graphFor(this.agent(row.agent)).updateState({ configurable: { thread_id: threadId } }, values, asNode);
-      return String(config.configurable?.checkpoint_id ?? "");
-    } catch (e) {
-      throw new WaypointError("invalid_input", `Could not update the state of thread ${threadId}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-    } finally {
-      const snap = await this.snapshot(row);
-      await releaseThread(this.pool, threadId, pendingReviews(snap).length ? "interrupted" : isFinished(snap) ? "done" : "error", null);
-    }
-  }
-
-  /** The thread's raw checkpoints, newest first (for the API). */
-  async stateHistory(threadId: string, opts: { limit?: number; before?: string } = {}): Promise<StateSnapshot[]> {
-    const row = await getThreadRow(this.pool, threadId);
-    const out: StateSnapshot[] = [];
-    const options = { limit: opts.limit ?? 10, ...(opts.before ? { before: { configurable: { thread_id: threadId, checkpoint_id: opts.before } } } : {}) };
-    for await (const snap of this.graphFor(this.agent(row.agent)).getStateHistory({ configurable: { thread_id: threadId } }, options)) out.push(snap);
-    return out;
-  }
-
-  /** The compiled graph of an agent (for the API's graph drawing). */
-  compiledGraph(agentName: string): CompiledAgent {
-    return this.graphFor(this.agent(agentName));
   }
 
   async history(threadId: string, limit = 100): Promise<HistoryEntry[]> {
     const row = await getThreadRow(this.pool, threadId);
     const out: HistoryEntry[] = [];
-    for await (const snap of this.graphFor(this.agent(row.agent)).getStateHistory({ configurable: { thread_id: threadId } }, { limit })) {
+    if (!row.graph_id) return out;
+    const g = await this.graph(row.graph_id, { configurable: { thread_id: threadId } });
+    for await (const snap of g.getStateHistory({ configurable: { thread_id: threadId } }, { limit })) {
       const meta = (snap.metadata ?? {}) as { step?: number; source?: string };
       out.push({
         checkpointId: String(snap.config.configurable?.checkpoint_id ?? ""),
@@ -378,70 +293,5 @@ export class Waypoint {
       });
     }
     return out;
-  }
-
-  private async execute(threadId: string, input: unknown, opts: RunOptions): Promise<ThreadView> {
-    const row = await getThreadRow(this.pool, threadId);
-    const def = this.agent(row.agent);
-    if (row.graph_version !== def.version) {
-      throw new WaypointError("version_mismatch", `Thread ${threadId} started on ${def.name} version ${row.graph_version}; this code has version ${def.version} and will not resume it.`);
-    }
-    const override = opts.policy === undefined ? undefined : this.checkPolicy(def.name, opts.policy);
-    await claimThread(this.pool, row);
-    let status: ThreadStatus = "error";
-    let detail: string | null = null;
-    let snap: StateSnapshot | undefined;
-    try {
-      if (override) await saveThreadPolicy(this.pool, threadId, override, "run");
-      const facts = await runStartFacts(this.pool, threadId, def);
-      const context: AgentContext = {
-        ...this.context,
-        policy: facts.policy,
-        agent: def.name,
-        run: { startedAt: Date.now(), startStep: facts.startStep, recursionLimit: this.recursionLimit },
-      };
-      const stream = await this.graphFor(def).stream(input, {
-        configurable: { thread_id: threadId, ...(opts.fromCheckpoint ? { checkpoint_id: opts.fromCheckpoint } : {}) },
-        context,
-        recursionLimit: this.recursionLimit,
-        durability: "sync",
-        streamMode: opts.onChunk ? ["updates", "values", "custom", "messages", "debug"] : ["updates"],
-        subgraphs: true,
-        callbacks: [...(opts.callbacks ?? []), ...(this.trace ? [this.trace] : [])],
-        ...(opts.control ? { control: opts.control } : {}),
-        ...(opts.signal ? { signal: opts.signal } : {}),
-      });
-      for await (const chunk of stream) {
-        const [ns, mode, data] = chunk as [string[], "updates" | "values" | "custom" | "messages" | "debug", unknown];
-        await opts.onChunk?.(mode, ns, data);
-        if (mode !== "updates") continue;
-        for (const [node, value] of Object.entries(data as Record<string, unknown>)) {
-          if (node === "__interrupt__") continue;
-          opts.onProgress?.({ namespace: ns.map((p) => p.split(":")[0]).join("|"), node, summary: summariseUpdate(value) || "no change" });
-        }
-      }
-      snap = await this.snapshot(row);
-      status = pendingReviews(snap).length > 0 ? "interrupted" : isFinished(snap) ? "done" : "error";
-      detail = status === "error" ? `stopped before ${snap.next.join(", ")}` : null;
-    } catch (e) {
-      if (isGraphDrained(e)) {
-        // Stopped on purpose at a super-step boundary (drain, cancel): checkpointed, nothing lost.
-        detail = `paused between steps (${e.reason || "drain"}); it continues from its last checkpoint`;
-        throw new WaypointError("drained", `Thread ${threadId} paused between steps: ${e.reason || "drain"}.`, { details: { reason: e.reason }, cause: e });
-      }
-      detail = e instanceof Error ? e.message : String(e);
-      if (e instanceof GraphRecursionError) {
-        // The guard pauses a run before this; a sub-agent's own loop can still reach it. Nothing is lost.
-        detail = `the run took ${this.recursionLimit} steps without finishing (the recursion limit); it stopped at its last checkpoint`;
-      }
-      // A tool or model that kept failing is an expected stop (the message says what to do); anything else is a bug.
-      if (isWaypointError(e) || opts.signal?.aborted) log.info({ threadId, reason: detail }, "run stopped");
-      else log.error({ err: e, threadId }, "run failed");
-      throw new WaypointError("run_failed", `Thread ${threadId} stopped with an error: ${detail}. Fix the cause, then \`waypoint resume ${threadId}\`.`, { cause: e });
-    } finally {
-      await releaseThread(this.pool, threadId, status, detail);
-    }
-    // The checkpoint read just above is the final one; only the registry row changed since.
-    return this.viewRow(await getThreadRow(this.pool, threadId), snap);
   }
 }

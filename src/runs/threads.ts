@@ -1,23 +1,44 @@
-// The thread registry (waypoint.threads) and the readable view of a thread: status, pending reviews,
-// state, history. Status comes from the checkpoint (what LangGraph will do next) plus the registry
-// (who is running it), so a thread whose process died is reported as such, not as "running".
-import os from "node:os";
+// Threads: the waypoint.threads rows (what the API lists and searches, kept by the worker at every
+// run's end) and the readable view of one thread for a person (CLI, inbox): its status in words, what
+// it waits for (every pending interrupt, HITL-shaped or not), its calls in doubt.
 import type { StateSnapshot } from "@langchain/langgraph";
 import type pg from "pg";
-import { isHITLRequest, type HITLRequest } from "../approvals/index.js";
+import { normalizeHITLRequest, type HITLRequest } from "../approvals/index.js";
 import { WaypointError } from "../errors.js";
 import type { LedgerRow } from "../tools/index.js";
+import { isUuid, type RunRow, type ThreadStatus } from "./queue.js";
 
-export type ThreadStatus = "running" | "interrupted" | "done" | "error";
+export interface ThreadRow {
+  thread_id: string;
+  /** The graph it runs and the version it pinned (null until its first run). */
+  graph_id: string | null;
+  graph_version: string | null;
+  status: ThreadStatus;
+  status_detail: string | null;
+  /** The first input it was given. */
+  input: unknown;
+  forked_from: { threadId: string; checkpointId: string } | null;
+  metadata: Record<string, unknown>;
+  config: Record<string, unknown>;
+  values: unknown;
+  /** Pending interrupts by task id, as the LangGraph API keys them. */
+  interrupts: Record<string, Array<{ id?: string; value?: unknown }>>;
+  created_at: Date;
+  updated_at: Date;
+}
 
-export interface PendingReview {
-  /** Interrupt id: decisions resume exactly this interrupt. */
+/** What a thread waits for: an interrupt raised by any node (a sub-agent's included). */
+export interface PendingInterrupt {
+  /** Interrupt id: a resume answers exactly this interrupt. */
   interruptId: string;
-  /** Where it was raised: "" for the agent itself, e.g. "provisioning" for a sub-agent. */
+  /** Where it was raised: "" for the graph itself, e.g. "provisioning" for a subgraph. */
   namespace: string;
   /** Node that raised it. */
   node: string;
-  request: HITLRequest;
+  /** The interrupt's value, as the graph gave it. */
+  value: unknown;
+  /** The value read as a HITL request (either spelling), when it is one: answered with decisions. */
+  request?: HITLRequest | undefined;
 }
 
 export interface OpenCall {
@@ -31,6 +52,32 @@ export interface OpenCall {
   startedAt: Date;
   /** What is known and what happens next, in words. */
   explanation: string;
+}
+
+/** running: a process carries it; queued: a run waits for a worker; new: never ran. */
+export type ThreadViewStatus = "new" | "queued" | "running" | "interrupted" | "done" | "error";
+
+export interface ThreadView {
+  threadId: string;
+  graphId: string | null;
+  graphVersion: string | null;
+  status: ThreadViewStatus;
+  /** Why it is in that status, in words (error message, who runs it, what it waits for). */
+  detail: string | null;
+  /** Nodes that run next when the thread continues. */
+  next: string[];
+  /** Latest checkpoint id of the thread. */
+  checkpointId: string | undefined;
+  values: Record<string, unknown>;
+  pending: PendingInterrupt[];
+  /** Tool calls without a settled outcome (killed mid-call, failed, in doubt), and what a resume does with each. */
+  openCalls: OpenCall[];
+  /** The run that owns the thread's future now, if any. */
+  activeRun: Pick<RunRow, "run_id" | "status" | "worker_id" | "detail" | "graph_version"> | undefined;
+  metadata: Record<string, unknown>;
+  createdAt: Date;
+  updatedAt: Date;
+  forkedFrom: ThreadRow["forked_from"];
 }
 
 /** Describe an unsettled ledger row for a person: what happened and what resuming does. */
@@ -52,144 +99,44 @@ export function describeOpenCall(row: LedgerRow, threadRunning: boolean): OpenCa
   return { tool: row.tool, toolCallId: row.tool_call_id, namespace: row.checkpoint_ns, args: row.args, status: row.status, attempts: row.attempts, startedAt: row.started_at, explanation };
 }
 
-export interface ThreadRow {
-  thread_id: string;
-  agent: string;
-  graph_version: string;
-  status: ThreadStatus;
-  status_detail: string | null;
-  runner_pid: number | null;
-  runner_host: string | null;
-  input: unknown;
-  forked_from: { threadId: string; checkpointId: string } | null;
-  created_at: Date;
-  updated_at: Date;
-}
-
-export interface ThreadView {
-  threadId: string;
-  agent: string;
-  graphVersion: string;
-  status: ThreadStatus;
-  /** Why it is in that status, in words (error message, who runs it, what it waits for). */
-  detail: string | null;
-  /** Nodes that run next when the thread continues. */
-  next: string[];
-  /** Latest checkpoint id of the thread. */
-  checkpointId: string | undefined;
-  /** Current state values. */
-  values: Record<string, unknown>;
-  pending: PendingReview[];
-  /** Tool calls without a settled outcome (killed mid-call, failed, in doubt), and what a resume does with each. */
-  openCalls: OpenCall[];
-  createdAt: Date;
-  updatedAt: Date;
-  forkedFrom: ThreadRow["forked_from"];
-}
-
-export function runnerAlive(row: Pick<ThreadRow, "runner_pid" | "runner_host">): boolean {
-  if (row.runner_pid === null) return false;
-  // Another machine's process cannot be probed from here; until runs have leases, trust the registry.
-  if (row.runner_host !== os.hostname()) return true;
-  try {
-    process.kill(row.runner_pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
+export async function findThreadRow(pool: pg.Pool, threadId: string): Promise<ThreadRow | undefined> {
+  if (threadId.length === 0 || threadId.length > 200 || threadId.includes("\u0000")) return undefined;
+  return (await pool.query<ThreadRow>("SELECT * FROM waypoint.threads WHERE thread_id = $1", [threadId])).rows[0];
 }
 
 export async function getThreadRow(pool: pg.Pool, threadId: string): Promise<ThreadRow> {
-  const { rows } = await pool.query<ThreadRow>("SELECT * FROM waypoint.threads WHERE thread_id = $1", [threadId]);
-  const row = rows[0];
+  const row = await findThreadRow(pool, threadId);
   if (!row) throw new WaypointError("unknown_thread", `No thread with id "${threadId}". List threads with \`waypoint threads\`.`, { details: { threadId } });
   return row;
 }
 
-export async function listThreadRows(pool: pg.Pool, limit = 50): Promise<ThreadRow[]> {
-  const { rows } = await pool.query<ThreadRow>("SELECT * FROM waypoint.threads ORDER BY created_at DESC LIMIT $1", [limit]);
+/** Newest first, one page (an index scan on created_at). */
+export async function listThreadRows(pool: pg.Pool, opts: { limit?: number; offset?: number; owner?: string | undefined } = {}): Promise<ThreadRow[]> {
+  const { rows } = await pool.query<ThreadRow>(
+    `SELECT * FROM waypoint.threads WHERE ($3::text IS NULL OR metadata->>'owner' = $3) ORDER BY created_at DESC, thread_id LIMIT $1 OFFSET $2`,
+    [opts.limit ?? 50, opts.offset ?? 0, opts.owner ?? null],
+  );
   return rows;
 }
 
-export async function insertThreadRow(
-  pool: pg.Pool,
-  row: { threadId: string; agent: string; version: string; input: unknown; forkedFrom?: ThreadRow["forked_from"]; status?: ThreadStatus },
-): Promise<void> {
-  await pool.query(
-    `INSERT INTO waypoint.threads (thread_id, agent, graph_version, status, input, forked_from) VALUES ($1, $2, $3, $4, $5, $6)`,
-    [row.threadId, row.agent, row.version, row.status ?? "running", JSON.stringify(row.input ?? null), row.forkedFrom ? JSON.stringify(row.forkedFrom) : null],
-  );
-}
-
 /**
- * Mark the thread as run by this process. Refuses (thread_busy) when another live process runs it.
- * The conditional UPDATE makes two processes racing for one thread end with one winner.
+ * Interrupts waiting for an answer, found in the thread's tasks (sub-agent interrupts included, each
+ * reported once, named by the sub-agent that raised it).
  */
-export async function claimThread(pool: pg.Pool, row: ThreadRow): Promise<void> {
-  if (row.status === "running" && runnerAlive(row) && row.runner_pid !== process.pid) {
-    throw new WaypointError("thread_busy", `Thread ${row.thread_id} is being run by process ${row.runner_pid} on ${row.runner_host}; wait for it to stop.`, {
-      details: { pid: row.runner_pid, host: row.runner_host },
-    });
-  }
-  const { rowCount } = await pool.query(
-    `UPDATE waypoint.threads SET status = 'running', status_detail = NULL, runner_pid = $2, runner_host = $3, updated_at = now()
-      WHERE thread_id = $1 AND runner_pid IS NOT DISTINCT FROM $4`,
-    [row.thread_id, process.pid, os.hostname(), row.runner_pid],
-  );
-  if (rowCount === 0) throw new WaypointError("thread_busy", `Thread ${row.thread_id} was claimed by another process just now; try again.`);
-}
-
-export async function releaseThread(pool: pg.Pool, threadId: string, status: ThreadStatus, detail: string | null): Promise<void> {
-  await pool.query(
-    `UPDATE waypoint.threads SET status = $2, status_detail = $3, runner_pid = NULL, runner_host = NULL, updated_at = now()
-      WHERE thread_id = $1 AND runner_pid = $4`,
-    [threadId, status, detail, process.pid],
-  );
-}
-
-/** Decisions recorded for a thread's interrupts (interrupt id -> response), oldest first. */
-export async function recordedDecisions(pool: pg.Pool, threadId: string): Promise<Map<string, unknown>> {
-  const { rows } = await pool.query<{ interrupt_id: string; response: unknown }>(
-    "SELECT interrupt_id, response FROM waypoint.decisions WHERE thread_id = $1 ORDER BY decided_at",
-    [threadId],
-  );
-  return new Map(rows.map((r) => [r.interrupt_id, r.response]));
-}
-
-/**
- * Record a decision before it is applied, so that a process that dies right after accepting it does not
- * lose it: `resume` applies it. A later decision on the same interrupt replaces an unapplied one.
- */
-export async function recordDecision(pool: pg.Pool, threadId: string, interruptId: string, response: unknown): Promise<void> {
-  await pool.query(
-    `INSERT INTO waypoint.decisions (thread_id, interrupt_id, response) VALUES ($1, $2, $3)
-     ON CONFLICT (thread_id, interrupt_id) DO UPDATE SET response = EXCLUDED.response, decided_at = now()`,
-    [threadId, interruptId, JSON.stringify(response)],
-  );
-}
-
-/**
- * Interrupts waiting for a decision, found in the thread's tasks (sub-agent interrupts included).
- * An interrupt in `decided` already has a decision recorded (the process died before acting on it), so
- * it is not pending any more: resuming the thread applies the recorded decision.
- */
-export function pendingReviews(snapshot: StateSnapshot, decided: ReadonlySet<string> = new Set()): PendingReview[] {
-  const out: PendingReview[] = [];
+export function pendingInterrupts(snapshot: StateSnapshot): PendingInterrupt[] {
+  const out: PendingInterrupt[] = [];
   const seen = new Set<string>();
-  const visit = (snap: StateSnapshot, ns: string) => {
-    for (const task of snap.tasks) {
-      for (const intr of task.interrupts) {
-        const id = intr.id ?? "";
-        if (seen.has(id) || decided.has(id) || !isHITLRequest(intr.value)) continue;
-        seen.add(id);
-        const child = task.state && "tasks" in task.state ? (task.state as StateSnapshot) : undefined;
-        // An interrupt raised inside a sub-agent is reported by its parent task too; name the sub-agent.
-        const origin = child ? innermost(child, id) : undefined;
-        out.push({ interruptId: id, namespace: origin?.ns ? (ns ? `${ns}|${origin.ns}` : origin.ns) : ns, node: origin?.node ?? task.name, request: intr.value });
-      }
+  for (const task of snapshot.tasks) {
+    for (const intr of task.interrupts) {
+      const id = intr.id ?? "";
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const child = task.state && "tasks" in task.state ? (task.state as StateSnapshot) : undefined;
+      // An interrupt raised inside a sub-agent is reported by its parent task too; name the sub-agent.
+      const origin = child ? innermost(child, id) : undefined;
+      out.push({ interruptId: id, namespace: origin?.ns ?? "", node: origin?.node ?? task.name, value: intr.value, request: normalizeHITLRequest(intr.value) });
     }
-  };
-  visit(snapshot, "");
+  }
   return out;
 }
 
@@ -201,6 +148,18 @@ function innermost(snap: StateSnapshot, interruptId: string, prefix = ""): { ns:
     return (child && innermost(child, interruptId, ns)) ?? { ns, node: task.name };
   }
   return undefined;
+}
+
+/** Pending interrupts keyed by the task that raised them, as GET /threads/:id shows them. */
+export function interruptsByTask(snapshot: StateSnapshot): Record<string, Array<{ id?: string; value?: unknown }>> {
+  const out: Record<string, Array<{ id?: string; value?: unknown }>> = {};
+  for (const task of snapshot.tasks) if (task.interrupts.length) out[task.id] = task.interrupts.map((i) => ({ id: i.id, value: i.value }));
+  return out;
+}
+
+/** Interrupt ids in a thread row's `interrupts` (what a decision may answer). */
+export function interruptIdsOf(row: Pick<ThreadRow, "interrupts">): string[] {
+  return Object.values(row.interrupts ?? {}).flatMap((list) => list.map((i) => i.id ?? "")).filter(Boolean);
 }
 
 export function taskErrors(snapshot: StateSnapshot): string[] {
@@ -219,21 +178,25 @@ export function isFinished(snapshot: StateSnapshot): boolean {
   return snapshot.next.length === 0 && snapshot.tasks.length === 0;
 }
 
-/** Combine the registry row and the checkpoint into what a person needs to know. */
-export function viewOf(row: ThreadRow, snapshot: StateSnapshot, decided: ReadonlySet<string> = new Set(), open: LedgerRow[] = []): ThreadView {
-  const pending = pendingReviews(snapshot, decided);
-  const next = [...snapshot.next];
-  let status: ThreadStatus;
+/** Combine the row, the checkpoint and the active run into what a person needs to know. */
+export function viewOf(row: ThreadRow, snapshot: StateSnapshot | undefined, active: RunRow | undefined, open: LedgerRow[] = []): ThreadView {
+  const pending = snapshot ? pendingInterrupts(snapshot) : [];
+  const next = snapshot ? [...snapshot.next] : [];
+  const hasCheckpoint = Boolean(snapshot?.config.configurable?.checkpoint_id);
+  let status: ThreadViewStatus;
   let detail = row.status_detail;
-  if (row.status === "running" && runnerAlive(row)) {
+  if (active?.status === "running") {
     status = "running";
-    detail = `run by process ${row.runner_pid} on ${row.runner_host}`;
-  } else if (!snapshot.config.configurable?.checkpoint_id) {
-    status = "error";
-    detail = `${row.status_detail ?? "did not start"}; \`waypoint resume ${row.thread_id}\` starts it`;
+    detail = `run ${active.run_id} carried by ${active.worker_id ?? "?"}`;
+  } else if (active) {
+    status = "queued";
+    detail = `run ${active.run_id} waits for a worker with ${row.graph_id}@${active.graph_version}${active.detail ? ` (${active.detail})` : ""}`;
+  } else if (!hasCheckpoint || !snapshot) {
+    status = row.status === "error" ? "error" : "new";
+    detail = row.status === "error" ? `${row.status_detail ?? "it stopped before its first step"}; \`waypoint resume ${row.thread_id}\` starts it` : "no run yet";
   } else if (pending.length > 0) {
     status = "interrupted";
-    detail = `waits for a decision on ${pending.map((p) => p.request.actionRequests.map((a) => a.name).join(", ")).join("; ")}`;
+    detail = `waits for ${pending.map((p) => (p.request ? `a decision on ${p.request.actionRequests.map((a) => a.name).join(", ")}` : `an answer to ${p.node}'s interrupt`)).join("; ")}`;
   } else if (isFinished(snapshot)) {
     status = "done";
     const stopped = (snapshot.values as { oversight?: { stopped?: { guard: string; reason: string } } } | undefined)?.oversight?.stopped;
@@ -241,32 +204,33 @@ export function viewOf(row: ThreadRow, snapshot: StateSnapshot, decided: Readonl
   } else {
     status = "error";
     const errs = taskErrors(snapshot);
-    if (snapshot.tasks.some((t) => t.interrupts.some((i) => decided.has(i.id ?? "")))) {
-      detail = `a decision was recorded but the process stopped before acting on it; \`waypoint resume ${row.thread_id}\` applies it`;
-    } else if (next.length === 0) {
+    const started = open.filter((r) => r.status === "started");
+    if (next.length === 0) {
       // LangGraph leaves a task that finished (its writes are saved) out of `next`: the process died after
       // the step's writes and before the checkpoint that follows them. Resuming applies them and goes on.
       detail = `the process stopped after ${snapshot.tasks.map((t) => t.name).join(", ")} finished and before its checkpoint was written; \`waypoint resume ${row.thread_id}\` continues`;
-    } else if (row.status === "running" && open.some((r) => r.status === "started")) {
-      const calls = open.filter((r) => r.status === "started").map((r) => `${r.tool} (${r.tool_call_id})`);
-      detail = `the process running it (pid ${row.runner_pid}) stopped in the middle of ${calls.join(", ")}; \`waypoint resume ${row.thread_id}\` continues (see the calls in doubt below)`;
-    } else if (row.status === "running") detail = `the process running it (pid ${row.runner_pid}) stopped before it finished; \`waypoint resume ${row.thread_id}\` continues from the last checkpoint`;
-    else if (errs.length) detail = `${errs.join("; ")}; \`waypoint resume ${row.thread_id}\` retries`;
-    else detail ??= `stopped before ${next.join(", ")}; \`waypoint resume ${row.thread_id}\` continues`;
+    } else if (errs.length) detail = `${errs.join("; ")}; \`waypoint resume ${row.thread_id}\` retries`;
+    else if (started.length) {
+      detail = `${row.status_detail ? `${row.status_detail}; ` : ""}it stopped in the middle of ${started.map((r) => `${r.tool} (${r.tool_call_id})`).join(", ")}; \`waypoint resume ${row.thread_id}\` continues (see the calls without a settled outcome)`;
+    } else detail = `${row.status_detail ? `${row.status_detail}; ` : ""}stopped before ${next.join(", ")}; \`waypoint resume ${row.thread_id}\` continues`;
   }
   return {
     threadId: row.thread_id,
-    agent: row.agent,
+    graphId: row.graph_id,
     graphVersion: row.graph_version,
     status,
     detail,
     next,
-    checkpointId: snapshot.config.configurable?.checkpoint_id as string | undefined,
-    values: (snapshot.values ?? {}) as Record<string, unknown>,
+    checkpointId: snapshot?.config.configurable?.checkpoint_id as string | undefined,
+    values: (snapshot?.values ?? {}) as Record<string, unknown>,
     pending,
     openCalls: open.map((r) => describeOpenCall(r, status === "running")),
+    activeRun: active ? { run_id: active.run_id, status: active.status, worker_id: active.worker_id, detail: active.detail, graph_version: active.graph_version } : undefined,
+    metadata: row.metadata ?? {},
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     forkedFrom: row.forked_from,
   };
 }
+
+export { isUuid };

@@ -1,51 +1,30 @@
-// A worker: claims queued runs and carries them to their end. It holds one liveness lock (a session
-// advisory lock on a dedicated connection, which also LISTENs for wake-ups and stop requests): when the
-// process dies the lock vanishes and any other worker's reaper queues its runs again within a second.
-// A worker that loses that connection stops its graphs at once (it may no longer own them). SIGTERM
-// drains: stop claiming, stop each graph at its next super-step, hand the runs back, exit in time.
-import os from "node:os";
-import { randomUUID } from "node:crypto";
-import { RunControl } from "@langchain/langgraph";
-import pg from "pg";
-import { AGENTS } from "../../graphs/index.js";
+// A worker: claims queued runs of the graph versions it serves and carries them to their end (see
+// carrier.ts for liveness and fencing). Every worker also reaps: it puts back in the queue the runs of
+// carriers that died. SIGTERM drains: stop claiming, stop each graph at its next super-step, hand the
+// runs back, exit as soon as that is done (or when the grace period is up).
 import { config } from "../config.js";
-import { isWaypointError } from "../errors.js";
 import { log } from "../log.js";
 import { pruneAll } from "../persistence/index.js";
-import { RunEventWriter } from "./events.js";
-import { fireDueTimers, scheduleDeadlines, type DeadlinePolicy } from "./deadlines.js";
+import { Carrier } from "./carrier.js";
+import { fireDueTimers, type DeadlinePolicy } from "./deadlines.js";
 import { diagnose } from "./doctor.js";
-import {
-  claimRuns,
-  finishRun,
-  LOCK_CLASS,
-  markStart,
-  reapOrphans,
-  requeueRun,
-  rollBack,
-  STOP_CHANNEL,
-  WAKE_CHANNEL,
-  type RunRow,
-  type StopRequest,
-  type WorkerIdentity,
-} from "./queue.js";
+import { claimRuns, reapOrphans, type RunRow, type StopRequest, type WorkerIdentity } from "./queue.js";
 import { Waypoint, type WaypointOptions } from "./runner.js";
-import { submit } from "./submit.js";
 
 export interface WorkerOptions extends WaypointOptions {
   /** Runs carried at once (default WAYPOINT_WORKER_CONCURRENCY). */
   concurrency?: number;
   /** Longest a drain may take before the worker gives up waiting (default WAYPOINT_DRAIN_GRACE_MS). */
   graceMs?: number;
-  /** Worker deaths a run survives before it is dead (default WAYPOINT_MAX_CRASHES). */
+  /** Carrier deaths a run survives before it is dead (default WAYPOINT_MAX_CRASHES). */
   maxCrashes?: number;
-  /** Attempts of a run that keeps failing before it is dead (default WAYPOINT_RUN_MAX_ATTEMPTS). */
+  /** Attempts of a run that keeps failing outside its graph before it is dead (default WAYPOINT_RUN_MAX_ATTEMPTS). */
   maxAttempts?: number;
-  /** "agent@version" pairs this worker runs; default: every agent in this code at its version. */
+  /** "graph@version" pairs this worker runs; default: every loaded graph at its version. */
   versions?: string[];
   /** Fallback poll when no NOTIFY arrives (ms). */
   pollMs?: number;
-  /** How often this worker looks for runs whose worker died (ms). */
+  /** How often this worker looks for runs whose carrier died (ms). */
   reapMs?: number;
   /** How often it runs the doctor's repairs (ms; 0 = never). */
   doctorMs?: number;
@@ -55,6 +34,8 @@ export interface WorkerOptions extends WaypointOptions {
   reviewDeadline?: DeadlinePolicy;
   /** Every notable thing the worker does, for logs and tests. */
   onEvent?: (e: WorkerEvent) => void;
+  /** A Waypoint already open (the server's); the worker then does not close it. */
+  waypoint?: Waypoint;
 }
 
 export type WorkerEvent =
@@ -66,34 +47,16 @@ export type WorkerEvent =
   | { type: "fenced"; reason: string }
   | { type: "drained"; handedBack: number };
 
-interface Active {
-  run: RunRow;
-  control: RunControl;
-  abort: AbortController;
-  stop: StopRequest | undefined;
-  done: Promise<void>;
-}
-
-/** A "messages" chunk is [message, metadata]; keep the metadata a client uses (node, step, thread). */
-function messageTuple(data: unknown): unknown {
-  const [message, metadata] = data as [unknown, Record<string, unknown> | undefined];
-  const keep = ["langgraph_node", "langgraph_step", "langgraph_checkpoint_ns", "thread_id", "tags", "name"];
-  return [message, Object.fromEntries(Object.entries(metadata ?? {}).filter(([k]) => keep.includes(k)))];
-}
-
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class Worker {
-  readonly id = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  private readonly active = new Map<string, Active>();
-  private client: pg.Client | undefined;
-  private lock = 0;
+  private carrier!: Carrier;
   private stopping = false;
-  private fenced = false;
   private wake: () => void = () => undefined;
   private timers: NodeJS.Timeout[] = [];
   private loopDone: Promise<void> = Promise.resolve();
   private pruning = false;
+  private ownsWaypoint = true;
   private readonly settings: Required<Pick<WorkerOptions, "concurrency" | "graceMs" | "maxCrashes" | "maxAttempts" | "pollMs" | "reapMs" | "doctorMs" | "pruneMs">>;
   readonly versions: string[];
 
@@ -112,19 +75,28 @@ export class Worker {
       doctorMs: opts.doctorMs ?? 30_000,
       pruneMs: opts.pruneMs ?? c.retention.intervalMs,
     };
-    this.versions = opts.versions ?? Object.values(AGENTS).map((a) => `${a.name}@${a.version}`);
+    this.versions = opts.versions ?? wp.registry.versions;
   }
 
-  /** Open the database, take a liveness lock, and start claiming runs. */
+  /** Open the database (unless given one), take a liveness lock, and start claiming runs. */
   static async start(opts: WorkerOptions = {}): Promise<Worker> {
-    const wp = await Waypoint.open(opts);
+    const wp = opts.waypoint ?? (await Waypoint.open(opts));
     const worker = new Worker(wp, opts);
-    await worker.connect();
+    worker.ownsWaypoint = opts.waypoint === undefined;
+    worker.carrier = await Carrier.connect(wp, {
+      onWake: () => worker.wake(),
+      onFenced: (reason) => {
+        worker.emit({ type: "fenced", reason });
+        worker.wake();
+      },
+      onFinished: (e) => worker.emit({ type: "finished", ...e }),
+      onRequeued: (e) => worker.emit({ type: "requeued", ...e }),
+    });
     await wp.pool.query("INSERT INTO waypoint.workers (worker_id, worker_lock, pid, host, versions, concurrency) VALUES ($1, $2, $3, $4, $5, $6)", [
       worker.id,
-      worker.lock,
+      worker.carrier.lock,
       process.pid,
-      os.hostname(),
+      worker.id.split(":")[0],
       worker.versions,
       worker.settings.concurrency,
     ]);
@@ -137,73 +109,35 @@ export class Worker {
     return worker;
   }
 
+  get id(): string {
+    return this.carrier.id;
+  }
+
   get identity(): WorkerIdentity {
-    return { workerId: this.id, lock: this.lock, versions: this.versions };
+    return { workerId: this.id, lock: this.carrier.lock, versions: this.versions };
   }
 
   /** Runs this worker is carrying now. */
   get running(): string[] {
-    return [...this.active.keys()];
+    return this.carrier.running;
   }
 
   private emit(e: WorkerEvent): void {
     this.opts.onEvent?.(e);
   }
 
-  /** The dedicated connection: liveness lock + LISTEN. Losing it fences the worker. */
-  private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.wp.persistence.db.url, keepAlive: true });
-    client.on("error", (e) => this.fence(`lock connection failed: ${e.message}`));
-    client.on("end", () => this.fence("lock connection closed"));
-    client.on("notification", (n) => this.onNotification(n.channel, n.payload ?? ""));
-    await client.connect();
-    const { rows } = await client.query<{ lock: string }>("SELECT nextval('waypoint.worker_lock_seq') AS lock");
-    this.lock = Number(rows[0]?.lock);
-    await client.query("SELECT pg_advisory_lock($1, $2)", [LOCK_CLASS, this.lock]);
-    await client.query(`LISTEN ${WAKE_CHANNEL}`);
-    await client.query(`LISTEN ${STOP_CHANNEL}`);
-    this.client = client;
-    this.fenced = false;
-  }
-
-  /** Lost the lock: another worker may take these runs over now, so stop every graph at once. */
-  private fence(reason: string): void {
-    if (this.fenced || (this.stopping && !this.client)) return;
-    this.fenced = true;
-    this.client = undefined;
-    for (const a of this.active.values()) a.abort.abort(new Error(`fenced: ${reason}`));
-    log.warn({ worker: this.id, reason, runs: this.active.size }, "worker lost its liveness lock; stopped its runs");
-    this.emit({ type: "fenced", reason });
-    this.wake();
-  }
-
-  private onNotification(channel: string, payload: string): void {
-    if (channel === WAKE_CHANNEL) this.wake();
-    if (channel === STOP_CHANNEL) {
-      const [runId, mode] = payload.split(":");
-      const a = this.active.get(runId ?? "");
-      if (a && (mode === "cancel" || mode === "interrupt" || mode === "rollback")) this.stopRun(a, mode);
-    }
-  }
-
-  private stopRun(a: Active, mode: StopRequest): void {
-    if (a.stop) return;
-    a.stop = mode;
-    a.control.requestDrain(mode);
-  }
-
   /** Claim until full or the queue is empty, then wait for a NOTIFY, a finished run, or the poll. */
   private async loop(): Promise<void> {
     while (!this.stopping) {
-      if (this.fenced) {
+      if (this.carrier.isFenced) {
         await this.reconnect();
         continue;
       }
-      while (!this.stopping && !this.fenced && this.active.size < this.settings.concurrency) {
+      while (!this.stopping && !this.carrier.isFenced && this.carrier.size < this.settings.concurrency) {
         let runs: RunRow[];
         try {
           // Claim in batches (up to 25) so a worker with room for many runs fills up quickly.
-          runs = await claimRuns(this.wp.pool, this.identity, Math.min(25, this.settings.concurrency - this.active.size));
+          runs = await claimRuns(this.wp.pool, this.identity, Math.min(25, this.settings.concurrency - this.carrier.size));
         } catch (e) {
           log.warn({ err: (e as Error).message }, "claiming runs failed; retrying");
           await sleep(200);
@@ -224,11 +158,11 @@ export class Worker {
 
   private async reconnect(): Promise<void> {
     // Wait for our own graphs to stop before taking work again.
-    await Promise.allSettled([...this.active.values()].map((a) => a.done));
+    await this.carrier.settled();
     for (let delay = 200; !this.stopping; delay = Math.min(delay * 2, 5_000)) {
       try {
-        await this.connect();
-        await this.wp.pool.query("UPDATE waypoint.workers SET worker_lock = $2 WHERE worker_id = $1", [this.id, this.lock]);
+        await this.carrier.connect();
+        await this.wp.pool.query("UPDATE waypoint.workers SET worker_lock = $2 WHERE worker_id = $1", [this.id, this.carrier.lock]);
         log.info({ worker: this.id }, "worker reconnected");
         return;
       } catch (e) {
@@ -239,94 +173,25 @@ export class Worker {
   }
 
   private launch(run: RunRow): void {
-    const a: Active = { run, control: new RunControl(), abort: new AbortController(), stop: undefined, done: Promise.resolve() };
-    this.active.set(run.run_id, a);
     this.emit({ type: "claimed", run });
-    a.done = this.carry(a)
-      .catch((e) => log.error({ err: e, runId: run.run_id }, "worker failed to record a run's outcome"))
-      .finally(() => {
-        this.active.delete(run.run_id);
-        this.wake();
-      });
+    void this.carrier
+      .carry(run, {
+        onProgress: (e) => this.emit({ type: "step", runId: run.run_id, node: e.node, at: Date.now() }),
+        reviewDeadline: this.opts.reviewDeadline,
+        maxAttempts: this.settings.maxAttempts,
+      })
+      .finally(() => this.wake());
   }
 
-  /** Run one claimed run to its end (or to a stop) and record the outcome. */
-  private async carry(a: Active): Promise<void> {
-    const { run } = a;
-    const pool = this.wp.pool;
-    try {
-      if (run.stop_requested) this.stopRun(a, run.stop_requested);
-      await markStart(pool, run);
-      // Kept for clients that follow the run (SSE), written in batches; a failed write must not stop the run.
-      const events = new RunEventWriter(pool, run.run_id);
-      events.append("metadata", { run_id: run.run_id, attempt: run.attempts });
-      let view;
-      try {
-        view = await this.wp.advance(run.thread_id, {
-          control: a.control,
-          signal: a.abort.signal,
-          onProgress: (e) => this.emit({ type: "step", runId: run.run_id, node: e.node, at: Date.now() }),
-          ...((await this.commandStillToApply(run)) ? { command: run.command, fromCheckpoint: run.from_checkpoint } : {}),
-          onChunk: (mode, ns, data) => events.append(ns.length ? `${mode}|${ns.join("|")}` : mode, mode === "messages" ? messageTuple(data) : data),
-        });
-      } finally {
-        await events.flush().catch((e: Error) => log.warn({ err: e.message, runId: run.run_id }, "could not record stream events"));
-      }
-      const status = view.status === "done" ? "success" : view.status === "interrupted" ? "interrupted" : "error";
-      if (!a.abort.signal.aborted) await this.finish(a, status, view.detail);
-      const deadline = run.review_deadline ?? this.opts.reviewDeadline;
-      if (status === "interrupted" && deadline) await scheduleDeadlines(pool, view, deadline);
-    } catch (e) {
-      if (a.abort.signal.aborted) return; // Fenced: the reaper hands the run to whoever holds a lock.
-      if (isWaypointError(e, "drained")) return this.afterStop(a);
-      const reason = e instanceof Error ? e.message : String(e);
-      if (run.attempts < this.settings.maxAttempts) {
-        const delay = 1_000 * 2 ** (run.attempts - 1);
-        await requeueRun(pool, run.run_id, this.id, `attempt ${run.attempts} failed: ${reason}; retrying in ${delay / 1000} s`, delay);
-        this.emit({ type: "requeued", runId: run.run_id, reason });
-      } else {
-        await this.finish(a, "dead", `dead after ${run.attempts} attempts; last error: ${reason}. \`waypoint runs retry ${run.run_id}\` tries again`);
-      }
-    }
-  }
-
-  /**
-   * A run's command / checkpoint is applied once: on a later attempt (its first worker died) only if the
-   * thread has not moved since the run started (otherwise the first attempt already applied it).
-   */
-  private async commandStillToApply(run: RunRow): Promise<boolean> {
-    if (!run.command && !run.from_checkpoint) return false;
-    if (run.attempts <= 1) return true;
-    const { rows } = await this.wp.pool.query<{ id: string }>(
-      "SELECT checkpoint_id AS id FROM checkpoints WHERE thread_id = $1 AND checkpoint_ns = '' ORDER BY checkpoint_id DESC LIMIT 1",
-      [run.thread_id],
-    );
-    return (rows[0]?.id ?? null) === run.start_checkpoint;
-  }
-
-  private async finish(a: Active, status: "success" | "interrupted" | "error" | "cancelled" | "dead", detail: string | null): Promise<void> {
-    const mine = await finishRun(this.wp.pool, a.run.run_id, this.id, status, detail);
-    if (mine) this.emit({ type: "finished", runId: a.run.run_id, threadId: a.run.thread_id, status, detail });
-  }
-
-  /** The graph stopped at a step boundary: because of a cancel, a newer submission, or this worker's drain. */
-  private async afterStop(a: Active): Promise<void> {
-    const pool = this.wp.pool;
-    if (a.stop === "cancel") return this.finish(a, "cancelled", "cancelled at a step boundary; the thread can be resumed");
-    if (a.stop === "interrupt") return this.finish(a, "interrupted", "stopped at a step boundary for a newer submission on its thread");
-    if (a.stop === "rollback") {
-      await rollBack(pool, a.run);
-      this.emit({ type: "finished", runId: a.run.run_id, threadId: a.run.thread_id, status: "rolled back", detail: null });
-      return;
-    }
-    await requeueRun(pool, a.run.run_id, this.id, "handed back by a worker shutting down; continues from its last checkpoint");
-    this.emit({ type: "requeued", runId: a.run.run_id, reason: "drain" });
+  /** Ask a run this worker carries to stop at its next super-step. */
+  stopRun(runId: string, mode: StopRequest): void {
+    this.carrier.stopRun(runId, mode);
   }
 
   private async reap(): Promise<void> {
     try {
       for (const r of await reapOrphans(this.wp.pool, this.settings.maxCrashes)) {
-        log.warn({ runId: r.run_id, status: r.status }, "took back a run whose worker died");
+        log.warn({ runId: r.run_id, status: r.status }, "took back a run whose carrier died");
         this.emit({ type: "reaped", runId: r.run_id, status: r.status });
       }
     } catch (e) {
@@ -337,17 +202,14 @@ export class Worker {
   /** Once a second: stop requests missed while disconnected, and due review deadlines. */
   private async tick(): Promise<void> {
     try {
-      if (this.active.size > 0) {
+      if (this.carrier.size > 0) {
         const { rows } = await this.wp.pool.query<{ run_id: string; stop_requested: StopRequest }>(
           "SELECT run_id, stop_requested FROM waypoint.runs WHERE worker_id = $1 AND status = 'running' AND stop_requested IS NOT NULL",
           [this.id],
         );
-        for (const r of rows) {
-          const a = this.active.get(r.run_id);
-          if (a) this.stopRun(a, r.stop_requested);
-        }
+        for (const r of rows) this.carrier.stopRun(r.run_id, r.stop_requested);
       }
-      await fireDueTimers(this.wp, async (threadId, interruptId, response) => (await submit(this.wp, { threadId, interruptId, decision: response, strategy: "enqueue" })).run);
+      await fireDueTimers(this.wp, async (threadId, interruptId, response) => (await this.wp.submit({ threadId, command: { resume: { [interruptId]: response } }, strategy: "enqueue" })).run);
     } catch (e) {
       log.debug({ err: (e as Error).message }, "worker tick failed");
     }
@@ -386,15 +248,16 @@ export class Worker {
     if (this.stopping) return;
     this.stopping = true;
     this.wake();
-    const handedBack = this.active.size;
-    for (const a of this.active.values()) a.control.requestDrain(reason);
-    const all = Promise.allSettled([...this.active.values()].map((a) => a.done));
-    const inTime = await Promise.race([all.then(() => true), sleep(this.settings.graceMs).then(() => false)]);
+    const handedBack = this.carrier.size;
+    this.carrier.drainAll(reason);
+    // The grace timer is cleared as soon as the runs are handed back: a pending timer would keep the
+    // process alive for the rest of the grace period after an idle drain.
+    let grace: NodeJS.Timeout | undefined;
+    const inTime = await Promise.race([this.carrier.settled().then(() => true), new Promise<boolean>((r) => (grace = setTimeout(() => r(false), this.settings.graceMs)))]);
+    clearTimeout(grace);
     if (!inTime) {
-      for (const a of this.active.values()) {
-        a.abort.abort(new Error("drain grace period over"));
-        await requeueRun(this.wp.pool, a.run.run_id, this.id, "handed back when its worker's shutdown grace period ran out").catch(() => false);
-      }
+      const late = this.carrier.abortAll("drain grace period over");
+      await this.carrier.handBack(late, "handed back when its worker's shutdown grace period ran out");
     }
     this.emit({ type: "drained", handedBack });
     await this.close();
@@ -404,14 +267,13 @@ export class Worker {
   async close(): Promise<void> {
     this.stopping = true;
     this.wake();
-    for (const a of this.active.values()) a.abort.abort(new Error("worker closed"));
+    this.carrier.abortAll("worker closed");
     for (const t of this.timers) clearInterval(t);
     await this.loopDone;
-    const client = this.client;
-    this.client = undefined;
+    await this.carrier.settled();
     await this.wp.pool.query("UPDATE waypoint.workers SET stopped_at = now() WHERE worker_id = $1", [this.id]).catch(() => undefined);
-    await client?.end().catch(() => undefined);
-    await this.wp.close();
+    await this.carrier.close();
+    if (this.ownsWaypoint) await this.wp.close();
     log.info({ worker: this.id }, "worker stopped");
   }
 }

@@ -29,8 +29,16 @@ export const INBOX_HTML = `<!doctype html>
 <header><h1>Waypoint review inbox</h1><span class="muted" id="who"></span><button id="refresh">Refresh</button></header>
 <main><div id="list"></div><div id="empty" hidden>Nothing waits for a decision.</div></main>
 <script>
+// A token given in the link (?token= or #token=) is kept in this browser and taken out of the address
+// bar at once, so it does not stay in the history, a bookmark or a screenshot.
 const params = new URLSearchParams(location.search);
-if (params.get("token")) localStorage.setItem("waypoint-token", params.get("token"));
+const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
+const given = params.get("token") || fromHash;
+if (given) {
+  localStorage.setItem("waypoint-token", given);
+  params.delete("token");
+  history.replaceState(null, "", location.pathname + (params.toString() ? "?" + params : ""));
+}
 const token = localStorage.getItem("waypoint-token") || "";
 document.getElementById("who").textContent = token ? "signed in with a token" : "no token (auth off?)";
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);

@@ -2,42 +2,63 @@
 // view of the store under ["api", <owner>]: one token never sees another's items. Label encoding and
 // exact namespace matching live in the store (src/memory/store.ts), not here.
 import type { Item } from "@langchain/langgraph";
-import type { Hono } from "hono";
+import type { Context, Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
 import { z } from "zod";
 import type { WaypointStore } from "../memory/index.js";
-import { body, fail, type Env } from "./http.js";
+import { describeZodError } from "../tools/index.js";
+import type { Env } from "./extras.js";
 
 // The API writes namespaces as "a.b.c" in query strings, so its labels cannot hold periods (the store could).
-const Label = z.string().min(1).refine((l) => !l.includes("."), "namespace labels cannot contain periods");
-const Namespace = z.array(Label).min(1);
+const Label = z.string().min(1).max(200).refine((l) => !l.includes("."), "namespace labels cannot contain periods");
+const Namespace = z.array(Label).min(1).max(20);
 
-function spaceOf(store: WaypointStore, owner: string | null): WaypointStore {
-  return store.within(["api", owner ?? "anonymous"]);
+/** The caller's own space of the store: one owner never sees another's items. */
+function spaceOf(c: Context<Env>): WaypointStore {
+  const store = c.var.LANGGRAPH_OPS.wp.persistence.store;
+  return store.within(["api", c.var.auth?.user.identity ?? "anonymous"]);
+}
+
+async function body<T extends z.ZodType>(c: Context<Env>, schema: T): Promise<z.infer<T>> {
+  let raw: unknown = {};
+  const text = await c.req.text();
+  if (text.trim()) {
+    try {
+      raw = JSON.parse(text);
+    } catch (e) {
+      throw new HTTPException(422, { message: `The request body is not JSON: ${(e as Error).message}` });
+    }
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new HTTPException(422, { message: `Invalid request body: ${describeZodError(parsed.error)}` });
+  return parsed.data;
 }
 
 function itemJson(item: Item) {
   return { namespace: item.namespace, key: item.key, value: item.value, created_at: item.createdAt, updated_at: item.updatedAt };
 }
 
-export function registerStoreRoutes(app: Hono<Env>, store: WaypointStore): void {
+export function registerStoreRoutes(app: Hono<Env>): void {
   app.put("/store/items", async (c) => {
-    const b = await body(c, z.object({ namespace: Namespace, key: z.string().min(1), value: z.record(z.string(), z.unknown()) }).loose());
-    await spaceOf(store, c.get("owner")).put(b.namespace, b.key, b.value);
+    const b = await body(c, z.object({ namespace: Namespace, key: z.string().min(1).max(1000), value: z.record(z.string(), z.unknown()) }).loose());
+    await spaceOf(c).put(b.namespace, b.key, b.value);
     return c.body(null, 204);
   });
 
   app.get("/store/items", async (c) => {
     const ns = (c.req.query("namespace") ?? "").split(".").filter(Boolean);
     const key = c.req.query("key");
-    if (ns.length === 0 || !key) fail("invalid_input", "GET /store/items needs ?namespace=a.b&key=k.");
-    const item = await spaceOf(store, c.get("owner")).get(ns, key);
+    if (ns.length === 0 || !key) throw new HTTPException(422, { message: "GET /store/items needs ?namespace=a.b&key=k." });
+    const checked = Namespace.safeParse(ns);
+    if (!checked.success || key.length > 1000) throw new HTTPException(422, { message: "Invalid namespace or key." });
+    const item = await spaceOf(c).get(ns, key);
     // The SDK reads a missing item as a null body.
     return c.json(item ? itemJson(item) : null);
   });
 
   app.delete("/store/items", async (c) => {
-    const b = await body(c, z.object({ namespace: Namespace, key: z.string().min(1) }).loose());
-    await spaceOf(store, c.get("owner")).delete(b.namespace, b.key);
+    const b = await body(c, z.object({ namespace: Namespace, key: z.string().min(1).max(1000) }).loose());
+    await spaceOf(c).delete(b.namespace, b.key);
     return c.body(null, 204);
   });
 
@@ -50,12 +71,12 @@ export function registerStoreRoutes(app: Hono<Env>, store: WaypointStore): void 
           filter: z.record(z.string(), z.unknown()).optional(),
           limit: z.number().int().min(1).max(1000).default(10),
           offset: z.number().int().min(0).default(0),
-          query: z.string().optional(),
+          query: z.string().max(10_000).optional(),
         })
         .loose(),
     );
     // `query` is a semantic search when the store has embeddings and pgvector, else a text match.
-    const items = await spaceOf(store, c.get("owner")).search(b.namespace_prefix, {
+    const items = await spaceOf(c).search(b.namespace_prefix, {
       ...(b.filter ? { filter: b.filter } : {}),
       ...(b.query ? { query: b.query } : {}),
       limit: b.limit,
@@ -77,7 +98,7 @@ export function registerStoreRoutes(app: Hono<Env>, store: WaypointStore): void 
         })
         .loose(),
     );
-    const namespaces = await spaceOf(store, c.get("owner")).listNamespaces({
+    const namespaces = await spaceOf(c).listNamespaces({
       ...(b.prefix ? { prefix: b.prefix } : {}),
       ...(b.suffix ? { suffix: b.suffix } : {}),
       ...(b.max_depth ? { maxDepth: b.max_depth } : {}),

@@ -1,8 +1,8 @@
 // durableTool(): how every agent tool is declared: a zod schema, a risk class, and the function that
 // acts on the world. Calls run through the side-effect ledger (ledger.ts), never directly.
+import type { LangGraphRunnableConfig } from "@langchain/langgraph";
 import type pg from "pg";
 import { z } from "zod";
-import type { World } from "../world/index.js";
 
 /** read: no side effect; compute: pure work; mutate: changes the outside world. */
 export type Risk = "read" | "compute" | "mutate";
@@ -10,8 +10,11 @@ export type Risk = "read" | "compute" | "mutate";
 export interface ToolRunContext {
   /** Stable across retries and crashes: derived from (thread, namespace, tool call id). */
   idempotencyKey: string;
-  /** The outside world adapters. */
-  world: World;
+  /**
+   * The config of the node that runs the call (LangGraph run context, store, configurable): a tool that
+   * needs a client or a database gets it from its own factory, which may read this.
+   */
+  config: LangGraphRunnableConfig;
   /** Thread the call belongs to. */
   threadId: string;
   /** Aborted when the attempt times out; pass it to anything that can hang. */

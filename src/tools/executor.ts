@@ -6,7 +6,7 @@ import type pg from "pg";
 import { config } from "../config.js";
 import { WaypointError } from "../errors.js";
 import { log } from "../log.js";
-import type { World } from "../world/index.js";
+import type { LangGraphRunnableConfig } from "@langchain/langgraph";
 import { externaliseResult } from "./artifacts.js";
 import { describeZodError, type DurableTool } from "./durable-tool.js";
 import { argsHash, beginCall, cachedResult, markInDoubt, recordFailure, recordSuccess, type LedgerKey, type LedgerRow } from "./ledger.js";
@@ -14,7 +14,8 @@ import { canRepeat, readFailure, runWithPolicy, type AttemptLog, type RetryPolic
 
 export interface ExecuteContext {
   pool: pg.Pool;
-  world: World;
+  /** The tools node's config, handed to each tool (see ToolRunContext.config). */
+  config: LangGraphRunnableConfig;
   threadId: string;
   /** Stable namespace (see stableNamespace). */
   checkpointNs: string;
@@ -87,7 +88,7 @@ async function runOne(call: ToolCall, tools: Map<string, DurableTool>, ctx: Exec
   const attempts: AttemptLog = { attempts: 0, failures: [], delays: [] };
   const idempotencyKey = begun.row.idempotency_key;
   try {
-    const output = await runWithPolicy(tool, (signal) => tool.run(parsed.data, { idempotencyKey, world: ctx.world, threadId: ctx.threadId, signal, pool: ctx.pool }), {
+    const output = await runWithPolicy(tool, (signal) => tool.run(parsed.data, { idempotencyKey, config: ctx.config, threadId: ctx.threadId, signal, pool: ctx.pool }), {
       scale: ctx.toolRetry,
       signal: ctx.signal,
       log: attempts,

@@ -1,0 +1,262 @@
+// What Waypoint adds in front of the reference server's routes (mounted as its `http.app`, after CORS
+// and auth, before every route): request limits, the Idempotency-Key replay, 4xx for what a client
+// sent wrong, the store over Waypoint's per-owner PostgresStore, the audit log and the review inbox.
+import { handleAuthEvent } from "@langchain/langgraph-api/auth";
+import { Hono, type Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { streamSSE } from "hono/streaming";
+import { z } from "zod";
+import { AUDIT_ACTIONS, commentAudit, flagAudit, listAudit } from "../approvals/index.js";
+import { config } from "../config.js";
+import { isWaypointError, type WaypointErrorCode } from "../errors.js";
+import { log } from "../log.js";
+import { describeZodError } from "../tools/index.js";
+import { findRun, isUuid, type RunRow } from "../runs/queue.js";
+import { filterJson, IdempotentReplay, toRun, type WaypointOps } from "./ops.js";
+import { INBOX_HTML } from "./inbox-page.js";
+import { registerStoreRoutes } from "./store.js";
+import { assistantIdFor } from "../runs/index.js";
+
+export type Env = { Variables: { LANGGRAPH_OPS: WaypointOps; auth?: { user: { identity: string; permissions?: string[] }; scopes: string[] } | undefined } };
+
+/** Deeper JSON than this is refused before anything parses it into objects. */
+export const MAX_JSON_DEPTH = 64;
+
+/** HTTP status for each error a client can cause. */
+const STATUS: Partial<Record<WaypointErrorCode, 400 | 404 | 409 | 413 | 422>> = {
+  unknown_thread: 404,
+  unknown_run: 404,
+  unknown_agent: 404,
+  unknown_checkpoint: 404,
+  unknown_audit_entry: 404,
+  invalid_input: 422,
+  invalid_decision: 422,
+  invalid_submission: 422,
+  invalid_policy: 422,
+  thread_busy: 409,
+  nothing_pending: 409,
+  thread_finished: 409,
+  version_mismatch: 409,
+};
+
+/** How deep a JSON text nests (strings skipped), or Infinity once it passes `max`. */
+export function jsonDepth(text: string, max = MAX_JSON_DEPTH): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (inString) {
+      if (ch === 92) i++; // a backslash escapes the next character
+      else if (ch === 34) inString = false;
+      continue;
+    }
+    if (ch === 34) inString = true;
+    else if (ch === 123 || ch === 91) {
+      depth++;
+      if (depth > deepest) deepest = depth;
+      if (deepest > max) return Infinity;
+    } else if (ch === 125 || ch === 93) depth--;
+  }
+  return deepest;
+}
+
+function fail(c: Context<Env>, status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422, error: string, message: string) {
+  return c.json({ error, message, detail: message }, status);
+}
+
+/** The caller's auth filter for threads, as the reference's auth handler gives it (undefined: sees everything). */
+export async function threadFilter(c: Context<Env>): Promise<Record<string, unknown> | undefined> {
+  const [filters] = await handleAuthEvent(c.var.auth as never, "threads:search", {});
+  return filterJson(filters);
+}
+
+/** The owner a token names (null with auth off): its store space, its name on audit flags and comments. */
+export function ownerOf(c: Context<Env>): string | null {
+  return c.var.auth?.user.identity ?? null;
+}
+
+const RUN_CREATE = /^\/(?:threads\/([^/]+)\/)?runs(?:\/(wait|stream))?$/;
+
+async function body<T extends z.ZodType>(c: Context<Env>, schema: T): Promise<z.infer<T>> {
+  let raw: unknown = {};
+  const text = await c.req.text();
+  if (text.trim()) {
+    try {
+      raw = JSON.parse(text);
+    } catch (e) {
+      throw new HTTPException(422, { message: `The request body is not JSON: ${(e as Error).message}` });
+    }
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new HTTPException(422, { message: `Invalid request body: ${describeZodError(parsed.error)}` });
+  return parsed.data;
+}
+
+export function createExtras(): Hono<Env> {
+  const app = new Hono<Env>();
+
+  // 1. Limits, before anything reads the body: its size (413, never buffered past the limit), its
+  //    nesting (a 10,000-deep array must not reach a recursive parser or validator).
+  app.use("*", async (c, next) => {
+    if (c.req.method === "GET" || c.req.method === "HEAD" || c.req.method === "OPTIONS") return next();
+    return bodyLimit({
+      maxSize: config().api.maxBodyBytes,
+      onError: (cc) => fail(cc as Context<Env>, 413, "payload_too_large", `The request body is larger than ${config().api.maxBodyBytes} bytes (WAYPOINT_MAX_BODY_BYTES).`),
+    })(c, async () => {
+      const type = c.req.header("content-type") ?? "";
+      const text = await c.req.text();
+      if (text.length > 0 && (type.includes("json") || type === "" || type.startsWith("text/plain")) && jsonDepth(text) === Infinity) {
+        c.res = fail(c, 422, "invalid_input", `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`);
+        return;
+      }
+      await next();
+    });
+  });
+
+  // 2. What a client sent wrong is a 4xx naming it; Waypoint's own errors keep their code.
+  app.use("*", async (c, next) => {
+    await next();
+    const e = c.error;
+    if (!e || e instanceof HTTPException) return;
+    if (e instanceof IdempotentReplay) {
+      c.res = await replay(c, e.run);
+      return;
+    }
+    if (isWaypointError(e)) {
+      const status = STATUS[e.code];
+      if (status) {
+        c.res = fail(c, status, e.code, e.message);
+        return;
+      }
+    }
+    log.error({ err: e, path: c.req.path }, "server error");
+  });
+
+  // 3. A retried submission with the same Idempotency-Key gets the run the key made (the owner's own key).
+  app.use("*", async (c, next) => {
+    if (c.req.method !== "POST") return next();
+    const m = RUN_CREATE.exec(c.req.path);
+    const key = c.req.header("idempotency-key");
+    if (!m || key === undefined) return next();
+    if (key.length === 0 || key.length > 200) return fail(c, 422, "invalid_input", "The Idempotency-Key header must be 1-200 characters.");
+    const { rows } = await c.var.LANGGRAPH_OPS.wp.pool.query<RunRow>("SELECT * FROM waypoint.runs WHERE coalesce(idempotency_scope, '') = $1 AND idempotency_key = $2", [ownerOf(c) ?? "", key]);
+    const earlier = rows[0];
+    if (!earlier) return next();
+    if (m[1] !== undefined && earlier.thread_id !== m[1]) {
+      return fail(c, 422, "invalid_input", `The Idempotency-Key was used for a run on another thread (${earlier.thread_id}); use a new key.`);
+    }
+    return replay(c, earlier);
+  });
+
+  async function replay(c: Context<Env>, run: RunRow): Promise<Response> {
+    const ops = c.var.LANGGRAPH_OPS;
+    const kind = RUN_CREATE.exec(c.req.path)?.[2];
+    const stateful = c.req.path.startsWith("/threads/");
+    c.header("Content-Location", stateful ? `/threads/${run.thread_id}/runs/${run.run_id}` : `/runs/${run.run_id}`);
+    if (kind === "wait") return c.json((await ops.runs.wait(run.run_id, stateful ? run.thread_id : undefined, c.var.auth as never)) ?? null);
+    if (kind === "stream") {
+      return streamSSE(c, async (stream) => {
+        for await (const e of ops.runs.stream.join(run.run_id, stateful ? run.thread_id : undefined, { lastEventId: "-1", ignore404: true }, c.var.auth as never)) {
+          await stream.writeSSE({ ...(e.id ? { id: e.id } : {}), event: e.event, data: JSON.stringify(e.data) });
+        }
+      });
+    }
+    return c.json(toRun(run));
+  }
+
+  app.get("/favicon.ico", (c) => c.body(null, 204));
+  app.get("/inbox", (c) => c.html(INBOX_HTML));
+
+  // The inbox's data: threads visible to the caller that wait for an answer, one page, newest first.
+  app.get("/inbox/api/waiting", async (c) => {
+    const wp = c.var.LANGGRAPH_OPS.wp;
+    const filter = await threadFilter(c);
+    const { rows } = await wp.pool.query<{ thread_id: string }>(
+      `SELECT thread_id FROM waypoint.threads WHERE status = 'interrupted' AND ($1::jsonb IS NULL OR metadata @> $1) ORDER BY updated_at DESC LIMIT 50`,
+      [filter ? JSON.stringify(filter) : null],
+    );
+    const out = [];
+    for (const r of rows) {
+      const view = await wp.view(r.thread_id);
+      if (view.pending.length === 0 || view.activeRun || !view.graphId) continue;
+      const history = await wp.history(r.thread_id, 8);
+      out.push({
+        threadId: view.threadId,
+        agent: view.graphId,
+        assistantId: assistantIdFor(view.graphId),
+        description: wp.registry.graphs.get(view.graphId)?.description ?? "",
+        updatedAt: view.updatedAt,
+        pending: view.pending,
+        openCalls: view.openCalls,
+        history: history.map((h) => ({ step: h.step, createdAt: h.createdAt, writes: h.writes, interrupted: h.interrupted })),
+      });
+    }
+    return c.json(out);
+  });
+
+  // Audit log (a Waypoint extension): what the policy and reviewers decided; flag and comment.
+  const AuditQuery = z
+    .object({
+      thread_id: z.string().max(200).optional(),
+      action: z.enum(AUDIT_ACTIONS).optional(),
+      flagged: z.boolean().optional(),
+      before_id: z.number().int().positive().optional(),
+      limit: z.number().int().min(1).max(1000).optional(),
+    })
+    .strict();
+  const entryId = (raw: string) => {
+    const id = Number(raw);
+    if (!/^\d{1,15}$/.test(raw) || !Number.isSafeInteger(id) || id <= 0) throw new HTTPException(422, { message: `"${raw.slice(0, 40)}" is not an audit entry id (a positive number).` });
+    return id;
+  };
+  async function visibleEntry(c: Context<Env>, id: number) {
+    const filter = await threadFilter(c);
+    const [entry] = await listAudit(c.var.LANGGRAPH_OPS.wp.pool, { id, limit: 1, ...(filter ? { visibleTo: filter } : {}) });
+    if (!entry) throw new HTTPException(404, { message: `No audit entry ${id}.` });
+    return entry;
+  }
+  app.post("/audit/search", async (c) => {
+    const q = await body(c, AuditQuery);
+    const filter = await threadFilter(c);
+    return c.json(
+      await listAudit(c.var.LANGGRAPH_OPS.wp.pool, {
+        ...(q.thread_id ? { threadId: q.thread_id } : {}),
+        ...(q.action ? { action: q.action } : {}),
+        ...(q.flagged !== undefined ? { flagged: q.flagged } : {}),
+        ...(q.before_id ? { beforeId: q.before_id } : {}),
+        ...(q.limit ? { limit: q.limit } : {}),
+        ...(filter ? { visibleTo: filter } : {}),
+      }),
+    );
+  });
+  app.get("/audit/:id", async (c) => c.json(await visibleEntry(c, entryId(c.req.param("id")))));
+  app.post("/audit/:id/flag", async (c) => {
+    const id = entryId(c.req.param("id"));
+    const b = await body(c, z.object({ reason: z.string().min(1).max(2000).nullable().describe("Why it needs attention; null clears the flag") }).strict());
+    await visibleEntry(c, id);
+    return c.json(await flagAudit(c.var.LANGGRAPH_OPS.wp.pool, id, ownerOf(c) ?? "api", b.reason));
+  });
+  app.post("/audit/:id/comments", async (c) => {
+    const id = entryId(c.req.param("id"));
+    const b = await body(c, z.object({ body: z.string().min(1).max(10_000) }).strict());
+    await visibleEntry(c, id);
+    return c.json(await commentAudit(c.var.LANGGRAPH_OPS.wp.pool, id, ownerOf(c) ?? "api", b.body));
+  });
+
+  registerStoreRoutes(app);
+
+  // Run and thread ids of Waypoint's extra routes are checked like the reference checks its own.
+  app.get("/waypoint/runs/:run_id", async (c) => {
+    const id = c.req.param("run_id");
+    if (!isUuid(id)) throw new HTTPException(422, { message: "run_id must be a UUID" });
+    const run = await findRun(c.var.LANGGRAPH_OPS.wp.pool, id);
+    if (!run) throw new HTTPException(404, { message: "Run not found" });
+    const visible = await c.var.LANGGRAPH_OPS.runs.get(id, undefined, c.var.auth as never);
+    if (!visible) throw new HTTPException(404, { message: "Run not found" });
+    return c.json({ ...toRun(run), waypoint: { status: run.status, detail: run.detail, attempts: run.attempts, crashes: run.crashes, worker_id: run.worker_id } });
+  });
+
+  return app;
+}
