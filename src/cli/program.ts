@@ -1,21 +1,23 @@
-// The `waypoint` command's definition: start, inspect, decide on, resume, fork and delete agent threads.
+// The `waypoint` command's definition: start, inspect, answer, resume, fork and delete threads of the
+// graphs a langgraph.json lists (./langgraph.json, or --config <path>).
 import fs from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ConfigError } from "../config.js";
 import { isWaypointError, WaypointError } from "../errors.js";
-import { AGENTS } from "../../graphs/index.js";
 import { ALL_DECISION_TYPES, type DecisionType } from "../approvals/index.js";
 import { describeModel } from "../models/index.js";
-import { Waypoint, type ProgressEvent, type ThreadView } from "../runs/index.js";
-import { runDemo } from "./demo.js";
+import { Registry } from "../registry/index.js";
+import { defaultConfigPath, Waypoint, type ProgressEvent, type ThreadView } from "../runs/index.js";
 import { registerAuditCommands } from "./audit.js";
 import { registerPersistenceCommands } from "./persistence.js";
 import { registerSupervisorCommands } from "./supervisor.js";
-import { bold, dim, formatHistory, formatOpenCalls, formatProgress, formatReview, formatThread, formatThreadList } from "./format.js";
+import { bold, dim, formatHistory, formatOpenCalls, formatProgress, formatReview, formatThread, formatThreadList, red } from "./format.js";
 
-interface GlobalOpts {
+export interface GlobalOpts {
   json?: boolean;
   pace?: number;
+  /** The langgraph.json whose graphs this command serves. */
+  config?: string;
 }
 
 function parseJsonArg(label: string) {
@@ -37,10 +39,12 @@ function readFile(path: string, label: string): string {
   }
 }
 
-function parsePositiveInt(raw: string): number {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a whole number of milliseconds, got "${raw}"`);
-  return n;
+function wholeNumber(label: string) {
+  return (raw: string): number => {
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`${label} must be a whole number, got "${raw}"`);
+    return n;
+  };
 }
 
 /** Prints each finished step, and a heartbeat line when a step takes long. */
@@ -67,7 +71,7 @@ function printOutcome(v: ThreadView, json: boolean | undefined): void {
   }
   console.log("");
   if (v.status === "interrupted") {
-    console.log(`Thread ${bold(v.threadId)} is waiting for a decision.`);
+    console.log(`Thread ${bold(v.threadId)} is waiting for ${v.pending.some((p) => p.request) ? "a decision" : "an answer"}.`);
     for (const p of v.pending) console.log(formatReview(p, v.threadId));
   } else if (v.status === "done") {
     console.log(`Thread ${bold(v.threadId)} is done.`);
@@ -81,7 +85,7 @@ function printOutcome(v: ThreadView, json: boolean | undefined): void {
 }
 
 async function withWaypoint<T>(opts: GlobalOpts, fn: (wp: Waypoint) => Promise<T>): Promise<T> {
-  const wp = await Waypoint.open(opts.pace ? { paceMs: opts.pace } : {});
+  const wp = await Waypoint.open({ ...(opts.pace ? { paceMs: opts.pace } : {}), config: opts.config ?? defaultConfigPath() });
   try {
     return await fn(wp);
   } finally {
@@ -112,7 +116,10 @@ interface DecideOpts {
 function buildResponse(view: ThreadView, type: DecisionType, o: DecideOpts): unknown {
   if (o.decisions !== undefined) return Array.isArray(o.decisions) ? { decisions: o.decisions } : o.decisions;
   const pending = o.interrupt ? view.pending.find((p) => p.interruptId === o.interrupt) : view.pending[0];
-  const actions = pending?.request.actionRequests ?? [];
+  if (pending && !pending.request) {
+    throw new WaypointError("invalid_decision", `Thread ${view.threadId} waits on an interrupt that is not a review (${JSON.stringify(pending.value).slice(0, 200)}); answer it with \`waypoint resume ${view.threadId} --value <json>\`.`);
+  }
+  const actions = pending?.request?.actionRequests ?? [];
   if (actions.length > 1 && (type === "edit" || type === "respond" || type === "confirm_done" || type === "choose")) {
     throw new WaypointError("invalid_decision", `${actions.length} actions wait for review; give one decision each with --decisions '[{"type":"approve"},{"type":"${type}",...}]'.`);
   }
@@ -136,7 +143,7 @@ function buildResponse(view: ThreadView, type: DecisionType, o: DecideOpts): unk
       case "grant_for_run":
         return { type };
       case "choose": {
-        const options = pending?.request.reviewConfigs.flatMap((c) => c.options ?? []) ?? [];
+        const options = pending?.request?.reviewConfigs.flatMap((c) => c.options ?? []) ?? [];
         if (!o.option) throw new WaypointError("invalid_decision", `"choose" needs --option <id>; options: ${options.map((x) => x.id).join(", ") || "(none offered)"}.`);
         return o.args === undefined ? { type, option: o.option } : { type, option: o.option, args: o.args };
       }
@@ -147,40 +154,55 @@ function buildResponse(view: ThreadView, type: DecisionType, o: DecideOpts): unk
 
 export function buildProgram(): Command {
   const program = new Command("waypoint")
-    .description("Run LangGraph agents that survive crashes and wait for humans. Database: DATABASE_URL, or embedded Postgres when unset.")
+    .description("Run LangGraph graphs that survive crashes and wait for humans: the graphs of ./langgraph.json (or --config). Database: DATABASE_URL, or embedded Postgres when unset.")
     .option("--json", "print machine-readable JSON")
-    .addOption(new Option("--pace <ms>", "slow each step down by <ms> (to watch, or to kill a run mid-step)").argParser(parsePositiveInt))
-    .showHelpAfterError();
+    .option("--config <path>", "the langgraph.json whose graphs to serve (default ./langgraph.json)")
+    .addOption(new Option("--pace <ms>", "slow each step of Waypoint's agents down by <ms> (to watch, or to kill a run mid-step)").argParser(wholeNumber("--pace")));
 
   program
     .command("agents")
-    .description("list the agents and an example input for each")
-    .action(() => {
+    .alias("graphs")
+    .description("list the graphs of langgraph.json, their versions, and an example input for each that declares one")
+    .action(async () => {
       const g = program.opts<GlobalOpts>();
-      const list = Object.values(AGENTS).map((a) => ({ name: a.name, version: a.version, description: a.description, exampleInput: a.sampleInput }));
-      if (g.json) console.log(JSON.stringify(list, null, 2));
-      else for (const a of list) console.log(`${bold(a.name)} (v${a.version}) - ${a.description}\n  example: waypoint run ${a.name} --input '${JSON.stringify(a.exampleInput)}'`);
+      const registry = await Registry.load(g.config ?? defaultConfigPath());
+      const list = [...registry.graphs.values()].map((a) => ({ name: a.id, version: a.version, description: a.description ?? "", exampleInput: a.info.sampleInput }));
+      if (g.json) console.log(JSON.stringify({ graphs: list, failures: registry.failures }, null, 2));
+      else {
+        for (const a of list) {
+          console.log(`${bold(a.name)} (version ${a.version})${a.description ? ` - ${a.description}` : ""}`);
+          if (a.exampleInput) console.log(`  example: waypoint run ${a.name} --input ${shellQuote(JSON.stringify(a.exampleInput))}`);
+        }
+        for (const f of registry.failures) console.log(`${bold(f.id)} ${red("failed to load")}: ${f.reason}`);
+      }
     });
 
   program
-    .command("run <agent>")
-    .description("start a new thread of <agent> and run it until it finishes or waits for a decision")
+    .command("run <graph>")
+    .description("start a new thread of <graph> and run it here until it finishes or waits for an answer")
     .requiredOption("--input <json>", "input as JSON text or @file.json (see `waypoint agents`)", parseJsonArg("--input"))
-    .option("--thread <id>", "thread id to use (default: a new UUID)")
-    .option("--policy <json>", "oversight policy for this thread (JSON text or @file.json), merged over the agent's and WAYPOINT_POLICY_FILE", parseJsonArg("--policy"))
-    .action(async (agent: string, o: { input: unknown; thread?: string; policy?: unknown }) => {
+    .option("--thread <id>", "thread id to use (a UUID; default: a new one)")
+    .option("--owner <name>", "the API owner the thread belongs to (without it, only admin tokens see it over the API)")
+    .option("--policy <json>", "oversight policy for this thread (JSON text or @file.json), merged over the graph's and WAYPOINT_POLICY_FILE", parseJsonArg("--policy"))
+    .action(async (graph: string, o: { input: unknown; thread?: string; owner?: string; policy?: unknown }) => {
       const g = program.opts<GlobalOpts>();
-      await runAndPrint(g, (wp, onProgress) => wp.start(agent, o.input, { onProgress, ...(o.thread ? { threadId: o.thread } : {}), ...(o.policy !== undefined ? { policy: o.policy } : {}) }));
+      if (o.thread !== undefined) checkUuid(o.thread, "--thread");
+      await runAndPrint(g, (wp, onProgress) =>
+        wp.run(
+          { assistant: graph, input: o.input, ...(o.thread ? { threadId: o.thread } : {}), ...(o.owner ? { threadMetadata: { owner: o.owner } } : {}), ...(o.policy !== undefined ? { policy: o.policy } : {}) },
+          { onProgress },
+        ),
+      );
     });
 
   program
     .command("threads")
-    .description("list threads with their status (running, interrupted, done, error)")
-    .option("--limit <n>", "how many, newest first", (v) => parsePositiveInt(v), 50)
+    .description("list threads with their status (new, queued, running, interrupted, done, error)")
+    .option("--limit <n>", "how many, newest first", wholeNumber("--limit"), 50)
     .action(async (o: { limit: number }) => {
       const g = program.opts<GlobalOpts>();
       await withWaypoint(g, async (wp) => {
-        const views = await wp.list(o.limit);
+        const views = await wp.list({ limit: o.limit });
         console.log(g.json ? JSON.stringify(views, null, 2) : formatThreadList(views));
       });
     });
@@ -220,16 +242,19 @@ export function buildProgram(): Command {
 
   program
     .command("resume <thread>")
-    .description("continue a thread that stopped (crash, error, fork) from its last checkpoint")
-    .action(async (thread: string) => {
+    .description("continue a thread that stopped (crash, error, fork) from its last checkpoint; --value answers an interrupt that is not a review")
+    .option("--value <json>", "the answer to the thread's pending interrupt (JSON text or @file.json)", parseJsonArg("--value"))
+    .option("--interrupt <id>", "which pending interrupt, when there are several")
+    .action(async (thread: string, o: { value?: unknown; interrupt?: string }) => {
       const g = program.opts<GlobalOpts>();
-      await runAndPrint(g, (wp, onProgress) => wp.resume(thread, { onProgress }));
+      const value = o.value !== undefined && o.interrupt ? { [o.interrupt]: o.value } : o.value;
+      await runAndPrint(g, (wp, onProgress) => wp.resume(thread, { onProgress, ...(value !== undefined ? { value } : {}) }));
     });
 
   program
     .command("history <thread>")
     .description("list a thread's checkpoints, newest first, with what each step wrote")
-    .option("--limit <n>", "how many checkpoints", (v) => parsePositiveInt(v), 100)
+    .option("--limit <n>", "how many checkpoints", wholeNumber("--limit"), 100)
     .action(async (thread: string, o: { limit: number }) => {
       const g = program.opts<GlobalOpts>();
       await withWaypoint(g, async (wp) => {
@@ -257,16 +282,9 @@ export function buildProgram(): Command {
     .action(async (thread: string) => {
       const g = program.opts<GlobalOpts>();
       await withWaypoint(g, async (wp) => {
-        await wp.remove(thread);
+        await wp.deleteThread(thread);
         console.log(g.json ? JSON.stringify({ deleted: thread }) : `Deleted thread ${thread}.`);
       });
-    });
-
-  program
-    .command("demo")
-    .description("guided run of the onboarding agent (what `npm start` does)")
-    .action(async () => {
-      await runDemo(program.opts<GlobalOpts>().pace ?? 0);
     });
 
   registerSupervisorCommands(program, withWaypoint, parseJsonArg);
@@ -275,17 +293,34 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** A JSON text as one shell word (single quotes; a single quote inside closes, escapes and reopens). */
+export function shellQuote(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export function checkUuid(id: string, label: string): void {
+  if (!UUID.test(id)) throw new InvalidArgumentError(`${label} must be a UUID (the LangGraph API names threads by UUID), got "${id}"`);
+}
+
 const EXIT_BAD_INPUT = 2;
 
+/** Every command and sub-command reports a usage error in one line and exits 2 (not the whole help text). */
+function quietErrors(cmd: Command): void {
+  cmd.exitOverride().configureOutput({ outputError: (str, write) => write(str.split("\n")[0] + "\n") });
+  for (const sub of cmd.commands) quietErrors(sub);
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram().exitOverride();
+  const program = buildProgram();
+  quietErrors(program);
   try {
     await program.parseAsync(argv);
     return 0;
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (typeof code === "string" && code.startsWith("commander.")) {
-      return code === "commander.helpDisplayed" || code === "commander.version" || code === "commander.help" ? 0 : EXIT_BAD_INPUT;
+      return code === "commander.helpDisplayed" || code === "commander.version" || code === "commander.help" || code === "commander.executeSubCommandAsync" ? 0 : EXIT_BAD_INPUT;
     }
     if (e instanceof InvalidArgumentError) {
       console.error(`error: ${e.message}`);
@@ -293,7 +328,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (isWaypointError(e)) {
       console.error(`error: ${e.message}`);
-      return ["invalid_input", "invalid_decision", "unknown_thread", "unknown_agent", "unknown_checkpoint", "nothing_pending", "thread_finished", "invalid_submission", "unknown_run", "invalid_policy", "unknown_audit_entry"].includes(e.code) ? EXIT_BAD_INPUT : 1;
+      return ["invalid_input", "invalid_decision", "unknown_thread", "unknown_agent", "unknown_checkpoint", "nothing_pending", "thread_finished", "invalid_submission", "unknown_run", "invalid_policy", "unknown_audit_entry", "config_invalid", "version_mismatch"].includes(e.code)
+        ? EXIT_BAD_INPUT
+        : 1;
     }
     if (e instanceof ConfigError) {
       console.error(`error: ${e.message}`);
