@@ -461,4 +461,29 @@ export const MIGRATIONS: readonly Migration[] = [
       END
       $grants$;`,
   },
+  {
+    // Numbered 16: migration 15 is being added on another branch (the lead renumbers at merge if needed).
+    version: 16,
+    name: "world request log",
+    sql: `
+      -- The demo systems' access log: one row per request that reached a system, written before any fault,
+      -- dedupe or effect, so tests count how often a tool call actually went out (a deduping system hides
+      -- a repeat in its own tables).
+      CREATE TABLE world.requests (
+        id              bigserial PRIMARY KEY,
+        system          text NOT NULL,
+        operation       text NOT NULL,
+        idempotency_key text,
+        pid             integer NOT NULL,
+        received_at     timestamptz NOT NULL DEFAULT now()
+      );
+      -- Written only by the adapters: model SQL may read the log, never forge or erase it.
+      DO $requests$
+      BEGIN
+        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'waypoint_world') THEN
+          REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON world.requests FROM waypoint_world;
+        END IF;
+      END
+      $requests$;`,
+  },
 ];

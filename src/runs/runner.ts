@@ -10,6 +10,7 @@ import type { AgentContext } from "../agents/index.js";
 import { validateResponse, type Policy } from "../approvals/index.js";
 import { config } from "../config.js";
 import { isWaypointError, WaypointError } from "../errors.js";
+import { haltPoint } from "../halt.js";
 import { log } from "../log.js";
 import { copyThread, openPersistence, type Persistence } from "../persistence/index.js";
 import { describeZodError, ledgerRows, type RetryPolicy } from "../tools/index.js";
@@ -291,6 +292,7 @@ export class Waypoint {
    */
   async decide(threadId: string, response: unknown, opts: RunOptions & { interruptId?: string } = {}): Promise<ThreadView> {
     const interruptId = await this.recordDecision(threadId, response, opts);
+    await haltPoint("decide.recorded");
     return this.execute(threadId, new Command({ resume: { [interruptId]: response } }), opts);
   }
 
