@@ -121,19 +121,18 @@ async function stoppedView(threadId: string) {
 
 const ALL_ONCE = { create_account: 1, grant_privileges: 1, send_welcome_email: 1 };
 
-/** Resume to the grant's review, approve it, and check the thread ends with every effect once. */
-async function finishOnboarding(threadId: string, email: string, env: NodeJS.ProcessEnv): Promise<void> {
+/**
+ * Resume to the grant's review, approve it, and check the thread ends with every effect once in the
+ * world, each call having gone out `requests` times (as many as its ledger attempts).
+ */
+async function finishOnboarding(threadId: string, email: string, env: NodeJS.ProcessEnv, requests: Record<string, number> = ALL_ONCE): Promise<void> {
   const resumed = await runCli(["resume", threadId], env);
   expect(resumed.stdout).toContain("is waiting for a decision");
   const decided = await runCli(["decide", threadId, "approve"], env);
   expect(decided.stdout).toContain("is done");
   expect(await worldCounts(wp.pool, email)).toEqual({ accounts: 1, grants: 2, emails: 1 });
-  expect(await reached(threadId)).toEqual(ALL_ONCE);
-  expect((await ledger(threadId)).map((l) => [l.tool, l.status, l.attempts])).toEqual([
-    ["create_account", "succeeded", 1],
-    ["grant_privileges", "succeeded", 1],
-    ["send_welcome_email", "succeeded", 1],
-  ]);
+  expect(await reached(threadId)).toEqual(requests);
+  expect((await ledger(threadId)).map((l) => [l.tool, l.status, l.attempts])).toEqual(Object.entries(requests).map(([tool, n]) => [tool, "succeeded", n]));
 }
 
 test("killed before the interrupt (agent step in flight): threads lists it as stopped; resume re-runs only that step", async () => {
@@ -246,4 +245,27 @@ test("killed right after an approval (before and after the graph took it), then 
   expect(rerunAfter(trace, applied, beforeReview + 1)).toEqual([]);
   // Its tools step started in resume 2 (halted before the call), ran the grant in resume 3, and replayed it in the last.
   expect(ranAt("tools", beforeReview + 2)).toEqual([applied.pid, granted.pid, last.child.pid]);
+});
+
+test("killed mid-call (the directory applied it, no reply recorded): the retry goes out with the same key and the directory dedupes it", async () => {
+  const env = traceEnv("mid-call");
+  const email = "kill-mid-call@acme.test";
+  // The directory applies the request, then the process SIGKILLs itself before it hears the reply.
+  const child = startCli(["run", "onboarding", "--input", input("kill-mid-call")], { ...env, WAYPOINT_FAULTS: "directory:crash_after_effect:1:1" });
+  expect((await child.done).signal).toBe("SIGKILL");
+  const threadId = await threadIdFor(email);
+  expect(await ledger(threadId)).toEqual([{ tool: "create_account", status: "started", attempts: 1 }]);
+  expect(await reached(threadId)).toEqual({ create_account: 1 });
+  expect(await worldCounts(wp.pool, email)).toEqual({ accounts: 1, grants: 0, emails: 0 });
+
+  // Outcome unknown, and the directory dedupes by key: the resume sends it again, with the same key.
+  await finishOnboarding(threadId, email, env, { ...ALL_ONCE, create_account: 2 });
+  const { rows } = await wp.pool.query<{ pid: number }>(
+    "SELECT r.pid FROM world.requests r JOIN waypoint.tool_calls c ON c.idempotency_key = r.idempotency_key WHERE c.thread_id = $1 AND c.tool = 'create_account' ORDER BY r.id",
+    [threadId],
+  );
+  // One request from the killed process, one from the resume.
+  expect(rows).toHaveLength(2);
+  expect(rows[0]?.pid).toBe(child.child.pid);
+  expect(rows[1]?.pid).not.toBe(child.child.pid);
 });
