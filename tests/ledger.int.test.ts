@@ -378,5 +378,20 @@ describe("fault injection", () => {
     const { rows } = await pool.query("SELECT kind FROM world.faults WHERE idempotency_key = 'k-faults' ORDER BY id");
     expect(rows.map((r) => r.kind)).toEqual(["rate_limit", "server_error", "timeout", "reply_lost"]);
   });
+
+  test("world.requests logs every request that reached a system, before its faults and its dedupe", async () => {
+    const world = createWorld(pool, { faults: parseFaults("email:rate_limit:1:1,retry_after_ms=1") });
+    const mail = { to: "log@acme.test", subject: "Hi", body: "Hello" };
+    await expect(world.sendEmail(mail, "k-log")).rejects.toMatchObject({ failure: "rate_limited" });
+    await world.sendEmail(mail, "k-log");
+    await world.sendEmail(mail, "k-log");
+    await world.searchHotels({ city: "Oslo" });
+    // The outbox deduped the repeat (one message); the log saw all three requests.
+    expect((await world.rowsFor("log@acme.test")).emails).toHaveLength(1);
+    const { rows } = await pool.query<{ system: string; operation: string; pid: number }>("SELECT system, operation, pid FROM world.requests WHERE idempotency_key = 'k-log' ORDER BY id");
+    expect(rows).toEqual(Array.from({ length: 3 }, () => ({ system: "email", operation: "sendEmail", pid: process.pid })));
+    const reads = await pool.query("SELECT 1 FROM world.requests WHERE operation = 'searchHotels' AND idempotency_key IS NULL");
+    expect(reads.rowCount).toBeGreaterThanOrEqual(1);
+  });
 });
 
