@@ -5,9 +5,14 @@
 // their own tables would look the same after a repeat), and no step finished before a kill may run
 // again. They run on Waypoint's saver (the default), and one also on the stock PostgresSaver fallback.
 //
-// To see them bite, switch off ledger replay: in src/tools/executor.ts make a replayed call run again
-// (`if (begun.action === "replay" && false)`), run this file, and watch the mid-tool, after-approval and
-// grouping-window tests fail on the request counts (a second request with the same key). Put it back.
+// To see them bite, break a mechanism and run this file, then put it back:
+//  - ledger replay off: in src/tools/executor.ts make a replayed call run again
+//    (`if (begun.action === "replay" && false)`): the two mid-tool, the grouping-window and the
+//    after-approval tests fail on the request counts (a second request with the same key);
+//  - a new key on retry (`begun.row.attempts > 1 ? <key>-retry : <key>`): the mid-call test fails on
+//    the request count, although the directory still holds one account (it also dedupes by email);
+//  - per-step checkpoints off (`durability: "exit"` in src/runs/runner.ts): the before-the-interrupt
+//    test fails (nothing was durable at the kill).
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
