@@ -35,6 +35,13 @@ const EnvSchema = z.object({
   WAYPOINT_MAX_BODY_BYTES: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1024).max(1_073_741_824).default(2_097_152)),
   WAYPOINT_CORS_ORIGINS: optionalString,
   WAYPOINT_TRACE_FILE: optionalString,
+  WAYPOINT_HALT_AT: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .regex(/^[a-z]+\.[a-z]+(:[\w+.-]+)?(#[1-9]\d*)?$/, { message: "WAYPOINT_HALT_AT must be <point>[:<detail>][#<n>], e.g. tools.after:create_account#1" })
+      .optional(),
+  ),
   WAYPOINT_POLICY_FILE: optionalString,
   WAYPOINT_SAVER: z.preprocess(emptyToUndefined, z.enum(["waypoint", "stock"]).default("waypoint")),
   WAYPOINT_RETENTION_KEEP: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(1_000_000).default(50)),
@@ -85,6 +92,11 @@ export type Config = {
   };
   /** When set, every node execution is appended to this JSONL file (debugging, crash tests). */
   traceFile: string | undefined;
+  /**
+   * Crash tests only: the process halts at this point (the n-th time it is reached) and waits to be
+   * killed; see src/halt.ts. Unset in every real deployment.
+   */
+  haltAt: { point: string; occurrence: number } | undefined;
   /** Checkpointer: "waypoint" (WaypointSaver, the default) or "stock" (LangGraph's PostgresSaver, a fallback). */
   saver: "waypoint" | "stock";
   /** Oversight policy file (JSON) applied to every agent's runs, over each agent's built-in policy. */
@@ -139,6 +151,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       corsOrigins: e.WAYPOINT_CORS_ORIGINS ? e.WAYPOINT_CORS_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean) : undefined,
     },
     traceFile: e.WAYPOINT_TRACE_FILE,
+    haltAt: parseHaltAt(e.WAYPOINT_HALT_AT),
     saver: e.WAYPOINT_SAVER,
     policyFile: e.WAYPOINT_POLICY_FILE,
     retention: { keep: e.WAYPOINT_RETENTION_KEEP, intervalMs: e.WAYPOINT_RETENTION_INTERVAL_MS },
@@ -147,6 +160,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookHosts: (e.WAYPOINT_WEBHOOK_HOSTS ?? "").split(",").map((h) => h.trim()).filter(Boolean),
     logLevel: e.LOG_LEVEL,
   };
+}
+
+/** "tools.after:create_account#2" -> that point, its 2nd occurrence (default the 1st). */
+function parseHaltAt(raw: string | undefined): Config["haltAt"] {
+  if (raw === undefined) return undefined;
+  const [point = "", n] = raw.split("#");
+  return { point, occurrence: n === undefined ? 1 : Number(n) };
 }
 
 /** "alice:tok1,bob:tok2" -> token -> owner. */

@@ -23,6 +23,8 @@ import {
 } from "../src/tools/index.js";
 import { createWorld } from "../src/world/index.js";
 import { freshDatabase, type TestDatabase } from "./support/db.js";
+import { withRunScope } from "../src/scope/index.js";
+import { testScope } from "./support/agents.js";
 
 let db: TestDatabase;
 let persistence: Persistence;
@@ -76,7 +78,7 @@ function call(id: string, name: string, args: Record<string, unknown>): ToolCall
 }
 
 function ctx(threadId: string, artifactBytes?: number): ExecuteContext {
-  return { pool, world: createWorld(pool, { faults: null }), threadId, checkpointNs: "", toolRetry: FAST, ...(artifactBytes !== undefined ? { artifactBytes } : {}) };
+  return { pool, config: { context: { world: createWorld(pool, { faults: null }) } }, threadId, checkpointNs: "", toolRetry: FAST, ...(artifactBytes !== undefined ? { artifactBytes } : {}) };
 }
 
 async function artifactRows(): Promise<Array<{ artifact_id: string; bytes: string; body_bytes: number; thread_id: string; tool: string }>> {
@@ -138,11 +140,10 @@ describe("a 5 MB tool output in an agent loop", () => {
   test("is stored once as an artifact; state, ledger and checkpoints carry only the reference", async () => {
     const graph = buildGraph().compile({ checkpointer: persistence.saver });
     const { model, seen } = scriptedModel();
-    const context = { pool, world: createWorld(pool, { faults: null }), model, fallbackModel: null, toolRetry: FAST } satisfies AgentContext;
+    const context = { world: createWorld(pool, { faults: null }), model, fallbackModel: null, toolRetry: FAST } satisfies AgentContext & { world: unknown };
     const threadId = "artifact-thread";
-    const final = await graph.invoke(
-      { messages: [new HumanMessage({ id: "task", content: "Audit Q1 access." })] },
-      { configurable: { thread_id: threadId }, context, durability: "sync" },
+    const final = await withRunScope(testScope(pool, threadId), () =>
+      graph.invoke({ messages: [new HumanMessage({ id: "task", content: "Audit Q1 access." })] }, { configurable: { thread_id: threadId }, context, durability: "sync" }),
     );
 
     // The loop ran: report, read, four echoes, final answer (7 model turns, 6 tool steps).

@@ -33,7 +33,7 @@ test("sub-agent interrupt surfaces on the parent; one resume restores parent and
   expect(paused.next).toEqual(["provisioning"]);
   expect(paused.pending).toHaveLength(1);
   expect(paused.pending[0]).toEqual(expect.objectContaining({ namespace: "provisioning", node: "review" }));
-  expect(paused.pending[0]!.request.actionRequests[0]!.name).toBe("grant_privileges");
+  expect(paused.pending[0]!.request!.actionRequests[0]!.name).toBe("grant_privileges");
   expect(await worldCounts(wp.pool, h.email)).toEqual({ accounts: 1, grants: 0, emails: 0 });
 
   const done = await wp.decide(paused.threadId, { decisions: [{ type: "approve" }] });

@@ -26,7 +26,7 @@ beforeAll(async () => {
     host: "127.0.0.1",
     port: 0,
     auth: { required: true, tokens: new Map([["tok-reviewer", "people-ops"]]) },
-    worker: { url: db.url, model: offlinePlannerModel(), faults: null, poolMax: 4, doctorMs: 0, pollMs: 200 },
+    worker: { url: db.url, model: offlinePlannerModel(), poolMax: 4, doctorMs: 0, pollMs: 200 },
   });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu"] });
 });

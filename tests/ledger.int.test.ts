@@ -21,6 +21,7 @@ import {
 } from "../src/tools/index.js";
 import { runWithPolicy } from "../src/tools/policy.js";
 import { createWorld, FaultInjector, parseFaults, WorldError, type FaultPlan } from "../src/world/index.js";
+import { demoWorld } from "../graphs/world.js";
 import { HIRE, onboardingScript, recordingModel, say, worldCounts } from "./support/agents.js";
 import { freshDatabase, type TestDatabase } from "./support/db.js";
 
@@ -43,7 +44,7 @@ afterAll(async () => {
 const FAST = { initialDelayMs: 1, maxDelayMs: 5 };
 
 function ctx(threadId: string, faults?: FaultPlan): ExecuteContext {
-  return { pool, world: createWorld(pool, { faults: faults ?? null }), threadId, checkpointNs: "", toolRetry: FAST };
+  return { pool, config: { context: { world: createWorld(pool, { faults: faults ?? null }) } }, threadId, checkpointNs: "", toolRetry: FAST };
 }
 
 function call(id: string, name: string, args: Record<string, unknown>): ToolCall {
@@ -191,7 +192,7 @@ describe("no dangling tool calls", () => {
     const wp = await Waypoint.open({ url: db.url, model: rec.model, poolMax: 3, fallbackModel: null });
     open.push(wp);
     const paused = await wp.start("onboarding", { hire: h });
-    expect(paused.pending[0]?.request.actionRequests).toHaveLength(2);
+    expect(paused.pending[0]?.request!.actionRequests).toHaveLength(2);
     const done = await wp.decide(paused.threadId, { decisions: [{ type: "approve" }, { type: "reject", message: "no admin" }] });
     expect(done.status).toBe("done");
     const { rows } = await pool.query("SELECT privilege FROM world.grants WHERE email = $1", [h.email]);
@@ -234,14 +235,14 @@ describe("failure ladder for tools", () => {
 
   test("a mutate tool with a deduping system retries with the same key after a lost reply: one effect", async () => {
     const faults = new FaultInjector(parseFaults("email:reply_lost:1:2"));
-    const c: ExecuteContext = { ...ctx("lost-reply"), world: createWorld(pool, { faults }) };
+    const c: ExecuteContext = { ...ctx("lost-reply"), config: { context: { world: createWorld(pool, { faults }) } } };
     const send = durableTool({
       name: "send",
       description: "send an email",
       risk: "mutate",
       dedupesByKey: true,
       schema: z.object({ to: z.string().describe("to") }),
-      run: async (a, { world, idempotencyKey }) => ({ ...(await world.sendEmail({ to: a.to, subject: "s", body: "b" }, idempotencyKey)) }),
+      run: async (a, { config, idempotencyKey }) => ({ ...(await (await demoWorld(config)).sendEmail({ to: a.to, subject: "s", body: "b" }, idempotencyKey)) }),
     });
     const out = await executeToolCalls([call("m1", "send", { to: "lost@acme.test" })], [send as unknown as DurableTool], c);
     expect(out.messages[0]?.status).toBe("success");
@@ -292,7 +293,7 @@ describe("exhausted retries end the run in an error state, resumable later", () 
     const h = { ...HIRE, email: "exhausted@acme.test" };
     const script = onboardingScript(h);
     const model = recordingModel([...script]).model;
-    const wp = await Waypoint.open({ url: db.url, model, poolMax: 3, faults: parseFaults("email:server_error:1:4"), toolRetry: FAST, fallbackModel: null });
+    const wp = await Waypoint.open({ url: db.url, model, poolMax: 3, context: { faults: parseFaults("email:server_error:1:4") }, toolRetry: FAST, fallbackModel: null });
     open.push(wp);
     const paused = await wp.start("onboarding", { hire: h });
     await expect(wp.decide(paused.threadId, { decisions: [{ type: "approve" }] })).rejects.toMatchObject({ code: "run_failed", message: expect.stringContaining("send_welcome_email failed after 4 attempts") });
@@ -377,6 +378,21 @@ describe("fault injection", () => {
     expect((await world.rowsForTrip("faults-1")).flights).toEqual([expect.objectContaining({ booking_ref: again.bookingRef })]);
     const { rows } = await pool.query("SELECT kind FROM world.faults WHERE idempotency_key = 'k-faults' ORDER BY id");
     expect(rows.map((r) => r.kind)).toEqual(["rate_limit", "server_error", "timeout", "reply_lost"]);
+  });
+
+  test("world.requests logs every request that reached a system, before its faults and its dedupe", async () => {
+    const world = createWorld(pool, { faults: parseFaults("email:rate_limit:1:1,retry_after_ms=1") });
+    const mail = { to: "log@acme.test", subject: "Hi", body: "Hello" };
+    await expect(world.sendEmail(mail, "k-log")).rejects.toMatchObject({ failure: "rate_limited" });
+    await world.sendEmail(mail, "k-log");
+    await world.sendEmail(mail, "k-log");
+    await world.searchHotels({ city: "Oslo" });
+    // The outbox deduped the repeat (one message); the log saw all three requests.
+    expect((await world.rowsFor("log@acme.test")).emails).toHaveLength(1);
+    const { rows } = await pool.query<{ system: string; operation: string; pid: number }>("SELECT system, operation, pid FROM world.requests WHERE idempotency_key = 'k-log' ORDER BY id");
+    expect(rows).toEqual(Array.from({ length: 3 }, () => ({ system: "email", operation: "sendEmail", pid: process.pid })));
+    const reads = await pool.query("SELECT 1 FROM world.requests WHERE operation = 'searchHotels' AND idempotency_key IS NULL");
+    expect(reads.rowCount).toBeGreaterThanOrEqual(1);
   });
 });
 

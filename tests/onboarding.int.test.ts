@@ -43,7 +43,7 @@ describe("onboarding agent: review decisions", () => {
     const { wp, h, view } = await pausedAtReview("pause");
     expect(view.status).toBe("interrupted");
     expect(view.pending).toHaveLength(1);
-    const req = view.pending[0]!.request;
+    const req = view.pending[0]!.request!;
     expect(req.actionRequests).toEqual([expect.objectContaining({ name: "grant_privileges", args: { email: h.email, privileges: h.privileges } })]);
     expect(req.reviewConfigs[0]).toEqual(expect.objectContaining({ actionName: "grant_privileges", allowedDecisions: ["approve", "edit", "reject", "respond"] }));
     expect(req.context.done).toEqual([expect.objectContaining({ step: "create_account", outcome: "done" })]);

@@ -94,6 +94,9 @@ describe("migration 14", () => {
     expect(await can("world.payments", "SELECT")).toBe(true);
     expect(await can("world.payments", "INSERT")).toBe(false);
     expect(await can("world.payments", "UPDATE")).toBe(false);
+    // Nor the systems' request log, which tests count executions with: SQL may read it, never write it.
+    expect(await can("world.requests", "SELECT")).toBe(true);
+    for (const p of ["INSERT", "UPDATE", "DELETE", "TRUNCATE"]) expect(await can("world.requests", p)).toBe(false);
     expect(await can("waypoint.threads", "SELECT")).toBe(false);
     expect((await pool.query<{ ok: boolean }>("SELECT has_sequence_privilege($1, 'world.payments_id_seq', 'USAGE') AS ok", [WORLD_ROLE])).rows[0]?.ok).toBe(true);
     expect((await pool.query<{ ok: boolean }>("SELECT has_schema_privilege($1, 'waypoint', 'USAGE') AS ok", [WORLD_ROLE])).rows[0]?.ok).toBe(false);
@@ -350,6 +353,8 @@ describe("SQL tools without the role", () => {
     const outsider = `wp_probe_login_${randomBytes(4).toString("hex")}`;
     roles.push(outsider);
     await pool.query(`CREATE ROLE ${outsider} LOGIN`);
+    // The systems log every request that reaches them (world.requests) with the caller's connection.
+    await pool.query(`GRANT USAGE ON SCHEMA world TO ${outsider}; GRANT INSERT ON world.requests TO ${outsider}; GRANT USAGE ON SEQUENCE world.requests_id_seq TO ${outsider}`);
     const other = new pg.Pool({ connectionString: urlAs(db.url, outsider), max: 1 });
     try {
       const w = createWorld(other, { faults: null });
@@ -409,7 +414,7 @@ describe("ops tools and OPS_POLICY", () => {
       messages.push(reply);
       if (!reply.tool_calls?.length) break;
       calls.push(...reply.tool_calls);
-      const { messages: answers } = await executeToolCalls(reply.tool_calls, OPS_TOOLS, { pool, world, threadId: "ops-sample", checkpointNs: "", toolRetry: { initialDelayMs: 1, maxDelayMs: 5 } });
+      const { messages: answers } = await executeToolCalls(reply.tool_calls, OPS_TOOLS, { pool, config: { context: { world } }, threadId: "ops-sample", checkpointNs: "", toolRetry: { initialDelayMs: 1, maxDelayMs: 5 } });
       messages.push(...answers);
     }
     expect(calls.map((c) => c.name)).toEqual(["list_vendors", "list_invoices", "query_world", "run_sql", "make_payment", "send_email"]);

@@ -54,7 +54,7 @@ describe("ops agent", () => {
     let view: ThreadView = await wp.start("ops", OPS_SAMPLE_INPUT);
     const asked: string[] = [];
     while (view.status === "interrupted") {
-      const req = view.pending[0]!.request;
+      const req = view.pending[0]!.request!;
       asked.push(`${req.kind ?? "review"}:${req.actionRequests.map((a) => a.name).join(",")}`);
       const decision = req.kind === "scope" ? { type: "grant_for_run" } : { type: "approve" };
       view = await wp.decide(view.threadId, { decisions: req.actionRequests.map(() => decision) });
@@ -82,8 +82,8 @@ describe("ops agent", () => {
     const view = await wp.start("ops", { request: { text: "pay the open invoices" } }, { policy: { scopes: ["db:read", "payments"] } });
     // The denial is answered at once; the large payment waits for a human.
     expect(view.status).toBe("interrupted");
-    expect(view.pending[0]!.request.actionRequests.map((a) => a.args.invoiceId)).toEqual(["INV-1004"]);
-    expect(view.pending[0]!.request.actionRequests[0]!.description).toContain("payments over 1,000 need a second pair of eyes (amount 2450 > 1000)");
+    expect(view.pending[0]!.request!.actionRequests.map((a) => a.args.invoiceId)).toEqual(["INV-1004"]);
+    expect(view.pending[0]!.request!.actionRequests[0]!.description).toContain("payments over 1,000 need a second pair of eyes (amount 2450 > 1000)");
     const done = await wp.decide(view.threadId, { decisions: [{ type: "approve" }] });
     expect(done.status).toBe("done");
     expect((await wp.pool.query("SELECT invoice_id FROM world.payments WHERE invoice_id IN ('INV-1001', 'INV-1004', 'INV-1006') ORDER BY invoice_id")).rows.map((r) => r.invoice_id)).toEqual(["INV-1001", "INV-1004"]);
@@ -114,7 +114,7 @@ describe("ops agent", () => {
     ]);
     const wp = await waypoint(model);
     const view = await wp.start("ops", { request: { text: "clean up" } }, { policy: { scopes: ["db:read", "db:write"] } });
-    expect(view.pending[0]!.request.actionRequests.map((a) => a.args.sql)).toEqual(["DELETE FROM invoices WHERE status = 'paid'"]);
+    expect(view.pending[0]!.request!.actionRequests.map((a) => a.args.sql)).toEqual(["DELETE FROM invoices WHERE status = 'paid'"]);
     const done = await wp.decide(view.threadId, { decisions: [{ type: "reject", message: "we keep paid invoices for seven years" }] });
     expect(done.status).toBe("done");
     expect(await count(wp, "SELECT count(*) AS n FROM world.invoices WHERE status = 'paid'")).toBeGreaterThan(0);

@@ -77,7 +77,7 @@ describe("policy tiers", () => {
     const wp = await waypoint(recordingModel(onboardingScript(h)).model);
     const view = await wp.start("onboarding", { hire: h });
     expect(view.status).toBe("interrupted");
-    expect(view.pending[0]!.request.actionRequests[0]!.description).toContain("review: privileges change what the hire can reach");
+    expect(view.pending[0]!.request!.actionRequests[0]!.description).toContain("review: privileges change what the hire can reach");
     const done = await wp.decide(view.threadId, { decisions: [{ type: "approve" }] });
     expect(done.status).toBe("done");
     const reviewed = await listAudit(wp.pool, { threadId: view.threadId, action: "review" });
@@ -92,14 +92,14 @@ describe("policy tiers", () => {
     const policy = { tools: { grant_privileges: { tier: "auto" as const, when: [{ arg: "privileges", matches: "admin", then: "review" as const, reason: "admin rights" }] } } };
     const view = await wp.start("onboarding", { hire: h }, { policy });
     expect(view.status).toBe("interrupted");
-    expect(view.pending[0]!.request.actionRequests[0]!.description).toContain('admin rights (privileges contains "admin")');
+    expect(view.pending[0]!.request!.actionRequests[0]!.description).toContain('admin rights (privileges contains "admin")');
 
     const ext = { ...HIRE, email: "someone@gmail.com" };
     const wp2 = await waypoint(recordingModel(onboardingScript(ext)).model);
     const v2 = await wp2.start("onboarding", { hire: ext }, { policy: { tools: { grant_privileges: { tier: "auto" } } } });
     expect(v2.status).toBe("interrupted");
-    expect(v2.pending[0]!.request.actionRequests).toEqual([expect.objectContaining({ name: "send_welcome_email" })]);
-    expect(v2.pending[0]!.request.actionRequests[0]!.description).toContain("gmail.com (outside acme.test)");
+    expect(v2.pending[0]!.request!.actionRequests).toEqual([expect.objectContaining({ name: "send_welcome_email" })]);
+    expect(v2.pending[0]!.request!.actionRequests[0]!.description).toContain("gmail.com (outside acme.test)");
   });
 
   test("a listed value (oneOf) can deny a call outright", async () => {
@@ -117,8 +117,8 @@ describe("policy tiers", () => {
     const wp = await waypoint(recordingModel(script).model);
     const view = await wp.start("onboarding", { hire: h }, { policy: { tools: { create_account: { tier: "auto", when: [{ confidenceBelow: 0.7, then: "review" }] } } } });
     expect(view.status).toBe("interrupted");
-    expect(view.pending[0]!.request.actionRequests[0]).toEqual(expect.objectContaining({ name: "create_account" }));
-    expect(view.pending[0]!.request.actionRequests[0]!.description).toContain("model confidence 0.4 < 0.7");
+    expect(view.pending[0]!.request!.actionRequests[0]).toEqual(expect.objectContaining({ name: "create_account" }));
+    expect(view.pending[0]!.request!.actionRequests[0]!.description).toContain("model confidence 0.4 < 0.7");
     expect(await worldCounts(wp.pool, h.email)).toEqual({ accounts: 0, grants: 0, emails: 0 });
   });
 });
@@ -171,7 +171,7 @@ describe("permission scopes", () => {
     const wp = await waypoint(recordingModel(script).model);
     const view = await wp.start("onboarding", { hire: h }, { policy: scoped });
     expect(view.status).toBe("interrupted");
-    const req = view.pending[0]!.request;
+    const req = view.pending[0]!.request!;
     expect(req.kind).toBe("scope");
     expect(req.actionRequests[0]!.description).toContain('needs "iam:write"');
     expect(req.reviewConfigs[0]!.allowedDecisions).toEqual(["grant_once", "grant_for_run", "reject"]);
@@ -199,8 +199,8 @@ describe("permission scopes", () => {
     const view = await wp.start("onboarding", { hire: h }, { policy: scoped });
     const again = await wp.decide(view.threadId, { decisions: [{ type: "grant_once" }] });
     expect(again.status).toBe("interrupted");
-    expect(again.pending[0]!.request.kind).toBe("scope");
-    expect(again.pending[0]!.request.actionRequests[0]!.toolCallId).toBe("call-2-grant_privileges");
+    expect(again.pending[0]!.request!.kind).toBe("scope");
+    expect(again.pending[0]!.request!.actionRequests[0]!.toolCallId).toBe("call-2-grant_privileges");
   });
 
   test("a refused scope leads the model to a different plan, and the refusal is audited", async () => {
@@ -245,7 +245,7 @@ describe("guardrails", () => {
     const wp = await waypoint(recordingModel(script).model);
     const view = await wp.start("onboarding", { hire: h }, { policy: { tools: { grant_privileges: { tier: "auto" } }, guards: { tokenBudget: 1200 } } });
     expect(view.status).toBe("interrupted");
-    const req = view.pending[0]!.request;
+    const req = view.pending[0]!.request!;
     expect(req.kind).toBe("guard");
     // Three turns of 500 tokens: the third (the welcome email) crosses the budget.
     expect(req.actionRequests[0]).toEqual(expect.objectContaining({ name: "guard:token_budget", args: { used: 1500, budget: 1200, since: 0 } }));
@@ -262,7 +262,7 @@ describe("guardrails", () => {
     const wp = await waypoint(recordingModel(onboardingScript(h)).model, { paceMs: 60 });
     const view = await wp.start("onboarding", { hire: h }, { policy: { tools: { grant_privileges: { tier: "auto" } }, guards: { wallClockMs: 50 } } });
     expect(view.status).toBe("interrupted");
-    expect(view.pending[0]!.request.actionRequests[0]).toEqual(expect.objectContaining({ name: "guard:wall_clock", args: expect.objectContaining({ budgetMs: 50 }) }));
+    expect(view.pending[0]!.request!.actionRequests[0]).toEqual(expect.objectContaining({ name: "guard:wall_clock", args: expect.objectContaining({ budgetMs: 50 }) }));
     let v = await wp.decide(view.threadId, { decisions: [{ type: "choose", option: "continue" }] });
     while (v.status === "interrupted") v = await wp.decide(v.threadId, { decisions: [{ type: "choose", option: "continue" }] });
     expect(v.status).toBe("done");
@@ -275,7 +275,7 @@ describe("guardrails", () => {
     const wp = await waypoint(model);
     const view = await wp.start("onboarding", { hire: h }, { policy: { guards: { maxRepeats: 3 } } });
     expect(view.status).toBe("interrupted");
-    const act = view.pending[0]!.request.actionRequests[0]!;
+    const act = view.pending[0]!.request!.actionRequests[0]!;
     expect(act.name).toBe("guard:repeated_call");
     expect(act.description).toContain(`create_account({"department":"Engineering","email":"${h.email}","name":"Ada Lovelace"}) 3 times`);
     const done = await wp.decide(view.threadId, { decisions: [{ type: "choose", option: "stop" }] });
@@ -297,8 +297,8 @@ describe("guardrails", () => {
     });
     const wp = await waypoint(model);
     const view = await wp.start("onboarding", { hire: h }, { policy: { guards: { maxRepeats: 10, maxStepsWithoutProgress: 10 } } });
-    expect(view.pending[0]!.request.actionRequests[0]!.name).toBe("guard:alternation");
-    expect(view.pending[0]!.request.actionRequests[0]!.args.pattern).toHaveLength(4);
+    expect(view.pending[0]!.request!.actionRequests[0]!.name).toBe("guard:alternation");
+    expect(view.pending[0]!.request!.actionRequests[0]!.args.pattern).toHaveLength(4);
     const done = await wp.decide(view.threadId, { decisions: [{ type: "respond", message: "pick Sales and stop" }] });
     expect(done.status).toBe("done");
     expect(guided).toBe(true);
@@ -311,7 +311,7 @@ describe("guardrails", () => {
     const wp = await waypoint(model);
     const view = await wp.start("onboarding", { hire: h }, { policy: { tools: { grant_privileges: { tier: "auto" } }, guards: { maxStepsWithoutProgress: 3, maxRepeats: 10 } } });
     expect(view.status).toBe("interrupted");
-    expect(view.pending[0]!.request.actionRequests[0]).toEqual(expect.objectContaining({ name: "guard:no_progress", args: expect.objectContaining({ turns: 3, limit: 3 }) }));
+    expect(view.pending[0]!.request!.actionRequests[0]).toEqual(expect.objectContaining({ name: "guard:no_progress", args: expect.objectContaining({ turns: 3, limit: 3 }) }));
   });
 
   test("the recursion limit pauses for review instead of crashing the thread; continue starts a fresh run", async () => {
@@ -322,7 +322,7 @@ describe("guardrails", () => {
     await wp.pool.query("INSERT INTO world.directory (account_ref, email, name, department, idempotency_key) VALUES ('acct-rec', $1, 'X', 'Y', 'k-rec')", [h.email]);
     const view = await wp.start("onboarding", { hire: h }, { policy: { tools: { grant_privileges: { tier: "auto" } }, guards: { maxRepeats: 50, maxStepsWithoutProgress: 50 } } });
     expect(view.status).toBe("interrupted");
-    expect(view.pending[0]!.request.actionRequests[0]).toEqual(expect.objectContaining({ name: "guard:recursion_limit", args: expect.objectContaining({ limit: 14 }) }));
+    expect(view.pending[0]!.request!.actionRequests[0]).toEqual(expect.objectContaining({ name: "guard:recursion_limit", args: expect.objectContaining({ limit: 14 }) }));
     let v = view;
     while (v.status === "interrupted") v = await wp.decide(v.threadId, { decisions: [{ type: "choose", option: "continue" }] });
     expect(v.status).toBe("done");

@@ -18,7 +18,7 @@ async function boot(worker: { paceMs?: number } = {}): Promise<void> {
     host: "127.0.0.1",
     port: 0,
     auth: { required: true, tokens: new Map([["tok-alice", "alice"], ["tok-bob", "bob"]]) },
-    worker: { url: db.url, model: offlinePlannerModel(), faults: null, poolMax: 4, doctorMs: 0, pollMs: 200, ...worker },
+    worker: { url: db.url, model: offlinePlannerModel(), poolMax: 4, doctorMs: 0, pollMs: 200, ...worker },
   });
   alice = new Client({ apiUrl: server.url, apiKey: "tok-alice" });
   bob = new Client({ apiUrl: server.url, apiKey: "tok-bob" });

@@ -17,7 +17,7 @@ const workers: Worker[] = [];
 
 beforeAll(async () => {
   db = await freshDatabase("supervisor");
-  wp = await Waypoint.open({ url: db.url, model: offlinePlannerModel(), poolMax: 4, faults: null });
+  wp = await Waypoint.open({ url: db.url, model: offlinePlannerModel(), poolMax: 4 });
 });
 afterEach(async () => {
   await Promise.all(workers.splice(0).map((w) => w.close()));
@@ -28,7 +28,7 @@ afterAll(async () => {
 });
 
 async function worker(opts: WorkerOptions = {}): Promise<Worker> {
-  const w = await Worker.start({ url: db.url, model: offlinePlannerModel(), faults: null, poolMax: 4, toolRetry: { initialDelayMs: 1, maxDelayMs: 5 }, doctorMs: 0, pollMs: 200, ...opts });
+  const w = await Worker.start({ url: db.url, model: offlinePlannerModel(), poolMax: 4, toolRetry: { initialDelayMs: 1, maxDelayMs: 5 }, doctorMs: 0, pollMs: 200, ...opts });
   workers.push(w);
   return w;
 }
@@ -62,7 +62,7 @@ async function tripRows(tripId: string) {
 
 describe("submissions", () => {
   test("a submission returns a pending run at once; a worker carries it to the end", async () => {
-    const { run, created } = await submit(wp, { agent: "travel", input: trip("sub-1") });
+    const { run, created } = await submit(wp, { assistant: "travel", input: trip("sub-1") });
     expect(created).toBe(true);
     expect(run.status).toBe("pending");
     await worker();
@@ -72,10 +72,10 @@ describe("submissions", () => {
 
   test("one idempotency key, one run, even when submitted twice at once", async () => {
     const [a, b] = await Promise.all([
-      submit(wp, { agent: "travel", input: trip("idem-1"), idempotencyKey: "key-idem-1" }),
-      submit(wp, { agent: "travel", input: trip("idem-1b"), idempotencyKey: "key-idem-1" }).catch((e: Error) => e),
+      submit(wp, { assistant: "travel", input: trip("idem-1"), idempotencyKey: "key-idem-1" }),
+      submit(wp, { assistant: "travel", input: trip("idem-1b"), idempotencyKey: "key-idem-1" }).catch((e: Error) => e),
     ]);
-    const again = await submit(wp, { agent: "travel", input: trip("idem-1"), idempotencyKey: "key-idem-1" });
+    const again = await submit(wp, { assistant: "travel", input: trip("idem-1"), idempotencyKey: "key-idem-1" });
     expect(again.created).toBe(false);
     expect(again.run.run_id).toBe(a.run.run_id);
     if (!(b instanceof Error)) expect(b.run.run_id).toBe(a.run.run_id);
@@ -87,7 +87,7 @@ describe("submissions", () => {
     ["input that fails the agent's schema", { agent: "travel", input: { trip: { tripId: "trip-x" } } }, /Invalid input for agent "travel": trip\.traveller/],
     ["no agent and no thread", { input: {} }, /needs the agent's name/],
     ["an unknown thread", { threadId: "no-such-thread" }, /No thread with id "no-such-thread"/],
-    ["a decision for a thread that waits for none", { threadId: "__done__", decision: { decisions: [{ type: "approve" }] } }, /has no decision pending/],
+    ["a decision for a thread that waits for none", { threadId: "__done__", command: { resume: { decisions: [{ type: "approve" }] } } }, /has no decision pending/],
     ["an unknown strategy", { agent: "travel", input: trip("bad-strategy"), strategy: "shove" }, /Unknown multitask strategy "shove"/],
   ])("%s is refused clearly and queues nothing", async (_label, s, message) => {
     const before = (await wp.pool.query("SELECT count(*)::int AS n FROM waypoint.runs")).rows[0].n;
@@ -104,9 +104,9 @@ describe("submissions", () => {
 
   test("a decision is a new run on the same thread, and wakes a worker", async () => {
     await worker();
-    const { run } = await submit(wp, { agent: "onboarding", input: { hire: { ...HIRE, email: "decide-run@acme.test" } } });
+    const { run } = await submit(wp, { assistant: "onboarding", input: { hire: { ...HIRE, email: "decide-run@acme.test" } } });
     expect((await runEnds(run.run_id)).status).toBe("interrupted");
-    const decided = await submit(wp, { threadId: run.thread_id, decision: { decisions: [{ type: "approve" }] } });
+    const decided = await submit(wp, { threadId: run.thread_id, command: { resume: { decisions: [{ type: "approve" }] } } });
     expect(decided.run.kind).toBe("decide");
     expect((await runEnds(decided.run.run_id)).status).toBe("success");
     expect((await wp.view(run.thread_id)).status).toBe("done");
@@ -116,7 +116,7 @@ describe("submissions", () => {
 describe("multitask strategies on a busy thread", () => {
   async function busyThread(tripId: string) {
     await worker({ paceMs: 150 });
-    const first = await submit(wp, { agent: "travel", input: trip(tripId) });
+    const first = await submit(wp, { assistant: "travel", input: trip(tripId) });
     await until("the first run to be running with a checkpoint", async () => (await getRun(wp.pool, first.run.run_id)).status === "running" && (await wp.view(first.run.thread_id)).checkpointId !== undefined);
     return first.run;
   }
@@ -160,7 +160,7 @@ describe("multitask strategies on a busy thread", () => {
 describe("cancel and retry", () => {
   test("cancel stops at the next step boundary; the thread stays resumable", async () => {
     await worker({ paceMs: 150 });
-    const { run } = await submit(wp, { agent: "travel", input: trip("cancel-1") });
+    const { run } = await submit(wp, { assistant: "travel", input: trip("cancel-1") });
     await until("running", async () => (await getRun(wp.pool, run.run_id)).status === "running");
     await requestStop(wp.pool, run.run_id, "cancel");
     const ended = await runEnds(run.run_id);
@@ -173,7 +173,7 @@ describe("cancel and retry", () => {
   });
 
   test("a queued run is cancelled at once, and can be retried", async () => {
-    const { run } = await submit(wp, { agent: "travel", input: trip("cancel-queued") });
+    const { run } = await submit(wp, { assistant: "travel", input: trip("cancel-queued") });
     expect((await requestStop(wp.pool, run.run_id, "cancel")).status).toBe("cancelled");
     const back = await retryRun(wp.pool, run.run_id);
     expect(back.status).toBe("pending");
@@ -184,7 +184,7 @@ describe("cancel and retry", () => {
 
 describe("version pinning", () => {
   test("a worker that only has another version leaves the thread alone; the doctor lists it", async () => {
-    const { run } = await submit(wp, { agent: "travel", input: trip("version-1") });
+    const { run } = await submit(wp, { assistant: "travel", input: trip("version-1") });
     await worker({ versions: ["travel@999"] });
     await new Promise((r) => setTimeout(r, 600));
     expect((await getRun(wp.pool, run.run_id)).status).toBe("pending");
@@ -198,7 +198,7 @@ describe("version pinning", () => {
 describe("review deadlines (durable timers)", () => {
   test("reject: when the deadline passes, the review is rejected by a run", async () => {
     await worker();
-    const { run } = await submit(wp, { agent: "onboarding", input: { hire: { ...HIRE, email: "deadline@acme.test" } }, reviewDeadline: { afterMs: 300, action: "reject", message: "nobody answered in time" } });
+    const { run } = await submit(wp, { assistant: "onboarding", input: { hire: { ...HIRE, email: "deadline@acme.test" } }, reviewDeadline: { afterMs: 300, action: "reject", message: "nobody answered in time" } });
     expect((await runEnds(run.run_id)).status).toBe("interrupted");
     await until("the thread to be done", async () => (await wp.view(run.thread_id)).status === "done", 20_000);
     expect((await wp.pool.query("SELECT count(*)::int AS n FROM world.grants WHERE email = 'deadline@acme.test'")).rows[0].n).toBe(0);
@@ -208,7 +208,7 @@ describe("review deadlines (durable timers)", () => {
 
   test("remind: an event, and the review still waits", async () => {
     await worker();
-    const { run } = await submit(wp, { agent: "onboarding", input: { hire: { ...HIRE, email: "remind@acme.test" } }, reviewDeadline: { afterMs: 200, action: "remind" } });
+    const { run } = await submit(wp, { assistant: "onboarding", input: { hire: { ...HIRE, email: "remind@acme.test" } }, reviewDeadline: { afterMs: 200, action: "remind" } });
     await runEnds(run.run_id);
     const ev = await until("a reminder", async () => (await wp.pool.query("SELECT message FROM waypoint.events WHERE thread_id = $1 AND kind = 'reminder'", [run.thread_id])).rows[0]);
     expect(ev.message).toMatch(/Review still waiting after its deadline: Grant/);

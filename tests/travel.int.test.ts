@@ -30,7 +30,7 @@ function trip(tripId: string, destination = "Lisbon") {
 }
 
 async function waypoint(faults?: string) {
-  const wp = await Waypoint.open({ url: db.url, model: offlinePlannerModel(), poolMax: 3, faults: faults ? parseFaults(faults) : null, toolRetry: FAST });
+  const wp = await Waypoint.open({ url: db.url, model: offlinePlannerModel(), poolMax: 3, context: faults ? { faults: parseFaults(faults) } : {}, toolRetry: FAST });
   open.push(wp);
   return wp;
 }
@@ -68,7 +68,7 @@ describe("a hotel that keeps failing", () => {
   test("stops with the partial picture and the ways forward", async () => {
     const { view } = await stuckAtHotel("picture");
     expect(view.status).toBe("interrupted");
-    const req = view.pending[0]!.request;
+    const req = view.pending[0]!.request!;
     expect(req.kind).toBe("choice");
     expect(req.context.done.map((d) => [d.step, d.outcome])).toEqual([
       ["search_hotels", "done"],
@@ -134,7 +134,7 @@ describe("a car rental in doubt (its system cannot dedupe)", () => {
     const wp = await waypoint("cars:reply_lost:1:1");
     const view = await wp.start("travel", { trip: trip("car-confirm", "Oslo") });
     expect(view.status).toBe("interrupted");
-    const req = view.pending[0]!.request;
+    const req = view.pending[0]!.request!;
     expect(req.kind).toBe("in_doubt");
     expect(req.actionRequests[0]!.description).toMatch(/^Did this happen\? Rent a car in Oslo .*connection reset before the reply arrived/);
     expect(req.reviewConfigs[0]!.allowedDecisions).toEqual(["confirm_done", "run_again", "skip"]);
@@ -148,7 +148,7 @@ describe("a car rental in doubt (its system cannot dedupe)", () => {
   test("a 500 before the effect: run_again rents it once", async () => {
     const wp = await waypoint("cars:server_error:1:1");
     const view = await wp.start("travel", { trip: trip("car-again", "Oslo") });
-    expect(view.pending[0]!.request.kind).toBe("in_doubt");
+    expect(view.pending[0]!.request!.kind).toBe("in_doubt");
     expect(await counts("car-again")).toMatchObject({ cars: 0 });
     const done = await wp.decide(view.threadId, { decisions: [{ type: "run_again" }] });
     expect(done.status).toBe("done");

@@ -57,6 +57,13 @@ describe("configuration", () => {
     expect(() => loadConfig({ WAYPOINT_PG_PORT: "nope", LOG_LEVEL: "loud" })).toThrow(ConfigError);
     expect(() => loadConfig({ WAYPOINT_PG_PORT: "nope" })).toThrow(/WAYPOINT_PG_PORT/);
   });
+  test("a halt point (crash tests) is off unless set, and names a point, a detail and an occurrence", () => {
+    expect(loadConfig({}).haltAt).toBeUndefined();
+    expect(loadConfig({ WAYPOINT_HALT_AT: "saver.grouped" }).haltAt).toEqual({ point: "saver.grouped", occurrence: 1 });
+    expect(loadConfig({ WAYPOINT_HALT_AT: "tools.after:create_account+send_welcome_email#2" }).haltAt).toEqual({ point: "tools.after:create_account+send_welcome_email", occurrence: 2 });
+    expect(() => loadConfig({ WAYPOINT_HALT_AT: "tools.after#0" })).toThrow(/WAYPOINT_HALT_AT/);
+    expect(() => loadConfig({ WAYPOINT_HALT_AT: "tools" })).toThrow(/WAYPOINT_HALT_AT/);
+  });
 });
 
 describe("ledger keys", () => {

@@ -21,7 +21,7 @@ const children: CliChild[] = [];
 beforeAll(async () => {
   db = await freshDatabase("workers");
   expect((await runCli(["threads"], childEnv({ DATABASE_URL: db.url }))).code).toBe(0);
-  wp = await Waypoint.open({ url: db.url, poolMax: 3, faults: null });
+  wp = await Waypoint.open({ url: db.url, poolMax: 3 });
   traceDir = fs.mkdtempSync(path.join(os.tmpdir(), "waypoint-workers-"));
 });
 afterEach(async () => {
@@ -79,7 +79,7 @@ test("SIGKILL of the worker running a run: the other worker finishes it, every e
   const a = startWorker({ WAYPOINT_TRACE_FILE: trace });
   const b = startWorker({ WAYPOINT_TRACE_FILE: trace });
   await Promise.all([a.waitFor("SIGTERM or Ctrl-C drains it"), b.waitFor("SIGTERM or Ctrl-C drains it")]);
-  const { run } = await submit(wp, { agent: "travel", input: trip("w-kill") });
+  const { run } = await submit(wp, { assistant: "travel", input: trip("w-kill") });
   const pid = await until("a worker to hold the run", () => holderPid(wp.pool, run.run_id));
   await until("a step on that worker", async () => readTrace(trace).some((e) => e.threadId === run.thread_id && e.pid === pid && e.node === "tools"));
   const victim = [a, b].find((c) => c.child.pid === pid) as CliChild;
@@ -96,7 +96,7 @@ test("SIGTERM mid-run: the worker drains and exits; another finishes the run; no
   const trace = path.join(traceDir, "drain.jsonl");
   const a = startWorker({ WAYPOINT_TRACE_FILE: trace }, "600");
   await a.waitFor("SIGTERM or Ctrl-C drains it");
-  const { run } = await submit(wp, { agent: "travel", input: trip("w-drain") });
+  const { run } = await submit(wp, { assistant: "travel", input: trip("w-drain") });
   const pid = await until("worker A to hold the run", () => holderPid(wp.pool, run.run_id));
   await until("a step", async () => readTrace(trace).some((e) => e.threadId === run.thread_id && e.node === "tools"));
   a.child.kill("SIGTERM");
@@ -120,7 +120,7 @@ test("SIGTERM mid-run: the worker drains and exits; another finishes the run; no
 test("a run that kills its worker every time ends dead after N attempts, with the reason", async () => {
   // The flight system crashes the process right after each booking: every worker that runs it dies.
   const env = { WAYPOINT_FAULTS: "flights:crash_after_effect:1", WAYPOINT_MAX_CRASHES: "3" };
-  const { run } = await submit(wp, { agent: "travel", input: trip("w-dead") });
+  const { run } = await submit(wp, { assistant: "travel", input: trip("w-dead") });
   // Each new worker first takes back the run its predecessor died with, then claims it and dies too;
   // after the third death the reaper of the next worker marks it dead instead.
   let deaths = 0;
@@ -148,7 +148,7 @@ test("Postgres restarts mid-run: the worker reconnects and the run ends", async 
   let server = await startEmbeddedPostgres(opts);
   try {
     expect((await runCli(["threads"], childEnv({ DATABASE_URL: server.url }))).code).toBe(0);
-    const local = await Waypoint.open({ url: server.url, poolMax: 2, faults: null });
+    const local = await Waypoint.open({ url: server.url, poolMax: 2 });
     const { run } = await submit(local, { agent: "travel", input: trip("w-restart") });
     await local.close();
     const w = startWorker({}, "400", server.url);

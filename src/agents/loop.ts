@@ -7,6 +7,7 @@ import { buildDoubtRequest, validateResponse } from "../approvals/index.js";
 import { invokeWithLadder } from "../models/ladder.js";
 import { closeDanglingToolCalls, executeToolCalls, lastAIMessage, ledgerRows, resolveDoubt, unansweredToolCalls, type DurableTool, type Resolution } from "../tools/index.js";
 import { compactionUpdate, planCompaction, summariseMessages } from "../memory/summarise.js";
+import { haltPoint } from "../halt.js";
 import { resolveContext } from "./context.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -29,6 +30,7 @@ export function createAgentNode<S extends { messages: BaseMessage[] }>(opts: Age
   return async function agent(state: S, config: LangGraphRunnableConfig): Promise<{ messages: BaseMessage[] }> {
     const ctx = await resolveContext(config);
     if (ctx.paceMs > 0) await sleep(ctx.paceMs);
+    await haltPoint("agent.model");
     let closers = closeDanglingToolCalls(state.messages);
     if (closers.length > 0) {
       const rows = (await ledgerRows(ctx.pool, ctx.threadId)).filter((r) => r.checkpoint_ns === ctx.checkpointNs);

@@ -1,6 +1,6 @@
 // Readable terminal output for threads, reviews, history and world rows.
 import { AIMessage, ToolMessage, type BaseMessage } from "@langchain/core/messages";
-import type { HistoryEntry, PendingReview, ProgressEvent, ThreadView } from "../runs/index.js";
+import type { HistoryEntry, PendingInterrupt, ProgressEvent, ThreadView } from "../runs/index.js";
 import type { WorldRows } from "../world/index.js";
 
 const useColor = process.stdout.isTTY === true;
@@ -13,7 +13,7 @@ export const red = paint("31");
 const cyan = paint("36");
 
 export function statusLabel(status: ThreadView["status"]): string {
-  return { running: cyan, interrupted: yellow, done: green, error: red }[status](status);
+  return { new: dim, queued: cyan, running: cyan, interrupted: yellow, done: green, error: red }[status](status);
 }
 
 export function formatProgress(e: ProgressEvent, elapsedMs: number): string {
@@ -29,8 +29,22 @@ const TITLES = {
   guard: "Paused by a guardrail",
 } as const;
 
-export function formatReview(p: PendingReview, threadId: string): string {
+/** An interrupt that is not a review: its value, and how to answer it. */
+function formatPlainInterrupt(p: PendingInterrupt, threadId: string): string {
+  const shown = JSON.stringify(p.value, null, 2) ?? "null";
+  const schema = p.value && typeof p.value === "object" ? (p.value as { schema?: unknown; argsSchema?: unknown }).schema : undefined;
+  return [
+    bold(`Interrupt from ${p.namespace ? `"${p.namespace}" > ` : ""}${p.node} (interrupt ${p.interruptId})`),
+    ...shown.split("\n").map((l) => `  ${l}`),
+    ...(schema ? [`  ${dim("the answer is checked against the schema above")}`] : []),
+    "  Answer with:",
+    `    waypoint resume ${threadId} --value '<json>'${p.interruptId ? `   (several waiting: add --interrupt ${p.interruptId})` : ""}`,
+  ].join("\n");
+}
+
+export function formatReview(p: PendingInterrupt, threadId: string): string {
   const { request } = p;
+  if (!request) return formatPlainInterrupt(p, threadId);
   const kind = request.kind ?? "review";
   const lines: string[] = [];
   lines.push(bold(`${TITLES[kind]}${p.namespace ? ` by sub-agent "${p.namespace}"` : ""} (interrupt ${p.interruptId})`));
@@ -95,7 +109,7 @@ function messageLine(m: BaseMessage): string {
 export function formatThread(v: ThreadView): string {
   const lines: string[] = [];
   lines.push(`${bold("Thread")} ${v.threadId}`);
-  lines.push(`  agent     ${v.agent} (version ${v.graphVersion})`);
+  lines.push(`  graph     ${v.graphId ?? "-"}${v.graphVersion ? ` (version ${v.graphVersion})` : ""}`);
   lines.push(`  status    ${statusLabel(v.status)}${v.detail ? ` - ${v.detail}` : ""}`);
   if (v.next.length) lines.push(`  next      ${v.next.join(", ")}`);
   lines.push(`  checkpoint ${v.checkpointId ?? "-"}`);
@@ -113,8 +127,8 @@ export function formatThread(v: ThreadView): string {
 
 export function formatThreadList(views: ThreadView[]): string {
   if (views.length === 0) return "No threads yet. Start one with `waypoint run onboarding --input '<json>'` (or `npm start`).";
-  const rows = views.map((v) => [v.threadId, v.agent, statusLabel(v.status), v.updatedAt.toISOString().replace("T", " ").slice(0, 19), v.detail ?? ""]);
-  const header = ["THREAD", "AGENT", "STATUS", "UPDATED", "DETAIL"];
+  const rows = views.map((v) => [v.threadId, v.graphId ?? "-", statusLabel(v.status), v.updatedAt.toISOString().replace("T", " ").slice(0, 19), v.detail ?? ""]);
+  const header = ["THREAD", "GRAPH", "STATUS", "UPDATED", "DETAIL"];
   const width = (i: number) => Math.max(header[i]?.length ?? 0, ...rows.map((r) => stripAnsi(r[i] ?? "").length));
   const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c + " ".repeat(width(i) - stripAnsi(c).length))).join("  ");
   return [bold(fmt(header)), ...rows.map(fmt)].join("\n");

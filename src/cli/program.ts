@@ -8,17 +8,13 @@ import { ALL_DECISION_TYPES, type DecisionType } from "../approvals/index.js";
 import { describeModel } from "../models/index.js";
 import { Registry } from "../registry/index.js";
 import { defaultConfigPath, Waypoint, type ProgressEvent, type ThreadView } from "../runs/index.js";
+import { checkUuid, shellQuote, type GlobalOpts } from "./args.js";
 import { registerAuditCommands } from "./audit.js";
 import { registerPersistenceCommands } from "./persistence.js";
 import { registerSupervisorCommands } from "./supervisor.js";
 import { bold, dim, formatHistory, formatOpenCalls, formatProgress, formatReview, formatThread, formatThreadList, red } from "./format.js";
 
-export interface GlobalOpts {
-  json?: boolean;
-  pace?: number;
-  /** The langgraph.json whose graphs this command serves. */
-  config?: string;
-}
+
 
 function parseJsonArg(label: string) {
   return (raw: string): unknown => {
@@ -291,16 +287,6 @@ export function buildProgram(): Command {
   registerAuditCommands(program, withWaypoint);
   registerPersistenceCommands(program, withWaypoint);
   return program;
-}
-
-/** A JSON text as one shell word (single quotes; a single quote inside closes, escapes and reopens). */
-export function shellQuote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`;
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export function checkUuid(id: string, label: string): void {
-  if (!UUID.test(id)) throw new InvalidArgumentError(`${label} must be a UUID (the LangGraph API names threads by UUID), got "${id}"`);
 }
 
 const EXIT_BAD_INPUT = 2;

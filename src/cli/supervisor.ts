@@ -2,20 +2,14 @@
 import { randomBytes } from "node:crypto";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { config } from "../config.js";
-import { AGENTS } from "../../graphs/index.js";
 import { describeModel } from "../models/index.js";
 import { diagnose } from "../runs/doctor.js";
 import { getRun, listRuns, MULTITASK_STRATEGIES, requestStop, retryRun, RUN_STATUSES, type MultitaskStrategy, type RunRow, type RunStatus } from "../runs/queue.js";
-import type { Waypoint } from "../runs/runner.js";
-import { submit } from "../runs/submit.js";
+import { defaultConfigPath, type Waypoint } from "../runs/runner.js";
 import { startServer, type ServerAuth } from "../server/index.js";
 import { Worker, type WorkerEvent } from "../runs/worker.js";
 import { bold, dim } from "./format.js";
-
-interface GlobalOpts {
-  json?: boolean;
-  pace?: number;
-}
+import { checkUuid, type GlobalOpts } from "./args.js";
 
 type WithWaypoint = <T>(opts: GlobalOpts, fn: (wp: Waypoint) => Promise<T>) => Promise<T>;
 
@@ -30,7 +24,7 @@ function positiveInt(label: string) {
 export function formatRun(r: RunRow): string {
   return [
     `${bold("Run")} ${r.run_id}`,
-    `  thread    ${r.thread_id} (${r.agent}@${r.graph_version})`,
+    `  thread    ${r.thread_id} (${r.graph_id}@${r.graph_version})`,
     `  kind      ${r.kind}, multitask ${r.multitask_strategy}${r.idempotency_key ? `, idempotency key ${r.idempotency_key}` : ""}`,
     `  status    ${r.status}${r.detail ? ` - ${r.detail}` : ""}`,
     `  attempts  ${r.attempts} (worker deaths: ${r.crashes})${r.worker_id ? `, held by ${r.worker_id}` : ""}`,
@@ -39,7 +33,7 @@ export function formatRun(r: RunRow): string {
 }
 
 function formatRunList(rows: RunRow[]): string {
-  if (rows.length === 0) return "No runs. Queue one with `waypoint submit <agent> --input <json>`.";
+  if (rows.length === 0) return "No runs. Queue one with `waypoint submit <graph> --input <json>`.";
   return rows.map((r) => `${r.run_id}  ${r.status.padEnd(11)} ${r.kind.padEnd(6)} ${r.thread_id}  ${dim(r.detail ?? "")}`).join("\n");
 }
 
@@ -52,7 +46,7 @@ function describeEvent(e: WorkerEvent): string | undefined {
     case "requeued":
       return `run ${e.runId}: handed back to the queue (${e.reason})`;
     case "reaped":
-      return `run ${e.runId}: its worker died; ${e.status === "dead" ? "dead" : "queued again"}`;
+      return `run ${e.runId}: the process carrying it died; ${e.status === "dead" ? "dead" : "queued again"}`;
     case "fenced":
       return `lost the liveness lock (${e.reason}); stopped every run, reconnecting`;
     case "drained":
@@ -72,8 +66,9 @@ function untilSignal(stop: () => Promise<void>): Promise<void> {
 }
 
 /** Run a worker in the foreground until SIGTERM / SIGINT, which drain it. */
-export async function runWorker(opts: { concurrency?: number; graceMs?: number; paceMs?: number; json?: boolean; onStarted?: (w: Worker) => Promise<void> }): Promise<void> {
+export async function runWorker(opts: { concurrency?: number; graceMs?: number; paceMs?: number; json?: boolean; config?: string; onStarted?: (w: Worker) => Promise<void> }): Promise<void> {
   const worker = await Worker.start({
+    config: opts.config ?? defaultConfigPath(),
     ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
     ...(opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {}),
     ...(opts.paceMs ? { paceMs: opts.paceMs } : {}),
@@ -86,7 +81,11 @@ export async function runWorker(opts: { concurrency?: number; graceMs?: number; 
       if (line) console.log(`${dim(new Date().toISOString().slice(11, 23))} ${line}`);
     },
   });
-  if (!opts.json) console.log(`Worker ${bold(worker.id)} runs ${worker.versions.join(", ")}. SIGTERM or Ctrl-C drains it.`);
+  if (!opts.json) {
+    console.log(dim(`model: ${describeModel()}`));
+    console.log(`Worker ${bold(worker.id)} runs ${worker.versions.join(", ")}. SIGTERM or Ctrl-C drains it.`);
+    for (const f of worker.wp.registry.failures) console.log(`graph ${bold(f.id)} failed to load: ${f.reason}`);
+  }
   await opts.onStarted?.(worker);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
@@ -108,70 +107,78 @@ export function registerSupervisorCommands(program: Command, withWaypoint: WithW
     .option("--concurrency <n>", "runs at once (default WAYPOINT_WORKER_CONCURRENCY)", positiveInt("--concurrency"))
     .option("--grace-ms <n>", "drain grace period (default WAYPOINT_DRAIN_GRACE_MS)", positiveInt("--grace-ms"))
     .action(async (o: { concurrency?: number; graceMs?: number }) => {
-      const { pace, json } = g();
-      await runWorker({ ...o, ...(pace ? { paceMs: pace } : {}), ...(json ? { json } : {}) });
+      const { pace, json, config: configPath } = g();
+      await runWorker({ ...o, ...(pace ? { paceMs: pace } : {}), ...(json ? { json } : {}), ...(configPath ? { config: configPath } : {}) });
     });
+
+  /** Start the server (and its worker unless told not to), print where it is, run until a signal drains it. */
+  async function serveUntilSignal(o: { host?: string; port?: number; worker: boolean; sample: boolean }): Promise<void> {
+    const { pace, config: configPath } = g();
+    const { api } = config();
+    // With no tokens configured, a one-off token keeps auth on (the server is still loopback-only by default).
+    let token: string | undefined;
+    let auth = undefined as ServerAuth | undefined;
+    if (api.auth === "on" && api.tokens.size === 0 && api.adminTokens.size === 0) {
+      token = randomBytes(12).toString("hex");
+      auth = { required: true, tokens: new Map(), admins: new Map([[token, "local"]]) };
+    }
+    console.log(dim(`model: ${describeModel()}`));
+    const server = await startServer({
+      ...(auth ? { auth } : {}),
+      ...(o.host ? { host: o.host } : {}),
+      ...(o.port ? { port: o.port } : {}),
+      waypoint: { config: configPath ?? defaultConfigPath(), ...(pace ? { paceMs: pace } : {}) },
+      worker: o.worker ? {} : false,
+    });
+    const wp = server.waypoint;
+    console.log(`Waypoint is running: the LangGraph API on ${bold(server.url)}${server.worker ? ` with a worker (${server.worker.versions.join(", ")})` : " (no worker in this process: `waypoint worker` carries the runs)"}.`);
+    for (const f of wp.registry.failures) console.log(`graph ${bold(f.id)} failed to load: ${f.reason}`);
+    if (token) console.log(`API token for this session (admin; set WAYPOINT_API_TOKENS to choose your own): ${bold(token)}`);
+    console.log(`Review inbox: ${bold(`${server.url}/inbox${token ? `#token=${token}` : ""}`)}`);
+    if (o.sample) {
+      const { rowCount } = await wp.pool.query("SELECT 1 FROM waypoint.threads LIMIT 1");
+      const sample = [...wp.registry.graphs.values()].find((x) => x.info.sampleInput);
+      if (!rowCount && sample) {
+        const { run } = await wp.submit({ assistant: sample.id, input: sample.info.sampleInput });
+        console.log(`Submitted a sample ${sample.id} thread ${bold(run.thread_id)}; see it in the inbox or with: npm run waypoint -- show ${run.thread_id}`);
+      }
+    }
+    console.log(dim("Ctrl-C or SIGTERM stops it (running graphs stop at their next step and go back to the queue)."));
+    await untilSignal(() => server.close());
+  }
 
   program
     .command("start")
-    .description("what `npm start` does: the agent server with a worker, plus a sample onboarding thread when the database has none")
-    .action(async () => {
-      const { pace } = g();
-      const { api } = config();
-      // With no tokens configured, a one-off token keeps auth on (the server is still loopback-only by default).
-      let token: string | undefined;
-      let auth = undefined as ServerAuth | undefined;
-      if (api.auth === "on" && api.tokens.size === 0) {
-        token = randomBytes(12).toString("hex");
-        auth = { required: true, tokens: new Map([[token, "local"]]) };
-      }
-      console.log(dim(`model: ${describeModel()}`));
-      const server = await startServer({ ...(auth ? { auth } : {}), worker: pace ? { paceMs: pace } : {} });
-      const tokenHint = token ? `?token=${token}` : "";
-      console.log(`Waypoint is running: the LangGraph API on ${bold(server.url)} with a worker (${server.worker.versions.join(", ")}).`);
-      if (token) console.log(`API token for this session (set WAYPOINT_API_TOKENS to choose your own): ${bold(token)}`);
-      console.log(`Review inbox: ${bold(`${server.url}/inbox${tokenHint}`)}`);
-      const { rowCount } = await server.worker.wp.pool.query("SELECT 1 FROM waypoint.threads LIMIT 1");
-      if (!rowCount) {
-        const { run } = await submit(server.worker.wp, { agent: "onboarding", input: AGENTS.onboarding?.sampleInput ?? {} });
-        console.log(
-          [
-            `Submitted a sample onboarding thread ${bold(run.thread_id)}: it stops for a review before granting privileges.`,
-            `Approve it in the inbox, or from another terminal: npm run waypoint -- enqueue ${run.thread_id} --decisions '[{"type":"approve"}]'`,
-          ].join("\n"),
-        );
-      }
-      console.log(dim("Ctrl-C or SIGTERM stops it (running graphs stop at their next step and go back to the queue)."));
-      await untilSignal(() => server.close());
-    });
+    .description("what `npm start` does: the agent server with a worker, plus a sample thread when the database has none")
+    .option("--no-worker", "no worker in this process (run `waypoint worker` elsewhere)")
+    .action(async (o: { worker: boolean }) => serveUntilSignal({ worker: o.worker, sample: true }));
 
   program
     .command("serve")
     .description("the agent server: the LangGraph API on Postgres (for @langchain/langgraph-sdk and Studio), with a worker")
     .option("--host <host>", "address to listen on (default WAYPOINT_API_HOST)")
     .option("--port <n>", "port (default WAYPOINT_API_PORT)", positiveInt("--port"))
-    .action(async (o: { host?: string; port?: number }) => {
-      const { pace } = g();
-      const server = await startServer({ ...(o.host ? { host: o.host } : {}), ...(o.port ? { port: o.port } : {}), worker: pace ? { paceMs: pace } : {} });
-      console.log(`Agent server on ${bold(server.url)} (LangGraph API; worker ${server.worker.id}). SIGTERM or Ctrl-C stops it.`);
-      await untilSignal(() => server.close());
-    });
+    .option("--no-worker", "no worker in this process (run `waypoint worker` elsewhere)")
+    .action(async (o: { host?: string; port?: number; worker: boolean }) => serveUntilSignal({ ...o, sample: false }));
 
   program
-    .command("submit <agent>")
-    .description("queue a new thread of <agent>; prints the run id at once (a worker does the work)")
-    .requiredOption("--input <json>", "the agent's input (JSON, or @file)", parseJson("--input"))
-    .option("--thread <id>", "id for the new thread (default: a new UUID)")
+    .command("submit <graph>")
+    .description("queue a new thread of <graph>; prints the run id at once (a worker does the work)")
+    .requiredOption("--input <json>", "the graph's input (JSON, or @file)", parseJson("--input"))
+    .option("--thread <id>", "id for the new thread (a UUID; default: a new one)")
+    .option("--owner <name>", "the API owner the thread belongs to (without it, only admin tokens see it over the API)")
     .option("--idempotency-key <key>", "a retried submission with the same key returns the same run")
     .option("--review-deadline-ms <n>", "deadline for reviews this run stops at", positiveInt("--review-deadline-ms"))
     .addOption(new Option("--on-deadline <action>", "what happens when a review passes its deadline").choices(["remind", "escalate", "reject"]).default("remind"))
     .option("--escalate-to <group>", "reviewer group for --on-deadline escalate")
-    .option("--policy <json>", "oversight policy for this thread (JSON, or @file), merged over the agent's and WAYPOINT_POLICY_FILE", parseJson("--policy"))
-    .action(async (agent: string, o: { input: unknown; thread?: string; idempotencyKey?: string; reviewDeadlineMs?: number; onDeadline: "remind" | "escalate" | "reject"; escalateTo?: string; policy?: unknown }) => {
+    .option("--policy <json>", "oversight policy for this thread (JSON, or @file), merged over the graph's and WAYPOINT_POLICY_FILE", parseJson("--policy"))
+    .action(async (graph: string, o: { input: unknown; thread?: string; owner?: string; idempotencyKey?: string; reviewDeadlineMs?: number; onDeadline: "remind" | "escalate" | "reject"; escalateTo?: string; policy?: unknown }) => {
+      if (o.thread !== undefined) checkUuid(o.thread, "--thread");
       await withWaypoint(g(), async (wp) => {
-        const { run, created } = await submit(wp, {
-          agent,
+        const { run, created } = await wp.submit({
+          assistant: graph,
           input: o.input,
+          ...(o.owner ? { threadMetadata: { owner: o.owner } } : {}),
           ...(o.policy !== undefined ? { policy: o.policy } : {}),
           ...(o.thread ? { threadId: o.thread } : {}),
           ...(o.idempotencyKey ? { idempotencyKey: o.idempotencyKey } : {}),
@@ -184,19 +191,19 @@ export function registerSupervisorCommands(program: Command, withWaypoint: WithW
 
   program
     .command("enqueue <thread>")
-    .description("queue work on an existing thread: its recorded decision, or a resume (a worker does it)")
+    .description("queue work on an existing thread: an answer to what it waits for, or a resume (a worker does it)")
     .option("--decisions <json>", "answer its pending review: [{\"type\":\"approve\"}, ...]", parseJson("--decisions"))
-    .option("--interrupt <id>", "which pending review, when there are several")
+    .option("--value <json>", "answer an interrupt that is not a review", parseJson("--value"))
+    .option("--interrupt <id>", "which pending interrupt, when there are several")
     .option("--idempotency-key <key>", "a retried submission with the same key returns the same run")
     .addOption(strategy)
-    .action(async (thread: string, o: { decisions?: unknown; interrupt?: string; idempotencyKey?: string; multitask: MultitaskStrategy }) => {
+    .action(async (thread: string, o: { decisions?: unknown; value?: unknown; interrupt?: string; idempotencyKey?: string; multitask: MultitaskStrategy }) => {
       await withWaypoint(g(), async (wp) => {
-        const decision = o.decisions === undefined ? undefined : Array.isArray(o.decisions) ? { decisions: o.decisions } : o.decisions;
-        const { run, created } = await submit(wp, {
+        const answer = o.decisions !== undefined ? (Array.isArray(o.decisions) ? { decisions: o.decisions } : o.decisions) : o.value;
+        const { run, created } = await wp.submit({
           threadId: thread,
           strategy: o.multitask,
-          ...(decision !== undefined ? { decision } : {}),
-          ...(o.interrupt ? { interruptId: o.interrupt } : {}),
+          ...(answer !== undefined ? { command: { resume: o.interrupt ? { [o.interrupt]: answer } : answer } } : {}),
           ...(o.idempotencyKey ? { idempotencyKey: o.idempotencyKey } : {}),
         });
         if (g().json) console.log(JSON.stringify({ ...run, created }, null, 2));
@@ -248,13 +255,13 @@ export function registerSupervisorCommands(program: Command, withWaypoint: WithW
 
   program
     .command("doctor")
-    .description("find runs whose worker died and threads with work left but no run; --repair fixes them")
-    .option("--repair", "queue the runs that are missing, take back orphaned ones")
+    .description("find runs whose carrier died, stale thread statuses, threads that stopped with an error, runs no worker can take; --repair fixes what it safely can")
+    .option("--repair", "take back orphaned runs, recompute stale statuses")
     .action(async (o: { repair?: boolean }) => {
       await withWaypoint(g(), async (wp) => {
         const findings = await diagnose(wp, { repair: o.repair === true });
         if (g().json) console.log(JSON.stringify(findings, null, 2));
-        else if (findings.length === 0) console.log("Nothing to repair: every thread is done, waiting for a person, or has a run that will carry it.");
+        else if (findings.length === 0) console.log("Nothing to repair: every thread is done, waiting for an answer, or has a run that will carry it.");
         else for (const f of findings) console.log(`${f.kind.padEnd(22)} thread ${f.threadId}${f.runId ? ` run ${f.runId}` : ""}\n  ${f.problem}\n  -> ${f.repair}`);
       });
     });

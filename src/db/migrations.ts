@@ -462,6 +462,30 @@ export const MIGRATIONS: readonly Migration[] = [
       $grants$;`,
   },
   {
+    version: 16,
+    name: "world request log",
+    sql: `
+      -- The demo systems' access log: one row per request that reached a system, written before any fault,
+      -- dedupe or effect, so tests count how often a tool call actually went out (a deduping system hides
+      -- a repeat in its own tables).
+      CREATE TABLE world.requests (
+        id              bigserial PRIMARY KEY,
+        system          text NOT NULL,
+        operation       text NOT NULL,
+        idempotency_key text,
+        pid             integer NOT NULL,
+        received_at     timestamptz NOT NULL DEFAULT now()
+      );
+      -- Written only by the adapters: model SQL may read the log, never forge or erase it.
+      DO $requests$
+      BEGIN
+        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'waypoint_world') THEN
+          REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON world.requests FROM waypoint_world;
+        END IF;
+      END
+      $requests$;`,
+  },
+  {
     version: 17,
     name: "any graph: one thread row whatever made it (API metadata, status and values as the LangGraph API shows them), runs that carry their own input, assistants in Postgres, idempotency keys per owner",
     sql: `

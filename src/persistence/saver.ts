@@ -26,6 +26,7 @@ import type pg from "pg";
 import { log } from "../log.js";
 import { createHash } from "node:crypto";
 import { isConnectionLost } from "../db/pool.js";
+import { haltArmed, haltPoint } from "../halt.js";
 import { transcriptEntries, transcriptInsert, type TranscriptEntry } from "./transcript.js";
 
 /** PostgresSaver's serialisation helpers (protected in its source, untyped in its declarations). */
@@ -59,6 +60,12 @@ interface PendingWrites {
   regular: Map<string, WriteRow>;
   entries: TranscriptEntry[];
   timer?: NodeJS.Timeout;
+}
+
+/** The nodes whose writes are held ("tools", "agent+tools"), from their task paths ("~__pregel_pull, tools"). */
+function heldNodes(p: PendingWrites): string {
+  const nodes = new Set([...p.regular.values()].map((r) => /^~__pregel_pull, (.+)$/.exec(r[8])?.[1] ?? "task"));
+  return [...nodes].sort().join("+");
 }
 
 const pendingKey = (threadId: string, checkpointNs: string, checkpointId: string) => `${threadId}\u0000${checkpointNs}\u0000${checkpointId}`;
@@ -321,6 +328,8 @@ export class WaypointSaver extends PostgresSaver {
     stmt.finish(`INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata)
       VALUES ${row}
       ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata`);
+    // Crash tests kill the process here: the step's writes are only in memory, its checkpoint unsent.
+    if (buffered?.regular.size && haltArmed()) await haltPoint("saver.grouped", heldNodes(buffered));
     try {
       await this.send(stmt.sql(), stmt.values);
     } catch (e) {

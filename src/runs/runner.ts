@@ -9,6 +9,7 @@ import type { LangGraphRunnableConfig, StateSnapshot } from "@langchain/langgrap
 import { config } from "../config.js";
 import { withTransaction } from "../db/index.js";
 import { WaypointError } from "../errors.js";
+import { haltPoint } from "../halt.js";
 import { copyThread, openPersistence, type Persistence } from "../persistence/index.js";
 import { Registry, type AnyGraph } from "../registry/index.js";
 import { ledgerRows } from "../tools/index.js";
@@ -31,8 +32,9 @@ export interface WaypointOptions {
   registry?: Registry;
   /** Objects merged into every run's LangGraph context (tests: a scripted model, a world). */
   context?: Record<string, unknown>;
-  /** Shortcuts into `context` for Waypoint's agent nodes (see src/agents/context.ts). */
+  /** Shortcuts into `context` for Waypoint's agent nodes (see src/agents/context.ts) and the demo world (graphs/world.ts). */
   model?: BaseChatModel;
+  world?: unknown;
   fallbackModel?: BaseChatModel | null;
   modelRetry?: import("../models/index.js").LadderOptions;
   summaryTokens?: number;
@@ -79,6 +81,7 @@ export class Waypoint {
     const persistence = await openPersistence({ ...(opts.url ? { url: opts.url } : {}), ...(opts.poolMax ? { poolMax: opts.poolMax } : {}) });
     const context: Record<string, unknown> = { ...opts.context };
     if (opts.model) context.model = opts.model;
+    if (opts.world) context.world = opts.world;
     if (opts.fallbackModel !== undefined) context.fallbackModel = opts.fallbackModel;
     if (opts.modelRetry) context.modelRetry = opts.modelRetry;
     if (opts.toolRetry) context.toolRetry = opts.toolRetry;
@@ -140,6 +143,7 @@ export class Waypoint {
       throw new WaypointError("version_mismatch", `Thread ${prepared.threadId} started on ${prepared.graphId} version ${row.graph_version}; this code has version ${lg.version} and will not resume it.`);
     }
     const { run, claimed } = outcomeOrThrow(await submitRun(this.pool, prepared), prepared.threadId);
+    if (run.kind === "decide") await haltPoint("decide.recorded");
     let mine: RunRow | undefined = claimed ? run : undefined;
     for (;;) {
       if (mine) {
@@ -169,6 +173,14 @@ export class Waypoint {
       });
     }
     return view;
+  }
+
+  /** Start a new thread of `graph` with `input` and run it here until it finishes or waits. */
+  start(graph: string, input: unknown, opts: { threadId?: string; policy?: unknown; owner?: string; onProgress?: (e: ProgressEvent) => void } = {}): Promise<ThreadView> {
+    return this.run(
+      { assistant: graph, input, ...(opts.threadId ? { threadId: opts.threadId } : {}), ...(opts.policy !== undefined ? { policy: opts.policy } : {}), ...(opts.owner ? { threadMetadata: { owner: opts.owner } } : {}) },
+      opts,
+    );
   }
 
   /** Continue a thread that stopped (crash, error, fork) from its last checkpoint, in this process. */

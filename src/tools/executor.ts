@@ -5,6 +5,7 @@ import type { ToolCall } from "@langchain/core/messages/tool";
 import type pg from "pg";
 import { config } from "../config.js";
 import { WaypointError } from "../errors.js";
+import { haltArmed, haltPoint } from "../halt.js";
 import { log } from "../log.js";
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
 import { externaliseResult } from "./artifacts.js";
@@ -146,7 +147,10 @@ async function runOne(call: ToolCall, tools: Map<string, DurableTool>, ctx: Exec
  */
 export async function executeToolCalls(calls: ToolCall[], tools: DurableTool[], ctx: ExecuteContext): Promise<ExecuteResult> {
   const byName = new Map(tools.map((t) => [t.name, t]));
+  const names = haltArmed() ? calls.map((c) => c.name).join("+") : "";
+  if (names) await haltPoint("tools.before", names);
   const outcomes = await Promise.all(calls.map((c) => runOne(c, byName, ctx)));
+  if (names) await haltPoint("tools.after", names);
   const stop = outcomes.find((o): o is Extract<Outcome, { kind: "stop" }> => o.kind === "stop");
   if (stop) throw stop.error;
   return {

@@ -1,5 +1,7 @@
 // The demo "outside world" agents act on, kept in the `world` schema. Each adapter behaves like a
-// real API that dedupes by idempotency key: the same key twice returns the first result, no new row.
+// real API that dedupes by idempotency key: the same key twice returns the first result, no new row
+// (the car rental excepted). Every request is also logged in world.requests, dedupe or not, so tests
+// can count how often a tool call really went out.
 import { createHash, randomUUID } from "node:crypto";
 import type pg from "pg";
 import { config } from "../config.js";
@@ -124,10 +126,21 @@ function hang(ms: number, signal: AbortSignal | undefined): Promise<void> {
 export function createWorld(pool: pg.Pool, opts: WorldOptions = {}): World {
   const faults = injectorFor(opts.faults);
 
-  /** Run one call of `system`, injecting the fault the plan picks for it (if any). */
-  async function call<T>(system: SystemName, key: string | null, options: CallOptions | undefined, effect: () => Promise<T>): Promise<T> {
+  /**
+   * Run one call of `system`: log the request (world.requests), then inject the fault the plan picks for
+   * it (if any), then apply the effect. The log comes first, like a real API's access log: it counts
+   * every request that reached the system, including the ones its dedupe or a fault swallowed.
+   */
+  async function call<T>(system: SystemName, operation: string, key: string | null, options: CallOptions | undefined, effect: () => Promise<T>): Promise<T> {
     const fault = faults?.pick(system);
-    if (fault) await pool.query("INSERT INTO world.faults (system, kind, idempotency_key, pid) VALUES ($1, $2, $3, $4)", [system, fault, key, process.pid]);
+    const request = [system, operation, key, process.pid];
+    if (fault) {
+      await pool.query(
+        `WITH logged AS (INSERT INTO world.requests (system, operation, idempotency_key, pid) VALUES ($1, $2, $3, $4))
+         INSERT INTO world.faults (system, kind, idempotency_key, pid) VALUES ($1, $5, $3, $4)`,
+        [...request, fault],
+      );
+    } else await pool.query("INSERT INTO world.requests (system, operation, idempotency_key, pid) VALUES ($1, $2, $3, $4)", request);
     if (fault === "rate_limit") {
       const ms = faults?.retryAfterMs ?? 0;
       throw new WorldError(system, "rate_limited", `${system}: 429 Too Many Requests (Retry-After: ${ms} ms)`, { status: 429, retryAfterMs: ms, effectMayHaveHappened: false });
@@ -152,7 +165,7 @@ export function createWorld(pool: pg.Pool, opts: WorldOptions = {}): World {
   return {
     ops: createOpsWorld(pool, call),
 
-    createAccount: (input, key, o) => call("directory", key, o, async () => {
+    createAccount: (input, key, o) => call("directory", "createAccount", key, o, async () => {
       const ins = await pool.query<{ account_ref: string }>(
         `INSERT INTO world.directory (account_ref, email, name, department, manager, idempotency_key)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING account_ref`,
@@ -174,7 +187,7 @@ export function createWorld(pool: pg.Pool, opts: WorldOptions = {}): World {
       };
     }),
 
-    grantPrivileges: (input, key, o) => call("grants", key, o, async () => {
+    grantPrivileges: (input, key, o) => call("grants", "grantPrivileges", key, o, async () => {
       const account = await pool.query("SELECT 1 FROM world.directory WHERE email = $1", [input.email]);
       if (account.rowCount === 0) throw rejected("grants", 404, `no directory account for ${input.email}; create the account first`);
       await pool.query(
@@ -186,7 +199,7 @@ export function createWorld(pool: pg.Pool, opts: WorldOptions = {}): World {
       return { email: input.email, privileges: rows.map((r) => r.privilege) };
     }),
 
-    sendEmail: (input, key, o) => call("email", key, o, async () => {
+    sendEmail: (input, key, o) => call("email", "sendEmail", key, o, async () => {
       await pool.query(
         `INSERT INTO world.outbox (message_ref, recipient, subject, body, idempotency_key)
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (idempotency_key) DO NOTHING`,
@@ -201,7 +214,7 @@ export function createWorld(pool: pg.Pool, opts: WorldOptions = {}): World {
       return { messageRef: row.message_ref, to: row.recipient, subject: row.subject };
     }),
 
-    searchHotels: (input, o) => call("hotel_search", null, o, async () => {
+    searchHotels: (input, o) => call("hotel_search", "searchHotels", null, o, async () => {
       const { rows } = await pool.query<{ hotel_id: string; city: string; name: string; nightly_eur: number }>(
         "SELECT hotel_id, city, name, nightly_eur FROM world.hotels WHERE lower(city) = lower($1) ORDER BY nightly_eur, hotel_id",
         [input.city],
@@ -209,7 +222,7 @@ export function createWorld(pool: pg.Pool, opts: WorldOptions = {}): World {
       return rows.map((r) => ({ hotelId: r.hotel_id, city: r.city, name: r.name, nightlyEur: r.nightly_eur }));
     }),
 
-    bookFlight: (input, key, o) => call("flights", key, o, async () => {
+    bookFlight: (input, key, o) => call("flights", "bookFlight", key, o, async () => {
       await pool.query(
         `INSERT INTO world.flights (booking_ref, trip_id, traveller, origin, destination, depart_on, idempotency_key)
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING`,
@@ -225,7 +238,7 @@ export function createWorld(pool: pg.Pool, opts: WorldOptions = {}): World {
     }),
 
     cancelFlight: (input, key, o) =>
-      call("flights", key, o, () =>
+      call("flights", "cancelFlight", key, o, () =>
         withTransaction(pool, async (client) => {
           const flight = await client.query<{ status: string }>("SELECT status FROM world.flights WHERE booking_ref = $1 FOR UPDATE", [input.bookingRef]);
           if (flight.rowCount === 0) throw rejected("flights", 404, `no flight booking ${input.bookingRef}`);
@@ -241,7 +254,7 @@ export function createWorld(pool: pg.Pool, opts: WorldOptions = {}): World {
         }),
       ),
 
-    bookHotel: (input, key, o) => call("hotels", key, o, async () => {
+    bookHotel: (input, key, o) => call("hotels", "bookHotel", key, o, async () => {
       const hotel = await pool.query<{ name: string }>("SELECT name FROM world.hotels WHERE hotel_id = $1", [input.hotelId]);
       const name = hotel.rows[0]?.name;
       if (name === undefined) throw rejected("hotels", 404, `no hotel "${input.hotelId}"`);
@@ -259,7 +272,7 @@ export function createWorld(pool: pg.Pool, opts: WorldOptions = {}): World {
       return { bookingRef: row.booking_ref, tripId: row.trip_id, hotelId: row.hotel_id, hotelName: name };
     }),
 
-    rentCar: (input, o) => call("cars", null, o, async () => {
+    rentCar: (input, o) => call("cars", "rentCar", null, o, async () => {
       const ref = `CAR-${randomUUID().slice(0, 8).toUpperCase()}`;
       await pool.query("INSERT INTO world.car_rentals (rental_ref, trip_id, driver, city, pick_up_on, days) VALUES ($1, $2, $3, $4, $5, $6)", [
         ref,

@@ -80,8 +80,8 @@ export interface Payment {
 
 type CallOptions = { signal?: AbortSignal | undefined };
 
-/** createWorld's `call`: runs one call of `system`, injecting the fault the plan picks (if any). */
-export type SystemCall = <T>(system: SystemName, key: string | null, options: CallOptions | undefined, effect: () => Promise<T>) => Promise<T>;
+/** createWorld's `call`: logs the request (world.requests), injects the fault the plan picks (if any), runs the effect. */
+export type SystemCall = <T>(system: SystemName, operation: string, key: string | null, options: CallOptions | undefined, effect: () => Promise<T>) => Promise<T>;
 
 export interface OpsWorld {
   /** Vendors, by id; optionally only one status, or those whose name or email contains `search`. */
@@ -237,7 +237,7 @@ export function createOpsWorld(pool: pg.Pool, call: SystemCall): OpsWorld {
 
   return {
     listVendors: (filter = {}, o) =>
-      call("vendors", null, o, async () => {
+      call("vendors", "listVendors", null, o, async () => {
         const { rows } = await pool.query(
           `SELECT ${vendorColumns} FROM world.vendors
             WHERE ($1::text IS NULL OR status = $1)
@@ -249,7 +249,7 @@ export function createOpsWorld(pool: pg.Pool, call: SystemCall): OpsWorld {
       }),
 
     lookupVendor: (vendorId, o) =>
-      call("vendors", null, o, async () => {
+      call("vendors", "lookupVendor", null, o, async () => {
         const { rows } = await pool.query(`SELECT ${vendorColumns} FROM world.vendors WHERE vendor_id = $1`, [vendorId]);
         const row = rows[0];
         if (!row) throw rejected("vendors", 404, `no vendor "${vendorId}"`);
@@ -257,7 +257,7 @@ export function createOpsWorld(pool: pg.Pool, call: SystemCall): OpsWorld {
       }),
 
     listInvoices: (filter = {}, o) =>
-      call("invoices", null, o, async () => {
+      call("invoices", "listInvoices", null, o, async () => {
         const { rows } = await pool.query<{ invoice_id: string; vendor_id: string; vendor_name: string; amount: number; currency: string; due_on: string; status: InvoiceStatus }>(
           `SELECT i.invoice_id, i.vendor_id, v.name AS vendor_name, i.amount::float8 AS amount, i.currency, i.due_on::text AS due_on, i.status
              FROM world.invoices i JOIN world.vendors v USING (vendor_id)
@@ -273,7 +273,7 @@ export function createOpsWorld(pool: pg.Pool, call: SystemCall): OpsWorld {
       }),
 
     queryWorld: (sql, o) =>
-      call("sql_read", null, o, async () => {
+      call("sql_read", "queryWorld", null, o, async () => {
         checkStatement("sql_read", sql, READ_KEYWORDS, "query_world", "; changes go through run_sql");
         const client = await pool.connect();
         try {
@@ -295,7 +295,7 @@ export function createOpsWorld(pool: pg.Pool, call: SystemCall): OpsWorld {
       }),
 
     runSql: (sql, key, o) =>
-      call("sql_write", key, o, async () => {
+      call("sql_write", "runSql", key, o, async () => {
         checkStatement("sql_write", sql, WRITE_KEYWORDS, "run_sql", "; reads go through query_world");
         const client = await pool.connect();
         try {
@@ -337,7 +337,7 @@ export function createOpsWorld(pool: pg.Pool, call: SystemCall): OpsWorld {
       }),
 
     makePayment: (input, key, o) =>
-      call("payments", key, o, () =>
+      call("payments", "makePayment", key, o, () =>
         withTransaction(pool, async (client) => {
           await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [`world.payments:${key}`]);
           const done = await client.query<PaymentRow>(`SELECT ${PAYMENT_COLUMNS} FROM world.payments WHERE idempotency_key = $1`, [key]);

@@ -2,6 +2,7 @@
 import { AIMessage, type BaseMessage } from "@langchain/core/messages";
 import type pg from "pg";
 import { ScriptedChatModel } from "../../src/models/index.js";
+import type { RunScope } from "../../src/scope/index.js";
 
 export interface RecordingModel {
   model: ScriptedChatModel;
@@ -63,4 +64,9 @@ export async function worldCounts(pool: pg.Pool, email: string): Promise<WorldCo
     grants: await q("SELECT count(*) AS n FROM world.grants WHERE email = $1"),
     emails: await q("SELECT count(*) AS n FROM world.outbox WHERE recipient = $1"),
   };
+}
+
+/** The run scope Waypoint's executor would set, for tests that invoke a graph of Waypoint's nodes directly. */
+export function testScope(pool: pg.Pool, threadId: string): RunScope {
+  return { pool, threadId, graphId: "test", run: { startedAt: Date.now(), startStep: -1, recursionLimit: 100 }, paceMs: 0 };
 }

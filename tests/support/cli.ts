@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { PROJECT_ROOT } from "../../src/config.js";
+import { HALT_MARKER, type HaltPoint } from "../../src/halt.js";
 
 const MAIN = path.join(PROJECT_ROOT, "src", "cli", "main.ts");
 
@@ -18,6 +19,11 @@ export interface CliChild {
   output(): string;
   /** Resolves once stdout contains `text`; rejects if the process exits first or after `timeoutMs`. */
   waitFor(text: string | RegExp, timeoutMs?: number): Promise<void>;
+  /**
+   * Resolves once the process halted at `point` (it runs with WAYPOINT_HALT_AT; see src/halt.ts) and
+   * waits there to be killed; rejects like waitFor.
+   */
+  waitForHalt(point: HaltPoint, timeoutMs?: number): Promise<void>;
   done: Promise<CliResult>;
 }
 
@@ -43,31 +49,36 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv): CliChild {
     stdout += d.toString();
     for (const w of [...waiters]) w();
   });
-  child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => {
+    stderr += d.toString();
+    for (const w of [...waiters]) w();
+  });
   const done = new Promise<CliResult>((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })));
+  const waitIn = (stream: () => string, text: string | RegExp, timeoutMs = 60_000) => {
+    const matches = () => (typeof text === "string" ? stream().includes(text) : text.test(stream()));
+    return new Promise<void>((resolve, reject) => {
+      if (matches()) return resolve();
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${String(text)}; stdout:\n${stdout}\nstderr:\n${stderr}`)), timeoutMs);
+      const check = () => {
+        if (!matches()) return;
+        clearTimeout(timer);
+        waiters.splice(waiters.indexOf(check), 1);
+        resolve();
+      };
+      waiters.push(check);
+      void done.then((r) => {
+        if (matches()) return;
+        clearTimeout(timer);
+        reject(new Error(`process exited (${r.code ?? r.signal}) before printing ${String(text)}; stdout:\n${r.stdout}\nstderr:\n${r.stderr}`));
+      });
+    });
+  };
   return {
     child,
     output: () => stdout,
     done,
-    waitFor(text, timeoutMs = 60_000) {
-      const matches = () => (typeof text === "string" ? stdout.includes(text) : text.test(stdout));
-      return new Promise<void>((resolve, reject) => {
-        if (matches()) return resolve();
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${String(text)}; stdout:\n${stdout}\nstderr:\n${stderr}`)), timeoutMs);
-        const check = () => {
-          if (!matches()) return;
-          clearTimeout(timer);
-          waiters.splice(waiters.indexOf(check), 1);
-          resolve();
-        };
-        waiters.push(check);
-        void done.then((r) => {
-          if (matches()) return;
-          clearTimeout(timer);
-          reject(new Error(`process exited (${r.code ?? r.signal}) before printing ${String(text)}; stdout:\n${r.stdout}\nstderr:\n${r.stderr}`));
-        });
-      });
-    },
+    waitFor: (text, timeoutMs) => waitIn(() => stdout, text, timeoutMs),
+    waitForHalt: (point, timeoutMs) => waitIn(() => stderr, `${HALT_MARKER} ${point}`, timeoutMs),
   };
 }
 
