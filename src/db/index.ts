@@ -6,7 +6,8 @@ import { log } from "../log.js";
 import { startEmbeddedPostgres, type EmbeddedServer } from "./embedded.js";
 import { createPool } from "./pool.js";
 
-export { createPool, withAdvisoryLock, withTransaction, type Pool } from "./pool.js";
+export { APP_SEARCH_PATH, createPool, withAdvisoryLock, withTransaction, type Pool } from "./pool.js";
+export { SQL_READ_ROLE, SQL_WRITE_ROLE, SqlSandbox, sqlSandboxFor, type SandboxKind, type SqlSandboxOptions } from "./sandbox.js";
 export { applyMigrations } from "./setup.js";
 export { startEmbeddedPostgres } from "./embedded.js";
 
