@@ -6,14 +6,19 @@
 // and, where the tools' kind check would stop it first, raw on a sandbox login with no checks at all. The
 // effect is checked in the database: waypoint.runs unchanged, no file written, no object left, current_user
 // the sandbox role. The app pool's search_path is pinned, so a pg_temp table cannot capture its queries.
+// Embedded Postgres runs Waypoint as a non-superuser that owns its database; the sandbox works under it.
 import { randomBytes, randomUUID } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import pg from "pg";
+import { startEmbeddedPostgres } from "../src/db/embedded.js";
 import { MIGRATIONS } from "../src/db/migrations.js";
 import { createPool } from "../src/db/pool.js";
 import { scramVerifier, SqlSandbox, SQL_READ_ROLE, SQL_WRITE_ROLE } from "../src/db/sandbox.js";
 import { openPersistence, type Persistence } from "../src/persistence/index.js";
 import { createWorld, WorldError, type World } from "../src/world/index.js";
-import { freshDatabase, testServerUrl, type TestDatabase } from "./support/db.js";
+import { freePort, freshDatabase, testServerUrl, type TestDatabase } from "./support/db.js";
 
 let db: TestDatabase;
 let persistence: Persistence;
@@ -469,6 +474,50 @@ describe("the sandbox's password and its refusals", () => {
       await refused(w.ops.queryWorld("SELECT 1"), 503, new RegExp(`role ${bad} .*may create temporary tables.*is a member of ${group}.*inherits`));
     } finally {
       await pool.query(`REVOKE TEMP ON DATABASE ${dbName} FROM ${bad}`);
+    }
+  });
+});
+
+describe("the app itself without superuser (embedded Postgres)", () => {
+  test("Waypoint logs in as 'waypoint', owner of its database, no superuser; migrations and the sandbox work under it; older data folders keep their database", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "waypoint-approle-"));
+    fs.chmodSync(dir, 0o755);
+    const opts = { dataDir: path.join(dir, "pgdata"), port: await freePort() };
+    const server = await startEmbeddedPostgres(opts);
+    try {
+      expect(server.appUrl).toBe(`postgres://waypoint@127.0.0.1:${opts.port}/waypoint`);
+      const p = await openPersistence({ url: server.appUrl, poolMax: 3 });
+      try {
+        const app = p.db.pool;
+        const me = await app.query(
+          "SELECT r.rolname, r.rolsuper, r.rolcreatedb, r.rolcreaterole, pg_get_userbyid(d.datdba) AS db_owner FROM pg_roles r, pg_database d WHERE r.rolname = current_user AND d.datname = current_database()",
+        );
+        expect(me.rows).toEqual([{ rolname: "waypoint", rolsuper: false, rolcreatedb: false, rolcreaterole: true, db_owner: "waypoint" }]);
+        await expect(app.query("SELECT pg_read_file('/etc/hostname')")).rejects.toThrow(/permission denied for function pg_read_file/);
+        const w = createWorld(app, { faults: null });
+        expect((await w.ops.queryWorld("SELECT session_user AS s, count(*)::int AS n FROM invoices")).rows).toEqual([{ s: SQL_READ_ROLE, n: 9 }]);
+        expect(await w.ops.runSql("UPDATE vendors SET name = session_user WHERE vendor_id = 'V-100'", "k-embedded")).toMatchObject({ command: "UPDATE", rowsAffected: 1 });
+        expect((await app.query("SELECT v.name, (SELECT count(*)::int FROM world.sql_changes WHERE idempotency_key = 'k-embedded') AS logged FROM world.vendors v WHERE vendor_id = 'V-100'")).rows).toEqual([{ name: SQL_WRITE_ROLE, logged: 1 }]);
+        await refused(w.ops.runSql("CREATE/**/TEMP TABLE checkpoints (x int)", "k-embedded-temp"), 403, /permission denied to create temporary tables/);
+        await refused(w.ops.runSql("UPDATE vendors SET name = name WHERE lo_from_bytea(0, 'x') > 0", "k-embedded-lo"), 403, /permission denied for function lo_from_bytea/);
+        // The app made the sandbox roles, so it may set their passwords (Postgres 16+: CREATEROLE reaches only those).
+        expect((await app.query("SELECT count(*)::int AS n FROM waypoint.sql_sandbox_credentials")).rows).toEqual([{ n: 2 }]);
+      } finally {
+        await p.close();
+      }
+      // An older Waypoint's data in the postgres database: that one stays in use, as before.
+      const admin = new pg.Client({ connectionString: server.url });
+      await admin.connect();
+      try {
+        await admin.query("CREATE SCHEMA waypoint; CREATE TABLE waypoint.migrations (version integer PRIMARY KEY, name text NOT NULL)");
+      } finally {
+        await admin.end();
+      }
+      const again = await startEmbeddedPostgres(opts);
+      expect(again.appUrl).toBe(server.url);
+    } finally {
+      server.release();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -38,7 +38,8 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
     connString = url;
   } else {
     embedded = await startEmbeddedPostgres({ dataDir: cfg.dataDir, port: cfg.embeddedPort });
-    connString = embedded.url;
+    // Waypoint's own non-superuser login, not the server's superuser (see embedded.ts).
+    connString = embedded.appUrl;
   }
   const pool = createPool({ url: connString, max: opts.poolMax ?? cfg.poolMax });
   try {
