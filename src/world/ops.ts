@@ -147,7 +147,8 @@ function sqlRefusal(system: SystemName, e: unknown, tool: string, role: string):
   if (code === "42601" && /multiple commands/i.test(e.message)) return rejected(system, 400, `${tool} takes exactly one statement per call; send each statement in its own call`);
   if (code === "42501" || code === "25006") return rejected(system, 403, `${said}; ${tool} runs as ${role}, which may use the world tables and nothing else, and can create nothing`);
   if (code === "57014") return rejected(system, 408, `the statement ran longer than ${SQL_TIMEOUT_MS} ms and was cancelled; narrow it down`);
-  if (code === "55P03") return rejected(system, 409, `${said}; the rows it needs are locked by other work, try again later`);
+  // lock_timeout: nothing was applied, and the rows may be free in a moment.
+  if (code === "55P03") return new WorldError(system, "rate_limited", `${system}: 429 ${said}; the rows it needs are locked by other work, try again shortly`, { status: 429, retryAfterMs: 1000, effectMayHaveHappened: false });
   if (code.startsWith("23")) return rejected(system, 409, said);
   if (REFUSED_CLASSES.has(code.slice(0, 2))) return rejected(system, 400, said);
   return undefined;
