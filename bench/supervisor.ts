@@ -290,7 +290,7 @@ const runIdOf = (e: WorkerEvent): string | undefined => (e.type === "claimed" ? 
 
 /** Onboarding threads, each run by `worker` until it waits at its review. */
 async function threadsAtReview(wp: Waypoint, log: EventLog, n: number): Promise<string[]> {
-  const runs = await Promise.all(Array.from({ length: n }, (_, i) => submit(wp, { agent: "onboarding", input: { hire: { ...HIRE, email: `decide-${i}-${randomBytes(3).toString("hex")}@acme.test` } } })));
+  const runs = await Promise.all(Array.from({ length: n }, (_, i) => submit(wp, { assistant: "onboarding", input: { hire: { ...HIRE, email: `decide-${i}-${randomBytes(3).toString("hex")}@acme.test` } } })));
   const ids = new Set(runs.map((r) => r.run.run_id));
   await poll("onboarding threads to reach their review", () => (log.events.filter((x) => x.e.type === "finished" && ids.has(x.e.runId)).length === n ? true : undefined), 120_000, 25);
   const bad = log.events.filter((x) => x.e.type === "finished" && ids.has(x.e.runId) && x.e.status !== "interrupted");
@@ -385,7 +385,7 @@ async function submitMany(wp: Waypoint, n: number, parallel: number): Promise<st
   const ids: string[] = [];
   for (let i = 0; i < n; i += parallel) {
     const batch = Array.from({ length: Math.min(parallel, n - i) }, (_, j) =>
-      submit(wp, { agent: "onboarding", input: { hire: { ...HIRE, email: `load-${i + j}-${randomBytes(3).toString("hex")}@acme.test` } } }),
+      submit(wp, { assistant: "onboarding", input: { hire: { ...HIRE, email: `load-${i + j}-${randomBytes(3).toString("hex")}@acme.test` } } }),
     );
     for (const { run } of await Promise.all(batch)) ids.push(run.run_id);
   }

@@ -19,7 +19,9 @@ export type WaypointErrorCode =
   | "unknown_run"
   | "invalid_submission"
   | "invalid_policy"
-  | "unknown_audit_entry";
+  | "unknown_audit_entry"
+  | "sql_sandbox_unavailable"
+  | "sql_sandbox_busy";
 
 export class WaypointError extends Error {
   override name = "WaypointError";

@@ -1,6 +1,7 @@
-// The ops agent's world against real Postgres: migration 14 (tables, seed, the waypoint_world role and its
-// grants, role creation that tolerates races and a user without CREATEROLE), the adapters (reads,
-// queryWorld and runSql confined to the world tables, makePayment and its refusals, dedupe by key), and
+// The ops agent's world against real Postgres: migration 14 (tables, seed, role creation that tolerates
+// races and a user without CREATEROLE) and its successor 15 (the SQL sandbox's roles; their escapes are
+// tried in sql-sandbox.int.test.ts), the adapters (reads, queryWorld and runSql confined to the world
+// tables, makePayment and its refusals, dedupe by key), and
 // the ops tools: the built-in policy validates and decides as intended, and the sample input drives the
 // offline planner through every tool.
 import { AIMessage, HumanMessage, SystemMessage, ToolMessage, type BaseMessage } from "@langchain/core/messages";
@@ -16,7 +17,10 @@ import { MIGRATIONS } from "../src/db/migrations.js";
 import { planNextStep } from "../src/models/offline.js";
 import { openPersistence, type Persistence } from "../src/persistence/index.js";
 import { executeToolCalls } from "../src/tools/index.js";
-import { createWorld, parseFaults, QUERY_ROW_LIMIT, WORLD_ROLE, WorldError, type World } from "../src/world/index.js";
+import { createWorld, parseFaults, QUERY_ROW_LIMIT, SQL_READ_ROLE, SQL_WRITE_ROLE, WorldError, type World } from "../src/world/index.js";
+
+/** Migration 14's NOLOGIN role (SET LOCAL ROLE), superseded by migration 15's sandbox logins. */
+const WORLD_ROLE = "waypoint_world";
 import { freshDatabase, testServerUrl, type TestDatabase } from "./support/db.js";
 
 let db: TestDatabase;
@@ -81,32 +85,26 @@ describe("migration 14", () => {
     expect(open.every((i) => i.currency === "EUR")).toBe(true);
   });
 
-  test("the waypoint_world role exists, cannot log in, and may use the world tables and nothing else", async () => {
+  test("the waypoint_world role still exists (roles are server-wide) but, superseded by migration 15, holds nothing here", async () => {
     const { rows } = await pool.query<{ rolcanlogin: boolean; rolsuper: boolean }>("SELECT rolcanlogin, rolsuper FROM pg_roles WHERE rolname = $1", [WORLD_ROLE]);
     expect(rows).toEqual([{ rolcanlogin: false, rolsuper: false }]);
     const can = async (table: string, privilege: string) =>
       (await pool.query<{ ok: boolean }>("SELECT has_table_privilege($1, $2, $3) AS ok", [WORLD_ROLE, table, privilege])).rows[0]?.ok;
-    for (const p of ["SELECT", "INSERT", "UPDATE", "DELETE"]) expect(await can("world.invoices", p)).toBe(true);
-    expect(await can("world.invoices", "TRUNCATE")).toBe(false);
-    expect(await can("world.sql_changes", "SELECT")).toBe(true);
-    // The two ledgers are written by their adapters only: SQL can neither rewrite the change log nor forge a payment.
-    expect(await can("world.sql_changes", "INSERT")).toBe(false);
-    expect(await can("world.payments", "SELECT")).toBe(true);
-    expect(await can("world.payments", "INSERT")).toBe(false);
-    expect(await can("world.payments", "UPDATE")).toBe(false);
+    for (const p of ["SELECT", "INSERT", "UPDATE", "DELETE"]) expect([p, await can("world.invoices", p)]).toEqual([p, false]);
+    expect((await pool.query<{ ok: boolean }>("SELECT has_schema_privilege($1, 'world', 'USAGE') AS ok", [WORLD_ROLE])).rows[0]?.ok).toBe(false);
     // Nor the systems' request log, which tests count executions with: SQL may read it, never write it.
-    expect(await can("world.requests", "SELECT")).toBe(true);
-    for (const p of ["INSERT", "UPDATE", "DELETE", "TRUNCATE"]) expect(await can("world.requests", p)).toBe(false);
-    expect(await can("waypoint.threads", "SELECT")).toBe(false);
-    expect((await pool.query<{ ok: boolean }>("SELECT has_sequence_privilege($1, 'world.payments_id_seq', 'USAGE') AS ok", [WORLD_ROLE])).rows[0]?.ok).toBe(true);
-    expect((await pool.query<{ ok: boolean }>("SELECT has_schema_privilege($1, 'waypoint', 'USAGE') AS ok", [WORLD_ROLE])).rows[0]?.ok).toBe(false);
+    for (const p of ["INSERT", "UPDATE", "DELETE", "TRUNCATE"]) for (const role of [SQL_READ_ROLE, SQL_WRITE_ROLE]) expect([role, p, (await pool.query<{ ok: boolean }>("SELECT has_table_privilege($1, 'world.requests', $2) AS ok", [role, p])).rows[0]?.ok]).toEqual([role, p, false]);
   });
 
-  test("world tables created later (by the migrating user) are granted through the default privileges", async () => {
+  test("world tables created later (by the migrating user) are granted to the sandbox roles through the default privileges", async () => {
     await pool.query("CREATE TABLE world.later_table (id bigserial PRIMARY KEY, note text)");
     try {
-      expect((await pool.query<{ ok: boolean }>("SELECT has_table_privilege($1, 'world.later_table', 'UPDATE') AS ok", [WORLD_ROLE])).rows[0]?.ok).toBe(true);
-      expect((await pool.query<{ ok: boolean }>("SELECT has_sequence_privilege($1, 'world.later_table_id_seq', 'USAGE') AS ok", [WORLD_ROLE])).rows[0]?.ok).toBe(true);
+      const can = async (role: string, privilege: string) => (await pool.query<{ ok: boolean }>("SELECT has_table_privilege($1, 'world.later_table', $2) AS ok", [role, privilege])).rows[0]?.ok;
+      expect(await can(SQL_WRITE_ROLE, "UPDATE")).toBe(true);
+      expect(await can(SQL_READ_ROLE, "SELECT")).toBe(true);
+      expect(await can(SQL_READ_ROLE, "UPDATE")).toBe(false);
+      expect(await can(WORLD_ROLE, "SELECT")).toBe(false);
+      expect((await pool.query<{ ok: boolean }>("SELECT has_sequence_privilege($1, 'world.later_table_id_seq', 'USAGE') AS ok", [SQL_WRITE_ROLE])).rows[0]?.ok).toBe(true);
     } finally {
       await pool.query("DROP TABLE world.later_table");
     }
@@ -172,7 +170,7 @@ describe("migration 14", () => {
         await c.connect();
         try {
           await applyMigrations(c as unknown as pg.PoolClient);
-          const { rows } = await c.query<{ ok: boolean }>("SELECT has_table_privilege($1, 'world.invoices', 'UPDATE') AS ok", [WORLD_ROLE]);
+          const { rows } = await c.query<{ ok: boolean }>("SELECT has_table_privilege($1, 'world.invoices', 'UPDATE') AS ok", [SQL_WRITE_ROLE]);
           expect(rows[0]?.ok).toBe(true);
         } finally {
           await c.end();
@@ -203,11 +201,11 @@ describe("reads", () => {
 });
 
 describe("queryWorld", () => {
-  test("runs a read as waypoint_world with search_path = world: numbers as numbers, dates as text", async () => {
+  test("runs a read as waypoint_sql_read with search_path = world: numbers as numbers, dates as text", async () => {
     const r = await world.ops.queryWorld("SELECT invoice_id, amount, due_on, current_user AS role, count(*) OVER () AS n FROM invoices WHERE invoice_id = 'INV-1001';");
     expect(r).toEqual({
       columns: ["invoice_id", "amount", "due_on", "role", "n"],
-      rows: [{ invoice_id: "INV-1001", amount: 42.5, due_on: "2026-12-15", role: WORLD_ROLE, n: 1 }],
+      rows: [{ invoice_id: "INV-1001", amount: 42.5, due_on: "2026-12-15", role: SQL_READ_ROLE, n: 1 }],
       rowCount: 1,
       truncated: false,
     });
@@ -223,7 +221,8 @@ describe("queryWorld", () => {
   test("refuses writes: by kind, a data-changing WITH, and anything the read-only transaction stops", async () => {
     await refused(world.ops.queryWorld("DELETE FROM vendors"), 400, /query_world runs SELECT, WITH, TABLE, VALUES statements only; got DELETE; changes go through run_sql/);
     await refused(world.ops.queryWorld("WITH gone AS (DELETE FROM vendors RETURNING vendor_id) SELECT * FROM gone"), 400, /data-modifying/);
-    await refused(world.ops.queryWorld("SELECT nextval('payments_id_seq')"), 403, /read-only transaction/);
+    await refused(world.ops.queryWorld("SELECT nextval('invoices_nonexistent_seq')"), 400, /does not exist/);
+    await refused(world.ops.queryWorld("SELECT nextval('payments_id_seq')"), 403, /permission denied for sequence payments_id_seq|read-only transaction/);
     await refused(world.ops.queryWorld("SELECT * FROM invoices FOR UPDATE"), 403, /read-only transaction/);
     expect(await count("SELECT count(*) FROM world.vendors")).toBe(6);
   });
@@ -239,17 +238,18 @@ describe("queryWorld", () => {
     await refused(world.ops.queryWorld("SELECT count(*) FROM public.checkpoints"), 403, /permission denied for table checkpoints/);
   });
 
-  test("refuses the ways a statement could switch back to the connecting user", async () => {
-    await refused(world.ops.queryWorld("SELECT set_config('role', 'none', true), query_to_xml('SELECT * FROM waypoint.migrations', true, false, '')"), 403, /set_config/);
-    await refused(world.ops.queryWorld("SELECT query_to_xml('SELECT * FROM waypoint.migrations', true, false, '')"), 403, /query_to_xml/);
-    await refused(world.ops.queryWorld(`SELECT U&"set\\005fconfig"('role', 'none', true)`), 403, /Unicode-escaped/);
+  test("what used to be refused by its text runs on the sandbox login and reaches nothing: set_config('role'), query_to_xml, Unicode-escaped names", async () => {
+    const r = await world.ops.queryWorld("SELECT set_config('role', 'none', true) AS r, current_user AS c");
+    expect(r.rows).toEqual([{ r: "none", c: SQL_READ_ROLE }]);
+    await refused(world.ops.queryWorld("SELECT query_to_xml('SELECT * FROM waypoint.migrations', true, false, '')"), 403, /permission denied for schema waypoint/);
+    expect((await world.ops.queryWorld(`SELECT U&"set\\005fconfig"('role', 'none', true) AS r, current_user AS c`)).rows).toEqual([{ r: "none", c: SQL_READ_ROLE }]);
   });
 });
 
 describe("runSql", () => {
   const amountOf = async (invoiceId: string) => Number((await pool.query<{ a: string }>("SELECT amount AS a FROM world.invoices WHERE invoice_id = $1", [invoiceId])).rows[0]?.a);
 
-  test("runs one statement as waypoint_world, records it, and the same key returns the first result without running again", async () => {
+  test("runs one statement as waypoint_sql_write, records it, and the same key returns the first result without running again", async () => {
     const before = await amountOf("INV-1002");
     const sql = "UPDATE invoices SET amount = amount + 1 WHERE invoice_id = 'INV-1002'";
     const first = await world.ops.runSql(sql, "k-sql-1");
@@ -298,11 +298,10 @@ describe("runSql", () => {
     await refused(world.ops.runSql("TRUNCATE payments", "k-sql-trunc"), 403, /permission denied for table payments/);
     await refused(world.ops.runSql("DELETE FROM sql_changes", "k-sql-log"), 403, /permission denied for table sql_changes/);
     await refused(world.ops.runSql("INSERT INTO payments (payment_ref, idempotency_key, invoice_id, vendor_id, amount, currency) VALUES ('PAY-X', 'k-x', 'INV-1005', 'V-202', 7200, 'EUR')", "k-sql-pay"), 403, /permission denied for table payments/);
-    await refused(world.ops.runSql("UPDATE pg_settings SET setting = 'none' WHERE name = 'role'", "k-sql-role"), 403, /pg_settings/);
-    await refused(world.ops.runSql("CREATE TEMP TABLE t (x int)", "k-sql-temp"), 403, /temporary objects/);
+    await refused(world.ops.runSql("CREATE TEMP TABLE t (x int)", "k-sql-temp"), 403, /permission denied to create temporary tables/);
     expect(await count("SELECT count(*) FROM waypoint.migrations")).toBe(MIGRATIONS.length);
     expect(await count("SELECT count(*) FROM world.vendors")).toBe(6);
-    expect(await count("SELECT count(*) FROM world.sql_changes WHERE idempotency_key LIKE 'k-sql-wp%' OR idempotency_key IN ('k-sql-drop', 'k-sql-trunc', 'k-sql-log', 'k-sql-pay', 'k-sql-role', 'k-sql-temp')")).toBe(0);
+    expect(await count("SELECT count(*) FROM world.sql_changes WHERE idempotency_key LIKE 'k-sql-wp%' OR idempotency_key IN ('k-sql-drop', 'k-sql-trunc', 'k-sql-log', 'k-sql-pay', 'k-sql-temp')")).toBe(0);
     expect(await count("SELECT count(*) FROM world.payments WHERE invoice_id = 'INV-1005'")).toBe(0);
   });
 
@@ -349,17 +348,21 @@ describe("makePayment", () => {
 });
 
 describe("SQL tools without the role", () => {
-  test("a user that cannot switch to waypoint_world gets a clear refusal, not a driver error", async () => {
+  test("an app user that can read nothing of Waypoint's (not even the sandbox's password) gets a clear refusal, not a driver error", async () => {
     const outsider = `wp_probe_login_${randomBytes(4).toString("hex")}`;
     roles.push(outsider);
     await pool.query(`CREATE ROLE ${outsider} LOGIN`);
     // The systems log every request that reaches them (world.requests) with the caller's connection.
     await pool.query(`GRANT USAGE ON SCHEMA world TO ${outsider}; GRANT INSERT ON world.requests TO ${outsider}; GRANT USAGE ON SEQUENCE world.requests_id_seq TO ${outsider}`);
-    const other = new pg.Pool({ connectionString: urlAs(db.url, outsider), max: 1 });
+    const other = new pg.Pool({ connectionString: urlAs(db.url, outsider), max: 2 });
     try {
       const w = createWorld(other, { faults: null });
-      await refused(w.ops.queryWorld("SELECT 1"), 503, /SQL tools are unavailable: cannot switch to the role waypoint_world/);
-      await refused(w.ops.runSql("UPDATE invoices SET amount = amount WHERE false", "k-outsider"), 503, /CREATE ROLE waypoint_world NOLOGIN/);
+      const e = await w.ops.queryWorld("SELECT 1").then(
+        () => undefined,
+        (err: unknown) => err as Error,
+      );
+      expect(e?.message).toMatch(/permission denied for schema waypoint/);
+      expect(await count("SELECT count(*) FROM world.sql_changes WHERE idempotency_key = 'k-outsider'")).toBe(0);
     } finally {
       await other.end();
     }

@@ -49,7 +49,7 @@ export const listInvoices = durableTool({
 export const queryWorld = durableTool({
   name: "query_world",
   description:
-    `Run one read-only SQL statement (SELECT, WITH ... SELECT, TABLE or VALUES) on the world database as the restricted role waypoint_world. ` +
+    `Run one read-only SQL statement (SELECT, WITH ... SELECT, TABLE or VALUES) on the world database, in a sandbox that may read the world tables and nothing else. ` +
     `Tables (search_path = world): ${WORLD_TABLES}. At most ${QUERY_ROW_LIMIT} rows come back; 'truncated' says when there were more.`,
   risk: "read",
   scopes: ["db:read"],
@@ -67,7 +67,7 @@ export const queryWorld = durableTool({
 export const runSql = durableTool({
   name: "run_sql",
   description:
-    `Apply one data-changing SQL statement (INSERT, UPDATE, DELETE, MERGE) to the world database as the restricted role waypoint_world, in its own transaction. ` +
+    `Apply one data-changing SQL statement (INSERT, UPDATE, DELETE, MERGE) to the world database, in a sandbox that may change the world tables and nothing else, in its own transaction. ` +
     `Tables (search_path = world): ${WORLD_TABLES}; payments and sql_changes are read-only here (pay with make_payment). ` +
     `Each applied statement is recorded in sql_changes. Check with query_world first.`,
   risk: "mutate",
@@ -136,10 +136,10 @@ export const OPS_POLICY: Policy = {
   tools: {
     list_vendors: { tier: "auto", reason: "reads vendor data" },
     list_invoices: { tier: "auto", reason: "reads invoice data" },
-    query_world: { tier: "auto", reason: "read-only SQL as the restricted role waypoint_world" },
+    query_world: { tier: "auto", reason: "read-only SQL in the sandbox (waypoint_sql_read: reads the world tables, creates nothing)" },
     run_sql: {
       tier: "auto",
-      reason: "single statements as the restricted role waypoint_world, each one recorded",
+      reason: "single statements in the sandbox (waypoint_sql_write: world tables only, creates nothing), each one recorded",
       when: [
         { arg: "sql", matches: "\\b(DELETE|DROP|ALTER|TRUNCATE)\\b", then: "review", reason: "the statement deletes data or changes the schema" },
         { arg: "sql", matches: "\\b(GRANT|REVOKE|CREATE\\s+ROLE)\\b", then: "deny", reason: "permissions are not changed through the ops agent" },

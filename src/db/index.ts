@@ -6,7 +6,8 @@ import { log } from "../log.js";
 import { startEmbeddedPostgres, type EmbeddedServer } from "./embedded.js";
 import { createPool } from "./pool.js";
 
-export { createPool, isConnectionLost, withAdvisoryLock, withTransaction, type Pool } from "./pool.js";
+export { APP_SEARCH_PATH, createPool, isConnectionLost, withAdvisoryLock, withTransaction, type Pool } from "./pool.js";
+export { SQL_READ_ROLE, SQL_WRITE_ROLE, SqlSandbox, sqlSandboxFor, type SandboxKind, type SqlSandboxOptions } from "./sandbox.js";
 export { applyMigrations } from "./setup.js";
 export { startEmbeddedPostgres } from "./embedded.js";
 
@@ -42,7 +43,8 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
     connString = url;
   } else {
     embedded = await startEmbeddedPostgres({ dataDir: cfg.dataDir, port: cfg.embeddedPort });
-    connString = embedded.url;
+    // Waypoint's own non-superuser login, not the server's superuser (see embedded.ts).
+    connString = embedded.appUrl;
   }
   const pool = createPool({ url: connString, max: opts.poolMax ?? cfg.poolMax });
   try {

@@ -462,6 +462,118 @@ export const MIGRATIONS: readonly Migration[] = [
       $grants$;`,
   },
   {
+    version: 15,
+    name: "SQL sandbox: model SQL logs in as waypoint_sql_read / waypoint_sql_write, roles that own nothing and create nothing; no TEMP for PUBLIC; change log written through a ticketed function",
+    sql: `
+      -- Issue 12: SET LOCAL ROLE from the app's session could be undone from inside a statement (a function
+      -- in the session's own temp schema running RESET ROLE), and a temp table left on a pooled connection
+      -- captured the app's queries. Model SQL now logs in on connections of its own (src/db/sandbox.ts) as
+      -- these roles. The app keeps each role's password (random, set as a SCRAM verifier) here, where the
+      -- sandbox cannot look (it has no USAGE on schema waypoint).
+      CREATE TABLE waypoint.sql_sandbox_credentials (
+        role_name text PRIMARY KEY,
+        password  text NOT NULL,
+        set_at    timestamptz NOT NULL DEFAULT now()
+      );
+      -- A one-time ticket per run_sql call: the app issues it before the statement runs and passes it to
+      -- world.record_sql_change after, on the sandbox's own connection and transaction. The statement cannot
+      -- know it (it is sent after the statement), so it cannot forge or pre-claim a change log row. Only
+      -- its hash is kept; concurrent calls with one key each have their own.
+      CREATE TABLE waypoint.sql_tickets (
+        ticket_hash     bytea PRIMARY KEY,
+        idempotency_key text NOT NULL,
+        issued_at       timestamptz NOT NULL DEFAULT now()
+      );
+      -- Writes the change log row in the sandbox's transaction, so the row commits exactly when the statement
+      -- does. It runs as its owner (the app), so it is kept to two fixed statements over typed arguments with
+      -- a pinned search_path, and only waypoint_sql_write may call it.
+      CREATE FUNCTION world.record_sql_change(p_key text, p_ticket text, p_change_ref text, p_statement text, p_command text, p_rows integer)
+        RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $record$
+      BEGIN
+        DELETE FROM waypoint.sql_tickets WHERE ticket_hash = sha256(convert_to(p_ticket, 'UTF8')) AND idempotency_key = p_key;
+        IF NOT FOUND THEN
+          RAISE EXCEPTION 'no ticket matches this change: only Waypoint records run_sql''s changes, after the statement' USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        INSERT INTO world.sql_changes (change_ref, idempotency_key, statement, command, rows_affected) VALUES (p_change_ref, p_key, p_statement, p_command, p_rows);
+      END
+      $record$;
+      REVOKE ALL ON FUNCTION world.record_sql_change(text, text, text, text, text, integer) FROM PUBLIC;
+      -- The roles. They are server-wide: another database's migration may be creating them at this very
+      -- moment (unique_violation) or may have made them already (duplicate_object). Only the creator sets
+      -- their settings, in the same step: two databases' ALTER ROLE ... SET on one role at once would fail
+      -- ("tuple concurrently updated"). A user without CREATEROLE skips this; the SQL tools then refuse,
+      -- naming the role an administrator must create.
+      DO $sandbox_roles$
+      DECLARE
+        r text;
+      BEGIN
+        FOREACH r IN ARRAY ARRAY['waypoint_sql_read', 'waypoint_sql_write'] LOOP
+          IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
+            BEGIN
+              EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT CONNECTION LIMIT 10', r);
+              EXECUTE format('ALTER ROLE %I SET statement_timeout = %L', r, '5s');
+              EXECUTE format('ALTER ROLE %I SET lock_timeout = %L', r, '2s');
+              EXECUTE format('ALTER ROLE %I SET idle_in_transaction_session_timeout = %L', r, '10s');
+              IF current_setting('server_version_num')::int >= 140000 THEN
+                EXECUTE format('ALTER ROLE %I SET idle_session_timeout = %L', r, '60s');
+              END IF;
+              EXECUTE format('ALTER ROLE %I SET search_path = world', r);
+              IF r = 'waypoint_sql_read' THEN
+                EXECUTE format('ALTER ROLE %I SET default_transaction_read_only = on', r);
+              END IF;
+            EXCEPTION
+              WHEN duplicate_object OR unique_violation THEN NULL;
+              WHEN insufficient_privilege THEN
+                RAISE NOTICE 'role % not created (% lacks CREATEROLE); the ops agent''s SQL tools will refuse to run until an administrator creates it', r, current_user;
+            END;
+          END IF;
+        END LOOP;
+      END
+      $sandbox_roles$;
+      -- Per database: what each role may do here, and nothing to create with. PUBLIC has TEMP on every
+      -- database by default (and CREATE on schema public before Postgres 15); the app needs neither. A user
+      -- that does not own the database gets a warning, not an error, and the SQL tools then refuse.
+      DO $sandbox_grants$
+      BEGIN
+        EXECUTE format('REVOKE TEMP ON DATABASE %I FROM PUBLIC', current_database());
+        IF EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'public') THEN
+          REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+        END IF;
+        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'waypoint_sql_read') THEN
+          EXECUTE format('GRANT CONNECT ON DATABASE %I TO waypoint_sql_read', current_database());
+          GRANT USAGE ON SCHEMA world TO waypoint_sql_read;
+          GRANT SELECT ON ALL TABLES IN SCHEMA world TO waypoint_sql_read;
+          ALTER DEFAULT PRIVILEGES IN SCHEMA world GRANT SELECT ON TABLES TO waypoint_sql_read;
+        END IF;
+        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'waypoint_sql_write') THEN
+          EXECUTE format('GRANT CONNECT ON DATABASE %I TO waypoint_sql_write', current_database());
+          GRANT USAGE ON SCHEMA world TO waypoint_sql_write;
+          GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA world TO waypoint_sql_write;
+          GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA world TO waypoint_sql_write;
+          -- The two ledgers are written by their adapters only: the change log (through record_sql_change)
+          -- and payments (by make_payment, with its checks, review thresholds and the run's spend limit).
+          REVOKE INSERT, UPDATE, DELETE ON world.sql_changes, world.payments FROM waypoint_sql_write;
+          REVOKE USAGE, SELECT ON SEQUENCE world.sql_changes_id_seq, world.payments_id_seq FROM waypoint_sql_write;
+          GRANT EXECUTE ON FUNCTION world.record_sql_change(text, text, text, text, text, integer) TO waypoint_sql_write;
+          ALTER DEFAULT PRIVILEGES IN SCHEMA world GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO waypoint_sql_write;
+          ALTER DEFAULT PRIVILEGES IN SCHEMA world GRANT USAGE, SELECT ON SEQUENCES TO waypoint_sql_write;
+        END IF;
+        -- Migration 14's NOLOGIN role is no longer used: it keeps nothing here.
+        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'waypoint_world') THEN
+          REVOKE ALL ON ALL TABLES IN SCHEMA world FROM waypoint_world;
+          REVOKE ALL ON ALL SEQUENCES IN SCHEMA world FROM waypoint_world;
+          REVOKE ALL ON SCHEMA world FROM waypoint_world;
+          ALTER DEFAULT PRIVILEGES IN SCHEMA world REVOKE ALL ON TABLES FROM waypoint_world;
+          ALTER DEFAULT PRIVILEGES IN SCHEMA world REVOKE ALL ON SEQUENCES FROM waypoint_world;
+        END IF;
+        -- Anyone may create large objects, which then outlive the call and belong to their creator. The
+        -- functions belong to the bootstrap superuser, so only a superuser can take that away; otherwise the
+        -- sandbox logs a warning (src/db/sandbox.ts) and an administrator may run the same REVOKE.
+        IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+          REVOKE EXECUTE ON FUNCTION lo_creat(integer), lo_create(oid), lo_from_bytea(oid, bytea), lo_import(text), lo_import(text, oid) FROM PUBLIC;
+        END IF;
+      END
+      $sandbox_grants$;`,
     version: 16,
     name: "world request log",
     sql: `
@@ -478,12 +590,15 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       -- Written only by the adapters: model SQL may read the log, never forge or erase it.
       DO $requests$
+      DECLARE r text;
       BEGIN
-        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'waypoint_world') THEN
-          REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON world.requests FROM waypoint_world;
-        END IF;
+        FOREACH r IN ARRAY ARRAY['waypoint_world', 'waypoint_sql_read', 'waypoint_sql_write'] LOOP
+          IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
+            EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON world.requests FROM %I', r);
+          END IF;
+        END LOOP;
       END
-      $requests$;`,
+      $requests$;`
   },
   {
     version: 17,

@@ -13,9 +13,30 @@ export interface PoolOptions {
   applicationName?: string;
 }
 
+/**
+ * The search_path of every app connection, pg_temp last and named: unnamed, pg_temp is searched first for
+ * tables, so a temporary table called `checkpoints` made on a connection would capture every unqualified
+ * `SELECT ... FROM checkpoints` that later ran on it. No "$user" schema either: nothing Waypoint owns lives there.
+ */
+export const APP_SEARCH_PATH = "public,pg_catalog,pg_temp";
+
+/**
+ * Connection settings for an app connection to `url`: the search_path pinned at startup. An `options`
+ * parameter in the URL would win over the pool's (node-postgres lets the URL override), so it is moved out
+ * of the URL and kept, ahead of the pin.
+ */
+export function appConnection(url: string): { connectionString: string; options: string } {
+  const pin = `-c search_path=${APP_SEARCH_PATH}`;
+  const m = /[?&]options=([^&#]*)/.exec(url);
+  if (!m) return { connectionString: url, options: pin };
+  const given = decodeURIComponent((m[1] ?? "").replace(/\+/g, " "));
+  const rest = url.replace(/([?&])options=[^&#]*&?/, "$1").replace(/[?&](#|$)/, "$1");
+  return { connectionString: rest, options: `${given} ${pin}`.trim() };
+}
+
 export function createPool(opts: PoolOptions): pg.Pool {
   const pool = new pg.Pool({
-    connectionString: opts.url,
+    ...appConnection(opts.url),
     max: opts.max,
     // Idle connections are closed by us well before a server or proxy reaper (often 60 s or more) can
     // drop them under us; TCP keepalive finds a silently dead one; no connection lives past an hour.

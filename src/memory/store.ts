@@ -6,6 +6,7 @@ import type { SearchItem } from "@langchain/langgraph-checkpoint";
 import { BaseStore, type GetOperation, type Item, type ListNamespacesOperation, type Operation, type OperationResults, type PutOperation, type SearchOperation } from "@langchain/langgraph";
 import { PostgresStore, type IndexConfig as PostgresIndexConfig } from "@langchain/langgraph-checkpoint-postgres/store";
 import type pg from "pg";
+import { appConnection } from "../db/pool.js";
 import { WaypointError } from "../errors.js";
 import { log } from "../log.js";
 
@@ -217,7 +218,8 @@ export async function createWaypointStore(opts: WaypointStoreOptions): Promise<W
   }
   const schema = opts.schema ?? "public";
   const inner = new PostgresStore({
-    connectionOptions: { connectionString: opts.url, max: opts.innerPoolMax ?? 2 },
+    // The same pinned search_path as the app's pool (db/pool.ts), so no session object can shadow its tables.
+    connectionOptions: { ...appConnection(opts.url), max: opts.innerPoolMax ?? 2 },
     schema,
     ensureTables: opts.ensureTables ?? false,
     ...(semantic && opts.index ? { index: opts.index } : {}),

@@ -6,11 +6,12 @@ import { createHash, randomUUID } from "node:crypto";
 import type pg from "pg";
 import { config } from "../config.js";
 import { withTransaction } from "../db/pool.js";
+import { sqlSandboxFor, type SqlSandbox } from "../db/sandbox.js";
 import { FaultInjector, parseFaults, rejected, WorldError, type FaultPlan, type SystemName } from "./faults.js";
 import { createOpsWorld, type OpsWorld } from "./ops.js";
 
 export { FAULT_KINDS, FaultInjector, isWorldError, parseFaults, rejected, SYSTEMS, WorldError, type FaultKind, type FaultPlan, type FaultRule, type SystemName, type WorldFailure } from "./faults.js";
-export { QUERY_ROW_LIMIT, WORLD_ROLE, type Invoice, type InvoiceFilter, type InvoiceStatus, type OpsWorld, type Payment, type QueryResult, type SqlChange, type Vendor } from "./ops.js";
+export { QUERY_ROW_LIMIT, SQL_READ_ROLE, SQL_WRITE_ROLE, type Invoice, type InvoiceFilter, type InvoiceStatus, type OpsWorld, type Payment, type QueryResult, type SqlChange, type Vendor } from "./ops.js";
 
 export interface Account {
   accountRef: string;
@@ -79,7 +80,7 @@ export interface World {
   rowsFor(email: string): Promise<WorldRows>;
   /** Every booking of a trip (flights, cancellations, hotels, cars). */
   rowsForTrip(tripId: string): Promise<TripRows>;
-  /** The ops agent's systems: vendors, invoices, payments, and SQL run as the waypoint_world role (ops.ts). */
+  /** The ops agent's systems: vendors, invoices, payments, and SQL run in the SQL sandbox (ops.ts, db/sandbox.ts). */
   ops: OpsWorld;
 }
 
@@ -103,6 +104,8 @@ function shortRef(prefix: string, key: string): string {
 export interface WorldOptions {
   /** Faults to inject; default: from WAYPOINT_FAULTS, none when unset. `null` turns them off. */
   faults?: FaultPlan | FaultInjector | null;
+  /** Where the ops agent's SQL runs; default: the sandbox of `pool` (its roles from migration 15). */
+  sqlSandbox?: SqlSandbox | undefined;
 }
 
 function injectorFor(opt: WorldOptions["faults"]): FaultInjector | undefined {
@@ -163,7 +166,7 @@ export function createWorld(pool: pg.Pool, opts: WorldOptions = {}): World {
   }
 
   return {
-    ops: createOpsWorld(pool, call),
+    ops: createOpsWorld(pool, call, opts.sqlSandbox ?? sqlSandboxFor(pool)),
 
     createAccount: (input, key, o) => call("directory", "createAccount", key, o, async () => {
       const ins = await pool.query<{ account_ref: string }>(

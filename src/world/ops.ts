@@ -1,19 +1,21 @@
-// The ops agent's part of the demo world: vendors, invoices, payments, and SQL over the world tables run
-// as the `waypoint_world` role (migration 14), which can reach the world tables and nothing else (and only
-// read the two ledgers, payments and sql_changes, which their adapters write).
+// The ops agent's part of the demo world: vendors, invoices, payments, and SQL over the world tables, run
+// in the SQL sandbox (src/db/sandbox.ts): its own connections, logged in as roles that can reach the world
+// tables and nothing else (only read the two ledgers, payments and sql_changes, which their adapters write)
+// and cannot create anything anywhere.
 // Like the other adapters, each call goes through createWorld's `call` (fault injection) and the mutating
 // ones dedupe by idempotency key: the same key twice returns the first result and changes nothing.
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import pg from "pg";
 import { withTransaction } from "../db/pool.js";
-import { rejected, type SystemName, type WorldError } from "./faults.js";
+import { SANDBOX_STATEMENT_TIMEOUT_MS, sqlSandboxFor, type SqlSandbox } from "../db/sandbox.js";
+import { isWaypointError } from "../errors.js";
+import { rejected, WorldError, type SystemName } from "./faults.js";
 
-/** The Postgres role SQL from the ops agent runs as (created and granted by migration 14). */
-export const WORLD_ROLE = "waypoint_world";
+export { SQL_READ_ROLE, SQL_WRITE_ROLE } from "../db/sandbox.js";
 /** Most rows queryWorld returns; `truncated` says when there were more. */
 export const QUERY_ROW_LIMIT = 200;
 /** statement_timeout of queryWorld and runSql, in ms. */
-export const SQL_TIMEOUT_MS = 5_000;
+export const SQL_TIMEOUT_MS = SANDBOX_STATEMENT_TIMEOUT_MS;
 
 export type VendorStatus = "active" | "suspended";
 export type InvoiceStatus = "open" | "paid" | "disputed";
@@ -90,9 +92,9 @@ export interface OpsWorld {
   lookupVendor(vendorId: string, opts?: CallOptions): Promise<Vendor>;
   /** Invoices matching every filter given, by due date. */
   listInvoices(filter?: InvoiceFilter, opts?: CallOptions): Promise<Invoice[]>;
-  /** One read-only statement as waypoint_world, in a READ ONLY transaction; at most QUERY_ROW_LIMIT rows. */
+  /** One read-only statement in the sandbox as waypoint_sql_read, in a READ ONLY transaction; at most QUERY_ROW_LIMIT rows. */
   queryWorld(sql: string, opts?: CallOptions): Promise<QueryResult>;
-  /** One data-changing statement as waypoint_world, recorded in world.sql_changes in the same transaction. */
+  /** One data-changing statement in the sandbox as waypoint_sql_write, recorded in world.sql_changes in the same transaction. */
   runSql(sql: string, idempotencyKey: string, opts?: CallOptions): Promise<SqlChange>;
   /** Pays an open invoice in full: a world.payments row, and the invoice marked paid. */
   makePayment(input: { invoiceId: string; amount: number; currency: string; memo: string }, idempotencyKey: string, opts?: CallOptions): Promise<Payment>;
@@ -104,26 +106,12 @@ function refFor(prefix: string, key: string): string {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Statement checks. The role is the boundary; these checks close the ways a single statement could leave
-// it. SET LOCAL ROLE is checked against the *session* user, so a statement that can change settings
-// (set_config('role', 'none', true), UPDATE pg_settings) or run SQL text of its own (query_to_xml,
-// ts_stat, dblink) could switch back to the connecting user mid-statement. A check after the statement
-// (current_user is still waypoint_world) backs this up, but cannot see a statement that switched back and
-// forth, so the text checks carry weight. A hard boundary would be a LOGIN role used on its own connection
-// (then RESET ROLE lands on a user with the same rights).
+// The boundary is the sandbox login, not these checks: a statement that gets past them runs as a role with
+// no way out. They only keep each tool to its kind of statement (a read through query_world, a change
+// through run_sql) with a message that says where the other kind goes.
 
 const READ_KEYWORDS = new Set(["SELECT", "WITH", "TABLE", "VALUES"]);
 const WRITE_KEYWORDS = new Set(["INSERT", "UPDATE", "DELETE", "MERGE", "WITH", "TRUNCATE", "ALTER", "DROP", "CREATE", "GRANT", "REVOKE", "COMMENT"]);
-
-const ESCAPE_HATCHES: Array<[RegExp, string]> = [
-  [/\bset_config\b/i, "set_config() changes settings, including the role the statement runs as"],
-  [/\bpg_settings\b/i, "pg_settings changes settings, including the role the statement runs as"],
-  [/\b(query|cursor)_to_xml\w*/i, "it runs SQL text of its own"],
-  [/\bts_(stat|rewrite)\b/i, "it runs SQL text of its own"],
-  [/\bdblink\w*/i, "it opens connections of its own"],
-  [/\bpg_temp\b|\b(into|create(\s+(global|local))?)\s+(temp|temporary)\b/i, "temporary objects outlive the call on a shared connection"],
-  [/\bu&"/i, "Unicode-escaped names can hide any other name"],
-];
 
 /** The first keyword of a statement, past leading whitespace, comments and opening parentheses. */
 function leadingKeyword(sql: string): string | undefined {
@@ -136,16 +124,12 @@ function leadingKeyword(sql: string): string | undefined {
   return /^[A-Za-z]+/.exec(rest)?.[0]?.toUpperCase();
 }
 
-/** Refuse a statement of the wrong kind or one that reaches for a way out of the role. */
-function checkStatement(system: SystemName, sql: string, allowed: ReadonlySet<string>, tool: string, other: string): void {
+/** Refuse a statement of the wrong kind for the tool. */
+function checkKind(system: SystemName, sql: string, allowed: ReadonlySet<string>, tool: string, other: string): void {
   if (sql.trim() === "") throw rejected(system, 400, `${tool} needs one SQL statement; got an empty one`);
   const keyword = leadingKeyword(sql);
   if (!keyword || !allowed.has(keyword)) {
     throw rejected(system, 400, `${tool} runs ${[...allowed].join(", ")} statements only; got ${keyword ?? "no statement keyword"}${other}`);
-  }
-  for (const [pattern, why] of ESCAPE_HATCHES) {
-    const m = pattern.exec(sql);
-    if (m) throw rejected(system, 403, `${tool} refuses statements that use "${m[0]}": ${why}`);
   }
 }
 
@@ -155,46 +139,26 @@ const REFUSED_CLASSES = new Set(["0A", "21", "22", "23", "25", "26", "2B", "2F",
  * A Postgres error that means "the statement was refused and nothing was applied" as a 4xx-style world
  * refusal (final: no retry); undefined for anything else (a dropped connection: the outcome is unknown).
  */
-function sqlRefusal(system: SystemName, e: unknown, tool: string): WorldError | undefined {
+function sqlRefusal(system: SystemName, e: unknown, tool: string, role: string): WorldError | undefined {
   if (!(e instanceof Error)) return undefined;
   const code = (e as Error & { code?: unknown }).code;
   if (typeof code !== "string" || !/^[0-9A-Z]{5}$/.test(code)) return undefined;
   const said = `${e.message} (SQLSTATE ${code})`;
   if (code === "42601" && /multiple commands/i.test(e.message)) return rejected(system, 400, `${tool} takes exactly one statement per call; send each statement in its own call`);
-  if (code === "42501" || code === "25006") return rejected(system, 403, `${said}; ${tool} runs as ${WORLD_ROLE}, which may use the world tables and nothing else`);
+  if (code === "42501" || code === "25006") return rejected(system, 403, `${said}; ${tool} runs as ${role}, which may use the world tables and nothing else, and can create nothing`);
   if (code === "57014") return rejected(system, 408, `the statement ran longer than ${SQL_TIMEOUT_MS} ms and was cancelled; narrow it down`);
+  // lock_timeout: nothing was applied, and the rows may be free in a moment.
+  if (code === "55P03") return new WorldError(system, "rate_limited", `${system}: 429 ${said}; the rows it needs are locked by other work, try again shortly`, { status: 429, retryAfterMs: 1000, effectMayHaveHappened: false });
   if (code.startsWith("23")) return rejected(system, 409, said);
   if (REFUSED_CLASSES.has(code.slice(0, 2))) return rejected(system, 400, said);
   return undefined;
 }
 
-/** Switch the transaction to the world role; a clear refusal when the role is missing or out of reach. */
-async function switchToWorldRole(client: pg.PoolClient, system: SystemName): Promise<void> {
-  try {
-    await client.query(`SET LOCAL ROLE ${WORLD_ROLE}`);
-  } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    if (code !== "22023" && code !== "42704" && code !== "42501") throw e;
-    throw rejected(
-      system,
-      503,
-      `SQL tools are unavailable: cannot switch to the role ${WORLD_ROLE} (${(e as Error).message}). Migration 14 creates it when the database user may create roles; ` +
-        `otherwise an administrator runs CREATE ROLE ${WORLD_ROLE} NOLOGIN, grants it to the Waypoint user and re-runs the grants of migration 14`,
-    );
-  }
-}
-
-/** The world role, the world schema and a time limit, for the rest of the transaction. */
-async function enterWorldRole(client: pg.PoolClient, system: SystemName): Promise<void> {
-  await switchToWorldRole(client, system);
-  await client.query("SET LOCAL search_path = world");
-  await client.query(`SET LOCAL statement_timeout = ${SQL_TIMEOUT_MS}`);
-}
-
-/** The backstop: after the statement, the transaction must still run as the world role. */
-async function assertStillWorldRole(client: pg.PoolClient, system: SystemName, tool: string): Promise<void> {
-  const { rows } = await client.query<{ role: string }>("SELECT current_user AS role");
-  if (rows[0]?.role !== WORLD_ROLE) throw rejected(system, 403, `${tool} refused the statement: it switched away from the role ${WORLD_ROLE}; nothing was applied or returned`);
+/** The sandbox's own failures: unusable as configured (a refusal saying what to fix) or at its connection limit (retry later). */
+function sandboxFailure(system: SystemName, e: unknown): WorldError | undefined {
+  if (isWaypointError(e, "sql_sandbox_unavailable")) return rejected(system, 503, e.message);
+  if (isWaypointError(e, "sql_sandbox_busy")) return new WorldError(system, "rate_limited", `${system}: 429 ${e.message}`, { status: 429, retryAfterMs: 500, effectMayHaveHappened: false });
+  return undefined;
 }
 
 // pg's types are overloaded (text and binary parsers); query results here are always text.
@@ -232,7 +196,7 @@ function toPayment(r: PaymentRow): Payment {
   return { paymentRef: r.payment_ref, invoiceId: r.invoice_id, vendorId: r.vendor_id, amount: r.amount, currency: r.currency, memo: r.memo, paidAt: r.paid_at };
 }
 
-export function createOpsWorld(pool: pg.Pool, call: SystemCall): OpsWorld {
+export function createOpsWorld(pool: pg.Pool, call: SystemCall, sandbox: SqlSandbox = sqlSandboxFor(pool)): OpsWorld {
   const vendorColumns = "vendor_id, name, email, country, status";
 
   return {
@@ -274,65 +238,75 @@ export function createOpsWorld(pool: pg.Pool, call: SystemCall): OpsWorld {
 
     queryWorld: (sql, o) =>
       call("sql_read", "queryWorld", null, o, async () => {
-        checkStatement("sql_read", sql, READ_KEYWORDS, "query_world", "; changes go through run_sql");
-        const client = await pool.connect();
+        checkKind("sql_read", sql, READ_KEYWORDS, "query_world", "; changes go through run_sql");
         try {
-          await client.query("BEGIN TRANSACTION READ ONLY");
-          await enterWorldRole(client, "sql_read");
-          // A cursor bounds the rows read, and DECLARE accepts only a query (no data-changing WITH).
-          await client.query(oneStatement(`DECLARE waypoint_query NO SCROLL CURSOR FOR ${sql}`));
-          const fetched = await client.query(oneStatement(`FETCH ${QUERY_ROW_LIMIT + 1} FROM waypoint_query`, RESULT_TYPES));
-          await assertStillWorldRole(client, "sql_read", "query_world");
-          const rows = fetched.rows.slice(0, QUERY_ROW_LIMIT) as Array<Record<string, unknown>>;
-          return { columns: fetched.fields.map((f) => f.name), rows, rowCount: rows.length, truncated: fetched.rows.length > QUERY_ROW_LIMIT };
+          // Nothing to keep: the transaction is read only and the connection is closed after the call.
+          return await sandbox.use("read", async (client) => {
+            await client.query("BEGIN TRANSACTION READ ONLY");
+            // A cursor bounds the rows read, and DECLARE accepts only a query (no data-changing WITH).
+            await client.query(oneStatement(`DECLARE waypoint_query NO SCROLL CURSOR FOR ${sql}`));
+            const fetched = await client.query(oneStatement(`FETCH ${QUERY_ROW_LIMIT + 1} FROM waypoint_query`, RESULT_TYPES));
+            const rows = fetched.rows.slice(0, QUERY_ROW_LIMIT) as Array<Record<string, unknown>>;
+            return { columns: fetched.fields.map((f) => f.name), rows, rowCount: rows.length, truncated: fetched.rows.length > QUERY_ROW_LIMIT };
+          });
         } catch (e) {
-          throw sqlRefusal("sql_read", e, "query_world") ?? e;
-        } finally {
-          // Read only: nothing to keep, whatever happened.
-          await client.query("ROLLBACK").catch(() => undefined);
-          client.release();
+          throw sandboxFailure("sql_read", e) ?? sqlRefusal("sql_read", e, "query_world", sandbox.roleOf("read")) ?? e;
         }
       }),
 
+    // The statement and its change log row commit together, in one transaction on the sandbox connection:
+    // the row is written by world.record_sql_change (as its owner, the app) against a one-time ticket the
+    // app issued for this call, which the statement cannot know. The alternative, the app writing the row
+    // on its own connection, would need a two-phase commit to be atomic with the statement. A retry with the
+    // same key waits on the key's lock and then finds the row; the row's unique key is the last word even
+    // without the lock: a second commit for the key fails and takes its statement with it.
     runSql: (sql, key, o) =>
       call("sql_write", "runSql", key, o, async () => {
-        checkStatement("sql_write", sql, WRITE_KEYWORDS, "run_sql", "; reads go through query_world");
-        const client = await pool.connect();
+        checkKind("sql_write", sql, WRITE_KEYWORDS, "run_sql", "; reads go through query_world");
+        const role = sandbox.roleOf("write");
+        const ticket = randomBytes(32).toString("base64url");
+        // Issued (committed) before the sandbox transaction starts, so record_sql_change there can see it.
+        await pool.query("INSERT INTO waypoint.sql_tickets (ticket_hash, idempotency_key) VALUES (sha256(convert_to($1, 'UTF8')), $2)", [ticket, key]);
+        let recorded = false;
         try {
-          await client.query("BEGIN");
-          // Fail fast when the role is out of reach, before anything else is read or locked.
-          await switchToWorldRole(client, "sql_write");
-          await client.query("RESET ROLE");
-          // One call per key at a time; a repeat waits for the first and then finds its record.
-          await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [`world.sql_changes:${key}`]);
-          const done = await client.query<{ change_ref: string; command: string | null; rows_affected: number | null }>(
-            "SELECT change_ref, command, rows_affected FROM world.sql_changes WHERE idempotency_key = $1",
-            [key],
-          );
-          const first = done.rows[0];
-          if (first) {
-            await client.query("ROLLBACK");
-            return { changeRef: first.change_ref, command: first.command, rowsAffected: first.rows_affected };
-          }
-          await enterWorldRole(client, "sql_write");
-          const result = await client.query(oneStatement(sql));
-          await assertStillWorldRole(client, "sql_write", "run_sql");
-          await client.query("RESET ROLE");
-          const change: SqlChange = { changeRef: refFor("SQL", key), command: result.command ?? null, rowsAffected: result.rowCount ?? null };
-          await client.query("INSERT INTO world.sql_changes (change_ref, idempotency_key, statement, command, rows_affected) VALUES ($1, $2, $3, $4, $5)", [
-            change.changeRef,
-            key,
-            sql,
-            change.command,
-            change.rowsAffected,
-          ]);
-          await client.query("COMMIT");
-          return change;
+          return await sandbox.use("write", async (client) => {
+            await client.query("BEGIN");
+            try {
+              // One call per key at a time; a repeat waits for the first and then finds its record.
+              try {
+                await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [`world.sql_changes:${key}`]);
+              } catch (e) {
+                const code = (e as { code?: unknown }).code;
+                if (code !== "55P03" && code !== "57014") throw e;
+                throw new WorldError("sql_write", "rate_limited", `sql_write: 429 another call with this idempotency key is still running; try again shortly`, { status: 429, retryAfterMs: 1000, effectMayHaveHappened: false });
+              }
+              const done = await client.query<{ change_ref: string; command: string | null; rows_affected: number | null }>(
+                "SELECT change_ref, command, rows_affected FROM world.sql_changes WHERE idempotency_key = $1",
+                [key],
+              );
+              const first = done.rows[0];
+              if (first) {
+                await client.query("ROLLBACK");
+                return { changeRef: first.change_ref, command: first.command, rowsAffected: first.rows_affected };
+              }
+              const result = await client.query(oneStatement(sql));
+              const change: SqlChange = { changeRef: refFor("SQL", key), command: result.command ?? null, rowsAffected: result.rowCount ?? null };
+              await client.query("SELECT world.record_sql_change($1, $2, $3, $4, $5, $6)", [key, ticket, change.changeRef, sql, change.command, change.rowsAffected]);
+              // COMMIT of a transaction that failed answers ROLLBACK instead of an error.
+              const committed = await client.query("COMMIT");
+              if (committed.command !== "COMMIT") throw new Error(`run_sql: the transaction was not committed (${committed.command})`);
+              recorded = true;
+              return change;
+            } catch (e) {
+              await client.query("ROLLBACK").catch(() => undefined);
+              throw e;
+            }
+          });
         } catch (e) {
-          await client.query("ROLLBACK").catch(() => undefined);
-          throw sqlRefusal("sql_write", e, "run_sql") ?? e;
+          throw sandboxFailure("sql_write", e) ?? sqlRefusal("sql_write", e, "run_sql", role) ?? e;
         } finally {
-          client.release();
+          // Unused unless recorded (record_sql_change deletes the ticket it accepts).
+          if (!recorded) await pool.query("DELETE FROM waypoint.sql_tickets WHERE ticket_hash = sha256(convert_to($1, 'UTF8'))", [ticket]).catch(() => undefined);
         }
       }),
 
