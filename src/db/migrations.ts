@@ -574,6 +574,8 @@ export const MIGRATIONS: readonly Migration[] = [
         END IF;
       END
       $sandbox_grants$;`,
+  },
+  {
     version: 16,
     name: "world request log",
     sql: `
