@@ -10,7 +10,7 @@ import { config } from "./config.js";
  * or the point and its exact detail, and `#n` for the n-th time it matches in the process.
  */
 export const HALT_POINTS = {
-  /** Waypoint.decide: the decision is recorded (waypoint.decisions), the graph has not resumed with it. */
+  /** Waypoint.run: a run that answers an interrupt is recorded (its row holds the answer), the graph has not resumed with it. */
   "decide.recorded": "after a decision is recorded and before the graph is resumed with it",
   /** Agent node: the step before it is checkpointed; the model has not been called (detail: none). */
   "agent.model": "in an agent step, before the model call",

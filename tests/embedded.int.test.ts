@@ -32,14 +32,16 @@ afterAll(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test("npm start without a terminal: embedded Postgres comes up, the demo stops at the review, the server stops on exit", async () => {
-  const r = await runCli(["demo"], env);
+const SAMPLE = JSON.stringify({ hire: { name: "Ada Lovelace", email: "ada.embedded@acme.test", department: "Engineering", manager: "grace@acme.test", privileges: ["github:write"] } });
+
+test("without DATABASE_URL: embedded Postgres comes up, the thread stops at the review, the server stops on exit", async () => {
+  const r = await runCli(["run", "onboarding", "--input", SAMPLE], env);
   expect(r.stderr).toBe("");
   expect(r.code).toBe(0);
   expect(r.stdout).toContain("database: embedded Postgres in");
-  expect(r.stdout).toContain("model:    waypoint-offline-planner");
+  expect(r.stdout).toContain("model: waypoint-offline-planner");
   expect(r.stdout).toContain("Review requested");
-  expect(r.stdout).toMatch(/npm run waypoint -- decide [0-9a-f-]{36} approve/);
+  expect(r.stdout).toMatch(/waypoint decide [0-9a-f-]{36} approve/);
   expect(fs.existsSync(path.join(dir, "pgdata", "PG_VERSION"))).toBe(true);
   expect(await portOpen(Number(env.WAYPOINT_PG_PORT))).toBe(false);
 
@@ -52,7 +54,7 @@ test("npm start without a terminal: embedded Postgres comes up, the demo stops a
 });
 
 test("a SIGKILLed process leaves the server running; the next command adopts it and stops it", async () => {
-  const child = startCli(["--pace", "2000", "demo"], env);
+  const child = startCli(["--pace", "2000", "run", "onboarding", "--input", SAMPLE.replace("ada.embedded", "ada.killed")], env);
   await child.waitFor("agent: proposes create_account");
   child.child.kill("SIGKILL");
   await child.done;
@@ -62,7 +64,7 @@ test("a SIGKILLed process leaves the server running; the next command adopts it 
 
   const listed = await runCli(["threads"], env);
   expect(listed.code).toBe(0);
-  expect(listed.stdout).toMatch(/onboarding\s+error\s+.*waypoint resume/);
+  expect(listed.stdout).toMatch(/onboarding\s+error\s+.*died.*waypoint resume/);
   expect(await portOpen(Number(env.WAYPOINT_PG_PORT))).toBe(false);
   expect(fs.existsSync(path.join(dir, "pgdata", "postmaster.pid"))).toBe(false);
 });

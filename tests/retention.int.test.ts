@@ -12,7 +12,7 @@ import { z } from "zod";
 import { registerPersistenceCommands } from "../src/cli/persistence.js";
 import { checkpointsToKeep } from "../src/persistence/retention.js";
 import { copyThread, openPersistence, pruneAll, pruneThread, readTranscript, type Persistence } from "../src/persistence/index.js";
-import { insertThreadRow } from "../src/runs/threads.js";
+import { withTransaction } from "../src/db/index.js";
 import { freshDatabase, type TestDatabase } from "./support/db.js";
 
 let db: TestDatabase;
@@ -158,8 +158,8 @@ describe("pruning many threads", () => {
        VALUES ('done-0', '', 'call-1', 'noop', 'compute', '{}', 'k', 'succeeded')`,
     );
     pinnedStart = (await rootCheckpoints("done-1"))[3]!;
-    await insertThreadRow(pool, { threadId: "done-1", agent: "test", version: "1", input: null });
-    await pool.query("INSERT INTO waypoint.runs (run_id, thread_id, agent, graph_version, kind, status, start_checkpoint) VALUES ($1, 'done-1', 'test', '1', 'resume', 'pending', $2)", [
+    await pool.query("INSERT INTO waypoint.threads (thread_id, graph_id, graph_version, status) VALUES ('done-1', 'test', '1', 'idle')");
+    await pool.query("INSERT INTO waypoint.runs (run_id, thread_id, graph_id, graph_version, kind, status, start_checkpoint) VALUES ($1, 'done-1', 'test', '1', 'resume', 'pending', $2)", [
       randomUUID(),
       pinnedStart,
     ]);
@@ -239,7 +239,8 @@ describe("pruning many threads", () => {
   });
 
   test("without the rule a prune would lose state: keeping only the newest checkpoint breaks replay", async () => {
-    await copyThread(pool, "done-2", "naive", (await rootCheckpoints("done-2")).at(-1)!);
+    const at = (await rootCheckpoints("done-2")).at(-1)!;
+    await withTransaction(pool, (c) => copyThread(c, "done-2", "naive", at));
     const newest = (await rootCheckpoints("naive")).at(-1)!;
     await pool.query("DELETE FROM checkpoint_writes WHERE thread_id = 'naive' AND checkpoint_id <> $1", [newest]);
     await pool.query("DELETE FROM checkpoints WHERE thread_id = 'naive' AND checkpoint_id <> $1", [newest]);

@@ -41,8 +41,8 @@ beforeAll(async () => {
   lone = createWorld(single, { faults: null });
   appUser = (await pool.query<{ u: string }>("SELECT current_user AS u")).rows[0]?.u ?? "";
   // A thread and a run, so that a rewrite of waypoint.runs would show.
-  await pool.query("INSERT INTO waypoint.threads (thread_id, agent, graph_version, status) VALUES ('t-sandbox', 'ops', '1', 'done')");
-  await pool.query("INSERT INTO waypoint.runs (run_id, thread_id, agent, graph_version, kind, status) VALUES ($1, 't-sandbox', 'ops', '1', 'start', 'success')", [randomUUID()]);
+  await pool.query("INSERT INTO waypoint.threads (thread_id, graph_id, graph_version, status) VALUES ('t-sandbox', 'ops', '1', 'idle')");
+  await pool.query("INSERT INTO waypoint.runs (run_id, thread_id, graph_id, graph_version, kind, status) VALUES ($1, 't-sandbox', 'ops', '1', 'start', 'success')", [randomUUID()]);
 });
 afterAll(async () => {
   await single.end();

@@ -221,13 +221,13 @@ describe("the doctor", () => {
     // (a) A run marked running by a worker that holds no lock (it died between a step and the status update).
     const a = await wp.createThread("travel", trip("doc-a"));
     const runA = (await wp.pool.query<RunRow>(
-      `INSERT INTO waypoint.runs (run_id, thread_id, agent, graph_version, kind, status, worker_id, worker_lock, attempts)
+      `INSERT INTO waypoint.runs (run_id, thread_id, graph_id, graph_version, kind, status, worker_id, worker_lock, attempts)
        VALUES (gen_random_uuid(), $1, 'travel', $2, 'start', 'running', 'ghost', 987654, 1) RETURNING *`,
       [a.threadId, AGENTS.travel!.version],
     )).rows[0]!;
     // (b) A run marked success while its thread still has work left.
     const b = await wp.createThread("travel", trip("doc-b"));
-    await wp.pool.query(`INSERT INTO waypoint.runs (run_id, thread_id, agent, graph_version, kind, status) VALUES (gen_random_uuid(), $1, 'travel', $2, 'start', 'success')`, [b.threadId, AGENTS.travel!.version]);
+    await wp.pool.query(`INSERT INTO waypoint.runs (run_id, thread_id, graph_id, graph_version, kind, status) VALUES (gen_random_uuid(), $1, 'travel', $2, 'start', 'success')`, [b.threadId, AGENTS.travel!.version]);
     // (c) A thread with no run at all, stopped mid-way (as a CLI process killed before its first step leaves it).
     const c = await wp.createThread("travel", trip("doc-c"));
 

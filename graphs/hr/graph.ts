@@ -1,7 +1,7 @@
 // HR agent (nested): recall preferences, delegate account + privileges to the provisioning sub-agent
 // (a subgraph whose review interrupt surfaces on this thread), then send the welcome email itself.
 import { END, START, StateGraph } from "@langchain/langgraph";
-import { createAgentNode, createDoubtNode, createReviewNode, createToolsNode, reviewEnds, routeAfterAgent, routeAfterTools, routeUnlessStopped } from "../../src/agents/index.js";
+import { AGENT_RECURSION_LIMIT, createAgentNode, createDoubtNode, createReviewNode, createToolsNode, reviewEnds, routeAfterAgent, routeAfterTools, routeUnlessStopped } from "../../src/agents/index.js";
 import { describeGraph } from "../../src/registry/index.js";
 import { recall, SAMPLE_INPUT } from "../onboarding/graph.js";
 import { OnboardingInput } from "../onboarding/state.js";
@@ -37,7 +37,7 @@ export const builder = new StateGraph(HrState)
   .addConditionalEdges("tools", routeAfterTools("doubt", "agent"), ["doubt", "agent"])
   .addEdge("doubt", "tools");
 
-export const graph = describeGraph(builder.compile({ name: "hr" }), {
+export const graph = describeGraph(builder.compile({ name: "hr" }).withConfig({ recursionLimit: AGENT_RECURSION_LIMIT }), {
   version: VERSION,
   description: "HR agent that delegates account + privileges to a provisioning sub-agent (a subgraph), then sends the welcome email.",
   sampleInput: SAMPLE_INPUT,

@@ -3,7 +3,7 @@
 // the compiled form LangGraph Studio loads (Studio brings its own checkpointer).
 import { HumanMessage } from "@langchain/core/messages";
 import { END, START, StateGraph, type LangGraphRunnableConfig } from "@langchain/langgraph";
-import { createAgentNode, createDoubtNode, createReviewNode, createToolsNode, reviewEnds, routeAfterAgent, routeAfterTools } from "../../src/agents/index.js";
+import { AGENT_RECURSION_LIMIT, createAgentNode, createDoubtNode, createReviewNode, createToolsNode, reviewEnds, routeAfterAgent, routeAfterTools } from "../../src/agents/index.js";
 import { recallPreferences, rememberPreference } from "../../src/memory/index.js";
 import { describeGraph } from "../../src/registry/index.js";
 import { systemPrompt, taskMessage } from "./prompts.js";
@@ -48,7 +48,7 @@ export const SAMPLE_INPUT = {
   },
 };
 
-export const graph = describeGraph(builder.compile({ name: "onboarding" }), {
+export const graph = describeGraph(builder.compile({ name: "onboarding" }).withConfig({ recursionLimit: AGENT_RECURSION_LIMIT }), {
   version: VERSION,
   description: "Creates a directory account, grants privileges (after human review) and sends a welcome email.",
   sampleInput: SAMPLE_INPUT,

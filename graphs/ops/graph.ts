@@ -3,7 +3,7 @@
 // the guardrails (spend limit, token budget, loops) in the review node before it runs.
 import { HumanMessage } from "@langchain/core/messages";
 import { END, START, StateGraph } from "@langchain/langgraph";
-import { createAgentNode, createDoubtNode, createReviewNode, createToolsNode, reviewEnds, routeAfterAgent, routeAfterTools } from "../../src/agents/index.js";
+import { AGENT_RECURSION_LIMIT, createAgentNode, createDoubtNode, createReviewNode, createToolsNode, reviewEnds, routeAfterAgent, routeAfterTools } from "../../src/agents/index.js";
 import { systemPrompt, taskMessage } from "./prompts.js";
 import { describeGraph } from "../../src/registry/index.js";
 import { OPS_SAMPLE_INPUT, OpsInput, OpsState, type OpsStateValue } from "./state.js";
@@ -28,7 +28,7 @@ export const builder = new StateGraph(OpsState)
   .addConditionalEdges("tools", routeAfterTools("doubt", "agent"), ["doubt", "agent"])
   .addEdge("doubt", "tools");
 
-export const graph = describeGraph(builder.compile({ name: "ops" }), {
+export const graph = describeGraph(builder.compile({ name: "ops" }).withConfig({ recursionLimit: AGENT_RECURSION_LIMIT }), {
   version: VERSION,
   description: "Answers questions about the demo world's vendors and invoices; proposes SQL changes, payments and emails, each through the oversight policy (some run, some need a review or a permission, some are refused).",
   sampleInput: OPS_SAMPLE_INPUT,

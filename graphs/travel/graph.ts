@@ -5,7 +5,7 @@
 import { AIMessage, HumanMessage, RemoveMessage, ToolMessage, type BaseMessage } from "@langchain/core/messages";
 import type { ToolCall } from "@langchain/core/messages/tool";
 import { END, interrupt, START, StateGraph, type LangGraphRunnableConfig } from "@langchain/langgraph";
-import { createAgentNode, createDoubtNode, createReviewNode, createToolsNode, resolveContext, reviewEnds, routeAfterAgent } from "../../src/agents/index.js";
+import { AGENT_RECURSION_LIMIT, createAgentNode, createDoubtNode, createReviewNode, createToolsNode, resolveContext, reviewEnds, routeAfterAgent } from "../../src/agents/index.js";
 import { progressOf, validateResponse, type ChoiceOption, type HITLRequest } from "../../src/approvals/index.js";
 import { lastAIMessage, reopenFailedCall, unansweredToolCalls } from "../../src/tools/index.js";
 import { summaryOf, systemPrompt, taskMessage } from "./prompts.js";
@@ -149,7 +149,7 @@ export const builder = new StateGraph(TravelState)
   .addConditionalEdges("recover", afterRecover, ["tools", "finish", "recover", "agent"])
   .addEdge("finish", END);
 
-export const graph = describeGraph(builder.compile({ name: "travel" }), {
+export const graph = describeGraph(builder.compile({ name: "travel" }).withConfig({ recursionLimit: AGENT_RECURSION_LIMIT }), {
   version: VERSION,
   description: "Books a flight, a hotel and a car. A failing hotel stops with the partial picture and the ways forward; a car rental in doubt asks a human.",
   sampleInput: { trip: { tripId: "trip-lis-001", traveller: "Ada Lovelace", origin: "London", destination: "Lisbon", departOn: "2026-12-01", nights: 3, carDays: 2 } },

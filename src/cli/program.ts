@@ -2,7 +2,7 @@
 // graphs a langgraph.json lists (./langgraph.json, or --config <path>).
 import fs from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { ConfigError } from "../config.js";
+import { config, ConfigError } from "../config.js";
 import { isWaypointError, WaypointError } from "../errors.js";
 import { ALL_DECISION_TYPES, type DecisionType } from "../approvals/index.js";
 import { describeModel } from "../models/index.js";
@@ -91,7 +91,11 @@ async function withWaypoint<T>(opts: GlobalOpts, fn: (wp: Waypoint) => Promise<T
 
 async function runAndPrint(opts: GlobalOpts, action: (wp: Waypoint, onProgress: (e: ProgressEvent) => void) => Promise<ThreadView>): Promise<void> {
   await withWaypoint(opts, async (wp) => {
-    if (!opts.json) console.log(dim(`model: ${describeModel()}`));
+    if (!opts.json) {
+      const cfg = config();
+      console.log(dim(`model: ${describeModel()}`));
+      console.log(dim(`database: ${cfg.databaseUrl ? "DATABASE_URL" : `embedded Postgres in ${cfg.dataDir} (set DATABASE_URL to use your own)`}`));
+    }
     const printer = progressPrinter(opts.json);
     try {
       printOutcome(await action(wp, printer.onProgress), opts.json);

@@ -152,7 +152,7 @@ export async function pruneThread(pool: pg.Pool, threadId: string, opts: PruneOp
       [threadId],
     );
     const { rows: runs } = await client.query<{ id: string }>(
-      `SELECT unnest(ARRAY[start_checkpoint, from_checkpoint]) AS id FROM waypoint.runs WHERE thread_id = $1 AND status IN ('pending', 'running')`,
+      `SELECT unnest(ARRAY[start_checkpoint, kwargs->>'checkpoint_id']) AS id FROM waypoint.runs WHERE thread_id = $1 AND status IN ('pending', 'running')`,
       [threadId],
     );
 

@@ -325,6 +325,18 @@ export async function markStart(pool: pg.Pool, run: Pick<RunRow, "run_id" | "thr
   return rows[0]?.start_checkpoint ?? null;
 }
 
+/** Of these running runs, the ones whose carrier still holds its liveness lock. */
+export async function liveRuns(pool: pg.Pool, runIds: string[]): Promise<Set<string>> {
+  if (runIds.length === 0) return new Set();
+  const { rows } = await pool.query<{ run_id: string }>(
+    `SELECT r.run_id FROM waypoint.runs r WHERE r.run_id = ANY($2::uuid[]) AND EXISTS (
+       SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1 AND l.objid = r.worker_lock AND l.objsubid = 2
+          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))`,
+    [LOCK_CLASS, runIds],
+  );
+  return new Set(rows.map((r) => r.run_id));
+}
+
 /**
  * Take back running runs whose carrier is gone (its liveness lock is not held any more: the process
  * died, or lost its connection). Each goes back to the queue, or to `dead` after `maxCrashes` (then its

@@ -16,7 +16,7 @@ import { ledgerRows } from "../tools/index.js";
 import { registerSystemAssistants } from "./assistants.js";
 import { Carrier } from "./carrier.js";
 import { Executor, graphFor, summariseUpdate, threadOutcome, type ProgressEvent } from "./execute.js";
-import { activeRuns, claimRun, getRun, submitRun, type RunRow } from "./queue.js";
+import { activeRuns, claimRun, getRun, liveRuns, reapOrphans, submitRun, type RunRow } from "./queue.js";
 import { outcomeOrThrow, prepareSubmission, submit, type Submission } from "./submit.js";
 import { findThreadRow, getThreadRow, listThreadRows, viewOf, type ThreadRow, type ThreadView } from "./threads.js";
 import { NodeTraceHandler } from "./trace.js";
@@ -144,7 +144,11 @@ export class Waypoint {
     }
     const { run, claimed } = outcomeOrThrow(await submitRun(this.pool, prepared), prepared.threadId);
     if (run.kind === "decide") await haltPoint("decide.recorded");
-    let mine: RunRow | undefined = claimed ? run : undefined;
+    return this.carryOrFollow(carrier, run, claimed ? run : undefined, opts);
+  }
+
+  private async carryOrFollow(carrier: Carrier, run: RunRow, claimed: RunRow | undefined, opts: { onProgress?: (e: ProgressEvent) => void }): Promise<ThreadView> {
+    let mine = claimed;
     for (;;) {
       if (mine) {
         const result = await carrier.carry(mine, { onProgress: opts.onProgress, maxAttempts: config().worker.maxAttempts });
@@ -183,6 +187,12 @@ export class Waypoint {
     );
   }
 
+  /** Carry a run that is already queued (claim it when it is its turn), or follow it when another process has it. */
+  private async carryExisting(runId: string, opts: { onProgress?: (e: ProgressEvent) => void }): Promise<ThreadView> {
+    const carrier = await this.carrier();
+    return this.carryOrFollow(carrier, await getRun(this.pool, runId), undefined, opts);
+  }
+
   /** Continue a thread that stopped (crash, error, fork) from its last checkpoint, in this process. */
   async resume(threadId: string, opts: { onProgress?: (e: ProgressEvent) => void; value?: unknown } = {}): Promise<ThreadView> {
     const view = await this.view(threadId);
@@ -199,7 +209,12 @@ export class Waypoint {
       );
     }
     if (view.status === "done") throw new WaypointError("thread_finished", `Thread ${threadId} has finished; there is nothing to resume.`, { details: { status: view.status } });
-    if (view.status === "running" || view.status === "queued") throw new WaypointError("thread_busy", `Thread ${threadId} is ${view.status} (${view.detail}).`);
+    if (view.status === "running") throw new WaypointError("thread_busy", `Thread ${threadId} is running (${view.detail}).`);
+    // A run of the thread is already recorded (queued, or its carrier died): carry that one here.
+    if (view.activeRun) {
+      if (view.activeRun.status === "running") await reapOrphans(this.pool, config().worker.maxCrashes);
+      return this.carryExisting(view.activeRun.run_id, opts);
+    }
     return this.run({ threadId }, opts);
   }
 
@@ -226,7 +241,9 @@ export class Waypoint {
       activeRuns(this.pool, row.thread_id),
       ledgerRows(this.pool, row.thread_id, { open: true }),
     ]);
-    return viewOf(row, snap, active.find((r) => r.status === "running") ?? active[0], open);
+    const current = active.find((r) => r.status === "running") ?? active[0];
+    const alive = current?.status === "running" ? (await liveRuns(this.pool, [current.run_id])).has(current.run_id) : true;
+    return viewOf(row, snap, current, open, alive);
   }
 
   async view(threadId: string): Promise<ThreadView> {

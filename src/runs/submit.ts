@@ -112,9 +112,12 @@ export async function prepareSubmission(wp: Waypoint, s: Submission): Promise<Ne
   const threadId = s.threadId ?? randomUUID();
   const thread = s.threadId !== undefined ? await findThreadRow(wp.pool, s.threadId) : undefined;
   if (thread && s.ownerFilter && !Object.entries(s.ownerFilter).every(([k, v]) => JSON.stringify(thread.metadata?.[k]) === JSON.stringify(v))) {
-    throw new WaypointError("unknown_thread", `Thread with ID ${threadId} not found`, { details: { threadId } });
+    throw new WaypointError("unknown_thread", `No thread with id "${threadId}". List threads with \`waypoint threads\`.`, { details: { threadId } });
   }
-  if (!thread && s.threadId !== undefined && s.ifNotExists === "reject") throw new WaypointError("unknown_thread", `Thread with ID ${threadId} not found`, { details: { threadId } });
+  // A command answers or steers a thread that exists; only input may start one.
+  if (!thread && s.threadId !== undefined && (s.ifNotExists === "reject" || s.command !== undefined)) {
+    throw new WaypointError("unknown_thread", `No thread with id "${threadId}". List threads with \`waypoint threads\`.`, { details: { threadId } });
+  }
 
   const known = new Set(wp.registry.ids);
   const assistant = s.assistant !== undefined ? await getAssistant(wp.pool, s.assistant, known) : thread?.graph_id ? await findAssistant(wp.pool, thread.graph_id, known) : undefined;

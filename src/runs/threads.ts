@@ -179,13 +179,18 @@ export function isFinished(snapshot: StateSnapshot): boolean {
 }
 
 /** Combine the row, the checkpoint and the active run into what a person needs to know. */
-export function viewOf(row: ThreadRow, snapshot: StateSnapshot | undefined, active: RunRow | undefined, open: LedgerRow[] = []): ThreadView {
+export function viewOf(row: ThreadRow, snapshot: StateSnapshot | undefined, active: RunRow | undefined, open: LedgerRow[] = [], activeAlive = true): ThreadView {
   const pending = snapshot ? pendingInterrupts(snapshot) : [];
   const next = snapshot ? [...snapshot.next] : [];
   const hasCheckpoint = Boolean(snapshot?.config.configurable?.checkpoint_id);
   let status: ThreadViewStatus;
   let detail = row.status_detail;
-  if (active?.status === "running") {
+  if (active?.status === "running" && !activeAlive) {
+    // Its carrier died (SIGKILL, a lost machine): a worker's reaper queues it again within a second.
+    status = "error";
+    const calls = open.filter((r) => r.status === "started");
+    detail = `the process carrying run ${active.run_id} (${active.worker_id ?? "?"}) died${calls.length ? ` in the middle of ${calls.map((r) => `${r.tool} (${r.tool_call_id})`).join(", ")}` : ""}; a worker takes it over, or \`waypoint resume ${row.thread_id}\` continues it here from the last checkpoint`;
+  } else if (active?.status === "running") {
     status = "running";
     detail = `run ${active.run_id} carried by ${active.worker_id ?? "?"}`;
   } else if (active) {

@@ -533,6 +533,7 @@ class Runs implements RunsRepo {
     try {
       prepared = await prepareSubmission(this.wp, s);
     } catch (e) {
+      if (isWaypointError(e, "unknown_thread")) throw notFound(`Thread with ID ${options.threadId} not found`);
       return asHttp(e);
     }
     prepared.runId = runId;
