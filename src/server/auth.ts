@@ -33,8 +33,8 @@ export function lookupToken(token: string): { owner: string; admin: boolean } | 
   return found && token.length > 0 ? { owner: found.owner, admin: found.admin } : undefined;
 }
 
-/** Pages that hold no data and must load in a browser before it has a token to send. */
-const PUBLIC_PAGES = new Set(["/inbox", "/favicon.ico"]);
+/** What holds no data: the health check, and pages that must load in a browser before it has a token to send. */
+const PUBLIC_PAGES = new Set(["/ok", "/inbox", "/favicon.ico"]);
 
 function tokenOf(request: Request): string {
   const header = request.headers.get("authorization") ?? "";

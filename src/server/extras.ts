@@ -9,16 +9,15 @@ import { streamSSE } from "hono/streaming";
 import { z } from "zod";
 import { AUDIT_ACTIONS, commentAudit, flagAudit, listAudit } from "../approvals/index.js";
 import { config } from "../config.js";
-import { isWaypointError, type WaypointErrorCode } from "../errors.js";
+import { isWaypointError, WaypointError, type WaypointErrorCode } from "../errors.js";
 import { log } from "../log.js";
-import { describeZodError } from "../tools/index.js";
 import { findRun, isUuid, type RunRow } from "../runs/queue.js";
 import { filterJson, IdempotentReplay, toRun, type WaypointOps } from "./ops.js";
 import { INBOX_HTML } from "./inbox-page.js";
+import { body, type Env } from "./http.js";
 import { registerStoreRoutes } from "./store.js";
 import { assistantIdFor } from "../runs/index.js";
 
-export type Env = { Variables: { LANGGRAPH_OPS: WaypointOps; auth?: { user: { identity: string; permissions?: string[] }; scopes: string[] } | undefined } };
 
 /** Deeper JSON than this is refused before anything parses it into objects. */
 export const MAX_JSON_DEPTH = 64;
@@ -78,21 +77,6 @@ export function ownerOf(c: Context<Env>): string | null {
 }
 
 const RUN_CREATE = /^\/(?:threads\/([^/]+)\/)?runs(?:\/(wait|stream))?$/;
-
-async function body<T extends z.ZodType>(c: Context<Env>, schema: T): Promise<z.infer<T>> {
-  let raw: unknown = {};
-  const text = await c.req.text();
-  if (text.trim()) {
-    try {
-      raw = JSON.parse(text);
-    } catch (e) {
-      throw new HTTPException(422, { message: `The request body is not JSON: ${(e as Error).message}` });
-    }
-  }
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) throw new HTTPException(422, { message: `Invalid request body: ${describeZodError(parsed.error)}` });
-  return parsed.data;
-}
 
 export function createExtras(): Hono<Env> {
   const app = new Hono<Env>();
@@ -208,13 +192,13 @@ export function createExtras(): Hono<Env> {
     .strict();
   const entryId = (raw: string) => {
     const id = Number(raw);
-    if (!/^\d{1,15}$/.test(raw) || !Number.isSafeInteger(id) || id <= 0) throw new HTTPException(422, { message: `"${raw.slice(0, 40)}" is not an audit entry id (a positive number).` });
+    if (!/^\d{1,15}$/.test(raw) || !Number.isSafeInteger(id) || id <= 0) throw new WaypointError("invalid_input", `"${raw.slice(0, 40)}" is not an audit entry id (a positive number).`);
     return id;
   };
   async function visibleEntry(c: Context<Env>, id: number) {
     const filter = await threadFilter(c);
     const [entry] = await listAudit(c.var.LANGGRAPH_OPS.wp.pool, { id, limit: 1, ...(filter ? { visibleTo: filter } : {}) });
-    if (!entry) throw new HTTPException(404, { message: `No audit entry ${id}.` });
+    if (!entry) throw new WaypointError("unknown_audit_entry", `No audit entry ${id}.`);
     return entry;
   }
   app.post("/audit/search", async (c) => {
@@ -250,11 +234,10 @@ export function createExtras(): Hono<Env> {
   // Run and thread ids of Waypoint's extra routes are checked like the reference checks its own.
   app.get("/waypoint/runs/:run_id", async (c) => {
     const id = c.req.param("run_id");
-    if (!isUuid(id)) throw new HTTPException(422, { message: "run_id must be a UUID" });
+    if (!isUuid(id)) throw new WaypointError("invalid_input", "run_id must be a UUID");
     const run = await findRun(c.var.LANGGRAPH_OPS.wp.pool, id);
-    if (!run) throw new HTTPException(404, { message: "Run not found" });
-    const visible = await c.var.LANGGRAPH_OPS.runs.get(id, undefined, c.var.auth as never);
-    if (!visible) throw new HTTPException(404, { message: "Run not found" });
+    const visible = run ? await c.var.LANGGRAPH_OPS.runs.get(id, undefined, c.var.auth as never) : null;
+    if (!run || !visible) throw new WaypointError("unknown_run", `No run with id "${id}".`);
     return c.json({ ...toRun(run), waypoint: { status: run.status, detail: run.detail, attempts: run.attempts, crashes: run.crashes, worker_id: run.worker_id } });
   });
 

@@ -3,11 +3,10 @@
 // exact namespace matching live in the store (src/memory/store.ts), not here.
 import type { Item } from "@langchain/langgraph";
 import type { Context, Hono } from "hono";
-import { HTTPException } from "hono/http-exception";
+import { WaypointError } from "../errors.js";
 import { z } from "zod";
 import type { WaypointStore } from "../memory/index.js";
-import { describeZodError } from "../tools/index.js";
-import type { Env } from "./extras.js";
+import { body, type Env } from "./http.js";
 
 // The API writes namespaces as "a.b.c" in query strings, so its labels cannot hold periods (the store could).
 const Label = z.string().min(1).max(200).refine((l) => !l.includes("."), "namespace labels cannot contain periods");
@@ -19,20 +18,7 @@ function spaceOf(c: Context<Env>): WaypointStore {
   return store.within(["api", c.var.auth?.user.identity ?? "anonymous"]);
 }
 
-async function body<T extends z.ZodType>(c: Context<Env>, schema: T): Promise<z.infer<T>> {
-  let raw: unknown = {};
-  const text = await c.req.text();
-  if (text.trim()) {
-    try {
-      raw = JSON.parse(text);
-    } catch (e) {
-      throw new HTTPException(422, { message: `The request body is not JSON: ${(e as Error).message}` });
-    }
-  }
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) throw new HTTPException(422, { message: `Invalid request body: ${describeZodError(parsed.error)}` });
-  return parsed.data;
-}
+
 
 function itemJson(item: Item) {
   return { namespace: item.namespace, key: item.key, value: item.value, created_at: item.createdAt, updated_at: item.updatedAt };
@@ -48,9 +34,9 @@ export function registerStoreRoutes(app: Hono<Env>): void {
   app.get("/store/items", async (c) => {
     const ns = (c.req.query("namespace") ?? "").split(".").filter(Boolean);
     const key = c.req.query("key");
-    if (ns.length === 0 || !key) throw new HTTPException(422, { message: "GET /store/items needs ?namespace=a.b&key=k." });
+    if (ns.length === 0 || !key) throw new WaypointError("invalid_input", "GET /store/items needs ?namespace=a.b&key=k.");
     const checked = Namespace.safeParse(ns);
-    if (!checked.success || key.length > 1000) throw new HTTPException(422, { message: "Invalid namespace or key." });
+    if (!checked.success || key.length > 1000) throw new WaypointError("invalid_input", "Invalid namespace (labels of 1-200 characters without periods, at most 20) or key (at most 1000 characters).");
     const item = await spaceOf(c).get(ns, key);
     // The SDK reads a missing item as a null body.
     return c.json(item ? itemJson(item) : null);
