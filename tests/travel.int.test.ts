@@ -1,6 +1,7 @@
 // The travel agent against real Postgres: the happy path, a hotel that keeps failing (the partial
 // picture and each branch: retry, another hotel, cancel the flight, stop), a car rental in doubt (each
 // answer), and SIGKILLs in the middle of a tool call, read back through `waypoint show`.
+import { randomUUID } from "node:crypto";
 import { ToolMessage } from "@langchain/core/messages";
 import pg from "pg";
 import { offlinePlannerModel } from "../src/models/index.js";
@@ -174,8 +175,10 @@ describe("SIGKILL in the middle of a tool call", () => {
   });
 
   /** Run a trip in a child and SIGKILL it while `tool` hangs in the fault injector (its system's timeout fault). */
-  async function killDuring(threadId: string, tool: string, faults: string, destination: string) {
-    const child = startCli(["run", "travel", "--thread", threadId, "--input", JSON.stringify({ trip: trip(threadId, destination) })], childEnv({ DATABASE_URL: url, WAYPOINT_FAULTS: faults }));
+  async function killDuring(tripId: string, tool: string, faults: string, destination: string): Promise<string> {
+    // The API names threads by UUID; the trip keeps its readable id.
+    const threadId = randomUUID();
+    const child = startCli(["run", "travel", "--thread", threadId, "--input", JSON.stringify({ trip: trip(tripId, destination) })], childEnv({ DATABASE_URL: url, WAYPOINT_FAULTS: faults }));
     for (let i = 0; ; i++) {
       const { rowCount } = await pool.query(
         `SELECT 1 FROM waypoint.tool_calls c JOIN world.faults f ON f.idempotency_key IS NOT DISTINCT FROM (CASE WHEN c.dedupes THEN c.idempotency_key END) AND f.kind = 'timeout'
@@ -188,30 +191,31 @@ describe("SIGKILL in the middle of a tool call", () => {
     }
     child.child.kill("SIGKILL");
     expect((await child.done).signal).toBe("SIGKILL");
+    return threadId;
   }
 
   test("killed mid-rental: `waypoint show` names the call in doubt; resuming asks, run_again rents once", async () => {
     // The car system hangs (longer than the kill takes), so the process dies with the call in flight.
-    await killDuring("kill-car", "rent_car", "cars:timeout:1:1,hang_ms=60000", "Oslo");
-    const shown = await runCli(["show", "kill-car"], childEnv({ DATABASE_URL: url }));
-    expect(shown.stdout).toMatch(/stopped in the middle of rent_car/);
+    const id = await killDuring("kill-car", "rent_car", "cars:timeout:1:1,hang_ms=60000", "Oslo");
+    const shown = await runCli(["show", id], childEnv({ DATABASE_URL: url }));
+    expect(shown.stdout).toMatch(/died in the middle of rent_car/);
     expect(shown.stdout).toMatch(/Tool calls without a settled outcome:\n\s+\? rent_car \(call_3_[0-9a-f]{8}_rent_car/);
     expect(shown.stdout).toMatch(/in doubt: the process stopped during attempt 1 and its system cannot dedupe; resuming asks a human whether it happened/);
-    const resumed = await runCli(["resume", "kill-car"], childEnv({ DATABASE_URL: url }));
+    const resumed = await runCli(["resume", id], childEnv({ DATABASE_URL: url }));
     expect(resumed.stdout).toMatch(/Did this happen\? A tool call is in doubt[\s\S]*the process stopped during attempt 1/);
-    const decided = await runCli(["decide", "kill-car", "run_again"], childEnv({ DATABASE_URL: url }));
-    expect(decided.stdout).toContain("Thread kill-car is done.");
+    const decided = await runCli(["decide", id, "run_again"], childEnv({ DATABASE_URL: url }));
+    expect(decided.stdout).toContain(`Thread ${id} is done.`);
     expect(await counts("kill-car")).toEqual({ flights: 1, cancelled: 0, hotels: 1, cars: 1 });
   });
 
   test("killed mid-hotel-booking: the system dedupes, so resuming re-runs it with the same key, once", async () => {
-    await killDuring("kill-hotel", "book_hotel", "hotels:reply_lost:1:1,hotels:timeout:1:1,hang_ms=60000", "Berlin");
+    const id = await killDuring("kill-hotel", "book_hotel", "hotels:reply_lost:1:1,hotels:timeout:1:1,hang_ms=60000", "Berlin");
     // The first attempt's effect happened (its reply was lost); the second hung and the process died.
     expect(await counts("kill-hotel")).toMatchObject({ hotels: 1 });
-    const shown = await runCli(["show", "kill-hotel"], childEnv({ DATABASE_URL: url }));
+    const shown = await runCli(["show", id], childEnv({ DATABASE_URL: url }));
     expect(shown.stdout).toMatch(/book_hotel[\s\S]*resuming runs it again with the same idempotency key, which its system dedupes/);
-    const resumed = await runCli(["resume", "kill-hotel"], childEnv({ DATABASE_URL: url }));
-    expect(resumed.stdout).toContain("Thread kill-hotel is done.");
+    const resumed = await runCli(["resume", id], childEnv({ DATABASE_URL: url }));
+    expect(resumed.stdout).toContain(`Thread ${id} is done.`);
     expect(await counts("kill-hotel")).toEqual({ flights: 1, cancelled: 0, hotels: 1, cars: 1 });
   });
 });

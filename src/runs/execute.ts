@@ -129,7 +129,7 @@ export class Executor {
     const kwargs = run.kwargs ?? {};
     const [startCheckpoint, facts] = await Promise.all([markStart(pool, run), runStartFacts(pool, this.registry, run.thread_id)]);
     // A later attempt applies the run's input or command only if the first attempt never got to it.
-    const fresh = run.attempts <= 1 || facts.head === startCheckpoint;
+    const fresh = run.attempts <= 1 || (facts.head ?? "") === startCheckpoint;
     const input = !fresh ? null : kwargs.command ? toCommand(kwargs.command) : (kwargs.input ?? null);
     const checkpoint = fresh ? (kwargs.checkpoint_id ?? (kwargs.checkpoint?.checkpoint_id as string | undefined)) : undefined;
     const configurable: Record<string, unknown> = {

@@ -45,8 +45,10 @@ const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&
 async function api(path, opts = {}) {
   const res = await fetch(path, { ...opts, headers: { "content-type": "application/json", ...(token ? { authorization: "Bearer " + token } : {}) } });
   const text = await res.text();
-  const data = text ? JSON.parse(text) : null;
-  if (!res.ok) throw new Error((data && data.message) || res.status + " " + res.statusText);
+  // The API's own errors are plain text ("HTTP 422: ..."); Waypoint's routes answer JSON.
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = null; }
+  if (!res.ok) throw new Error((data && data.message) || text || res.status + " " + res.statusText);
   return data;
 }
 function field(name, schema, value) {
