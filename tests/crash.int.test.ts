@@ -210,7 +210,8 @@ test("killed right after an approval (before and after the graph took it), then 
   const threadId = await threadIdFor(email);
   // The grant's review interrupted: its step is the one after the last committed checkpoint.
   const beforeReview = await committedStep(threadId);
-  const decisions = async () => Number((await wp.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM waypoint.decisions WHERE thread_id = $1", [threadId])).rows[0]?.n);
+  // A decision is recorded as the run that carries it (its kwargs hold the answer).
+  const decisions = async () => Number((await wp.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM waypoint.runs WHERE thread_id = $1 AND kind = 'decide'", [threadId])).rows[0]?.n);
 
   // 1. The decision is recorded; the process dies before the graph resumes with it.
   await killAt("decide.recorded", ["decide", threadId, "approve"], env);

@@ -136,7 +136,7 @@ test("a run that kills its worker every time ends dead after N attempts, with th
   expect(deaths).toBe(3);
   const dead = await getRun(wp.pool, run.run_id);
   expect(dead.crashes).toBe(3);
-  expect(dead.detail).toMatch(/dead: its worker died 3 times while running it \(3 allowed\); waypoint runs retry brings it back/);
+  expect(dead.detail).toMatch(/dead: the process carrying it died 3 times \(3 allowed\); waypoint runs retry brings it back/);
   expect(await tripRows(wp.pool, "w-dead")).toMatchObject({ flights: 1 });
 });
 
@@ -149,7 +149,7 @@ test("Postgres restarts mid-run: the worker reconnects and the run ends", async 
   try {
     expect((await runCli(["threads"], childEnv({ DATABASE_URL: server.url }))).code).toBe(0);
     const local = await Waypoint.open({ url: server.url, poolMax: 2 });
-    const { run } = await submit(local, { agent: "travel", input: trip("w-restart") });
+    const { run } = await submit(local, { assistant: "travel", input: trip("w-restart") });
     await local.close();
     const w = startWorker({}, "400", server.url);
     const pool = new pg.Pool({ connectionString: server.url, max: 1 });

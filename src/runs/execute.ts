@@ -128,8 +128,9 @@ export class Executor {
     const pool = this.persistence.db.pool;
     const kwargs = run.kwargs ?? {};
     const [startCheckpoint, facts] = await Promise.all([markStart(pool, run), runStartFacts(pool, this.registry, run.thread_id)]);
-    // A later attempt applies the run's input or command only if the first attempt never got to it.
-    const fresh = run.attempts <= 1 || (facts.head ?? "") === startCheckpoint;
+    // A later attempt applies the run's input or command only if an earlier one never got to it: the
+    // thread has not moved since the run's start was marked (on its first attempt).
+    const fresh = (facts.head ?? "") === startCheckpoint;
     const input = !fresh ? null : kwargs.command ? toCommand(kwargs.command) : (kwargs.input ?? null);
     const checkpoint = fresh ? (kwargs.checkpoint_id ?? (kwargs.checkpoint?.checkpoint_id as string | undefined)) : undefined;
     const configurable: Record<string, unknown> = {

@@ -16,7 +16,7 @@ import { ledgerRows } from "../tools/index.js";
 import { registerSystemAssistants } from "./assistants.js";
 import { Carrier } from "./carrier.js";
 import { Executor, graphFor, summariseUpdate, threadOutcome, type ProgressEvent } from "./execute.js";
-import { activeRuns, claimRun, getRun, liveRuns, reapOrphans, submitRun, type RunRow } from "./queue.js";
+import { activeRuns, claimRun, getRun, liveRuns, reapOrphans, retryRun, submitRun, type RunRow } from "./queue.js";
 import { outcomeOrThrow, prepareSubmission, submit, type Submission } from "./submit.js";
 import { findThreadRow, getThreadRow, listThreadRows, viewOf, type ThreadRow, type ThreadView } from "./threads.js";
 import { NodeTraceHandler } from "./trace.js";
@@ -212,8 +212,13 @@ export class Waypoint {
     if (view.status === "running") throw new WaypointError("thread_busy", `Thread ${threadId} is running (${view.detail}).`);
     // A run of the thread is already recorded (queued, or its carrier died): carry that one here.
     if (view.activeRun) {
-      if (view.activeRun.status === "running") await reapOrphans(this.pool, config().worker.maxCrashes);
-      return this.carryExisting(view.activeRun.run_id, opts);
+      const runId = view.activeRun.run_id;
+      if (view.activeRun.status === "running") {
+        await reapOrphans(this.pool, config().worker.maxCrashes);
+        // A person resuming is the retry a run that died too often waits for.
+        if ((await getRun(this.pool, runId)).status === "dead") await retryRun(this.pool, runId);
+      }
+      return this.carryExisting(runId, opts);
     }
     return this.run({ threadId }, opts);
   }

@@ -180,7 +180,10 @@ export function isFinished(snapshot: StateSnapshot): boolean {
 
 /** Combine the row, the checkpoint and the active run into what a person needs to know. */
 export function viewOf(row: ThreadRow, snapshot: StateSnapshot | undefined, active: RunRow | undefined, open: LedgerRow[] = [], activeAlive = true): ThreadView {
-  const pending = snapshot ? pendingInterrupts(snapshot) : [];
+  // An interrupt the active run answers (its command.resume, keyed by interrupt id) waits for nobody.
+  const resume = active?.kwargs?.command?.resume;
+  const answered = new Set(resume && typeof resume === "object" && !Array.isArray(resume) ? Object.keys(resume) : []);
+  const pending = snapshot ? pendingInterrupts(snapshot).filter((p) => !answered.has(p.interruptId)) : [];
   const next = snapshot ? [...snapshot.next] : [];
   const hasCheckpoint = Boolean(snapshot?.config.configurable?.checkpoint_id);
   let status: ThreadViewStatus;
