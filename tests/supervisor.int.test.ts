@@ -1,7 +1,7 @@
 // The run supervisor in one process against real Postgres: submissions (idempotency keys, bad input),
 // multitask strategies, cancellation, version pinning, review deadlines, and the doctor's repairs.
 // Crashes of whole worker processes are in workers.int.test.ts.
-import { AGENTS } from "../graphs/index.js";
+import { randomUUID } from "node:crypto";
 import { offlinePlannerModel } from "../src/models/index.js";
 import { diagnose } from "../src/runs/doctor.js";
 import { getRun, listRuns, requestStop, retryRun, type RunRow, type RunStatus } from "../src/runs/queue.js";
@@ -83,29 +83,31 @@ describe("submissions", () => {
   });
 
   test.each([
-    ["an unknown agent", { agent: "nobody", input: {} }, /No agent named "nobody"/],
-    ["input that fails the agent's schema", { agent: "travel", input: { trip: { tripId: "trip-x" } } }, /Invalid input for agent "travel": trip\.traveller/],
-    ["no agent and no thread", { input: {} }, /needs the agent's name/],
-    ["an unknown thread", { threadId: "no-such-thread" }, /No thread with id "no-such-thread"/],
-    ["a decision for a thread that waits for none", { threadId: "__done__", command: { resume: { decisions: [{ type: "approve" }] } } }, /has no decision pending/],
-    ["an unknown strategy", { agent: "travel", input: trip("bad-strategy"), strategy: "shove" }, /Unknown multitask strategy "shove"/],
+    ["an unknown graph", { assistant: "nobody", input: {} }, /No assistant found for "nobody"/],
+    ["input that fails the graph's schema", { assistant: "travel", input: { trip: { tripId: "trip-x" } } }, /Invalid input for travel: trip\.traveller/],
+    ["no graph and no thread", { input: {} }, /Say which assistant/],
+    ["an unknown thread", { threadId: "00000000-0000-4000-8000-000000000000" }, /No thread with id "00000000-0000-4000-8000-000000000000"/],
+    ["a decision for a thread that waits for none", { threadId: "__done__", command: { resume: { decisions: [{ type: "approve" }] } } }, /waits for no answer/],
+    ["an unknown strategy", { assistant: "travel", input: trip("bad-strategy"), strategy: "shove" }, /Unknown multitask strategy "shove"/],
   ])("%s is refused clearly and queues nothing", async (_label, s, message) => {
-    const before = (await wp.pool.query("SELECT count(*)::int AS n FROM waypoint.runs")).rows[0].n;
-    const threadsBefore = (await wp.pool.query("SELECT count(*)::int AS n FROM waypoint.threads")).rows[0].n;
     const sub = { ...(s as Record<string, unknown>) };
     if (sub.threadId === "__done__") {
       const done = await wp.start("travel", trip("done-thread"));
       sub.threadId = done.threadId;
     }
+    const before = (await wp.pool.query("SELECT count(*)::int AS n FROM waypoint.runs")).rows[0].n;
+    const threadsBefore = (await wp.pool.query("SELECT count(*)::int AS n FROM waypoint.threads")).rows[0].n;
     await expect(submit(wp, sub as never)).rejects.toMatchObject({ message: expect.stringMatching(message) });
     expect((await wp.pool.query("SELECT count(*)::int AS n FROM waypoint.runs")).rows[0].n).toBe(before);
-    if ((s as { threadId?: string }).threadId !== "__done__") expect((await wp.pool.query("SELECT count(*)::int AS n FROM waypoint.threads")).rows[0].n).toBe(threadsBefore);
+    expect((await wp.pool.query("SELECT count(*)::int AS n FROM waypoint.threads")).rows[0].n).toBe(threadsBefore);
   });
 
   test("a decision is a new run on the same thread, and wakes a worker", async () => {
     await worker();
     const { run } = await submit(wp, { assistant: "onboarding", input: { hire: { ...HIRE, email: "decide-run@acme.test" } } });
-    expect((await runEnds(run.run_id)).status).toBe("interrupted");
+    // As the API reports it: the run succeeded, its thread waits for the review.
+    expect((await runEnds(run.run_id)).status).toBe("success");
+    expect((await wp.view(run.thread_id)).status).toBe("interrupted");
     const decided = await submit(wp, { threadId: run.thread_id, command: { resume: { decisions: [{ type: "approve" }] } } });
     expect(decided.run.kind).toBe("decide");
     expect((await runEnds(decided.run.run_id)).status).toBe("success");
@@ -147,7 +149,8 @@ describe("multitask strategies on a busy thread", () => {
 
   test("rollback: the current run stops, is deleted with the checkpoints it made, then the new one runs", async () => {
     const first = await busyThread("mt-rollback");
-    const second = await submit(wp, { threadId: first.thread_id, strategy: "rollback" });
+    // The rolled-back run was the thread's first: its checkpoints go, so the new run brings the input again.
+    const second = await submit(wp, { threadId: first.thread_id, input: trip("mt-rollback"), strategy: "rollback" });
     await until("the first run to be gone", async () => (await wp.pool.query("SELECT 1 FROM waypoint.runs WHERE run_id = $1", [first.run_id])).rowCount === 0);
     expect((await runEnds(second.run.run_id)).status).toBe("success");
     // The side effects the rolled-back run made stay, and are not repeated (the ledger replays them).
@@ -165,7 +168,10 @@ describe("cancel and retry", () => {
     await requestStop(wp.pool, run.run_id, "cancel");
     const ended = await runEnds(run.run_id);
     expect(ended.status).toBe("cancelled");
-    expect((await wp.view(run.thread_id)).status).toBe("error");
+    // Work is left (the next step), and nothing will do it until someone asks.
+    const stopped = await wp.view(run.thread_id);
+    expect(stopped.status).toBe("error");
+    expect(stopped.next.length).toBeGreaterThan(0);
     const again = await submit(wp, { threadId: run.thread_id });
     expect((await runEnds(again.run.run_id)).status).toBe("success");
     expect(await tripRows("cancel-1")).toEqual({ flights: 1, hotels: 1, cars: 1 });
@@ -189,7 +195,7 @@ describe("version pinning", () => {
     await new Promise((r) => setTimeout(r, 600));
     expect((await getRun(wp.pool, run.run_id)).status).toBe("pending");
     const findings = await diagnose(wp, { repair: false });
-    expect(findings).toContainEqual(expect.objectContaining({ kind: "no_worker_for_version", runId: run.run_id, problem: expect.stringContaining(`travel@${AGENTS.travel!.version}`) }));
+    expect(findings).toContainEqual(expect.objectContaining({ kind: "no_worker_for_version", runId: run.run_id, problem: expect.stringContaining(`travel@${wp.registry.get("travel").version}`) }));
     await worker();
     expect((await runEnds(run.run_id)).status).toBe("success");
   });
@@ -199,7 +205,7 @@ describe("review deadlines (durable timers)", () => {
   test("reject: when the deadline passes, the review is rejected by a run", async () => {
     await worker();
     const { run } = await submit(wp, { assistant: "onboarding", input: { hire: { ...HIRE, email: "deadline@acme.test" } }, reviewDeadline: { afterMs: 300, action: "reject", message: "nobody answered in time" } });
-    expect((await runEnds(run.run_id)).status).toBe("interrupted");
+    expect((await runEnds(run.run_id)).status).toBe("success");
     await until("the thread to be done", async () => (await wp.view(run.thread_id)).status === "done", 20_000);
     expect((await wp.pool.query("SELECT count(*)::int AS n FROM world.grants WHERE email = 'deadline@acme.test'")).rows[0].n).toBe(0);
     const timers = await wp.pool.query("SELECT action, outcome FROM waypoint.timers WHERE thread_id = $1", [run.thread_id]);
@@ -217,40 +223,45 @@ describe("review deadlines (durable timers)", () => {
 });
 
 describe("the doctor", () => {
-  test("finds and repairs seeded inconsistencies; a worker then finishes every thread", async () => {
-    // (a) A run marked running by a worker that holds no lock (it died between a step and the status update).
-    const a = await wp.createThread("travel", trip("doc-a"));
+  test("finds and repairs what a crash can leave; reports what needs a person; a worker then finishes the orphaned run", async () => {
+    const version = wp.registry.get("travel").version;
+    const newThread = async (tripId: string, status: string) => {
+      const id: string = randomUUID();
+      await wp.pool.query("INSERT INTO waypoint.threads (thread_id, graph_id, graph_version, status, metadata, input) VALUES ($1, 'travel', $2, $3, '{\"graph_id\": \"travel\"}', $4)", [id, version, status, JSON.stringify(trip(tripId))]);
+      return id;
+    };
+    // (a) A run marked running by a carrier that holds no lock (it died between a step and the status update).
+    const a = await newThread("doc-a", "busy");
     const runA = (await wp.pool.query<RunRow>(
-      `INSERT INTO waypoint.runs (run_id, thread_id, graph_id, graph_version, kind, status, worker_id, worker_lock, attempts)
-       VALUES (gen_random_uuid(), $1, 'travel', $2, 'start', 'running', 'ghost', 987654, 1) RETURNING *`,
-      [a.threadId, AGENTS.travel!.version],
+      `INSERT INTO waypoint.runs (run_id, thread_id, graph_id, graph_version, kind, status, worker_id, worker_lock, attempts, kwargs)
+       VALUES (gen_random_uuid(), $1, 'travel', $2, 'start', 'running', 'ghost', 987654, 1, $3) RETURNING *`,
+      [a, version, JSON.stringify({ input: trip("doc-a"), stream_mode: ["values"] })],
     )).rows[0]!;
-    // (b) A run marked success while its thread still has work left.
-    const b = await wp.createThread("travel", trip("doc-b"));
-    await wp.pool.query(`INSERT INTO waypoint.runs (run_id, thread_id, graph_id, graph_version, kind, status) VALUES (gen_random_uuid(), $1, 'travel', $2, 'start', 'success')`, [b.threadId, AGENTS.travel!.version]);
-    // (c) A thread with no run at all, stopped mid-way (as a CLI process killed before its first step leaves it).
-    const c = await wp.createThread("travel", trip("doc-c"));
+    // (b) A thread marked busy that no run owns.
+    const b = await newThread("doc-b", "busy");
+    await wp.pool.query("UPDATE waypoint.threads SET updated_at = now() - interval '1 minute' WHERE thread_id = $1", [b]);
+    // (c) A thread that stopped with an error.
+    const c = await newThread("doc-c", "error");
 
-    const ours = new Set([a.threadId, b.threadId, c.threadId]);
+    const ours = new Set([a, b, c]);
     const seen = (await diagnose(wp, { repair: false })).filter((f) => ours.has(f.threadId));
     expect(seen.map((f) => [f.kind, f.threadId]).sort()).toEqual(
       [
-        ["orphaned_run", a.threadId],
-        ["stalled_thread", b.threadId],
-        ["stalled_thread", c.threadId],
+        ["orphaned_run", a],
+        ["stale_status", b],
+        ["needs_a_person", c],
       ].sort(),
     );
     expect(await getRun(wp.pool, runA.run_id)).toMatchObject({ status: "running" }); // looking changes nothing
 
     const repaired = (await diagnose(wp, { repair: true })).filter((f) => ours.has(f.threadId));
-    expect(repaired.map((f) => f.kind).sort()).toEqual(["orphaned_run", "stalled_thread", "stalled_thread"]);
-    expect((await diagnose(wp, { repair: false })).filter((f) => ours.has(f.threadId))).toEqual([]);
+    expect(repaired.map((f) => f.kind).sort()).toEqual(["needs_a_person", "orphaned_run", "stale_status"]);
+    expect((await wp.pool.query("SELECT status FROM waypoint.threads WHERE thread_id = $1", [b])).rows[0].status).toBe("idle");
+    // Only the error thread is left for a person.
+    expect((await diagnose(wp, { repair: false })).filter((f) => ours.has(f.threadId)).map((f) => f.kind)).toEqual(["needs_a_person"]);
     await worker();
-    for (const id of [a.threadId, b.threadId, c.threadId]) {
-      await until(`${id} done and its run ended`, async () => (await wp.view(id)).status === "done" && (await listRuns(wp.pool, { threadId: id })).every((r) => settled.includes(r.status)));
-    }
-    for (const t of ["doc-a", "doc-b", "doc-c"]) expect(await tripRows(t)).toEqual({ flights: 1, hotels: 1, cars: 1 });
-    const stillOpen = await listRuns(wp.pool, { status: "running" });
-    expect(stillOpen.filter((r) => [a.threadId, b.threadId, c.threadId].includes(r.thread_id))).toEqual([]);
+    expect((await runEnds(runA.run_id)).status).toBe("success");
+    expect(await tripRows("doc-a")).toEqual({ flights: 1, hotels: 1, cars: 1 });
+    expect((await wp.view(a)).status).toBe("done");
   });
 });

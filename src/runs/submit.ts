@@ -114,8 +114,8 @@ export async function prepareSubmission(wp: Waypoint, s: Submission): Promise<Ne
   if (thread && s.ownerFilter && !Object.entries(s.ownerFilter).every(([k, v]) => JSON.stringify(thread.metadata?.[k]) === JSON.stringify(v))) {
     throw new WaypointError("unknown_thread", `No thread with id "${threadId}". List threads with \`waypoint threads\`.`, { details: { threadId } });
   }
-  // A command answers or steers a thread that exists; only input may start one.
-  if (!thread && s.threadId !== undefined && (s.ifNotExists === "reject" || s.command !== undefined)) {
+  // A command answers or steers a thread that exists; only input (for a named graph) may start one.
+  if (!thread && s.threadId !== undefined && (s.ifNotExists === "reject" || s.command !== undefined || s.assistant === undefined)) {
     throw new WaypointError("unknown_thread", `No thread with id "${threadId}". List threads with \`waypoint threads\`.`, { details: { threadId } });
   }
 
