@@ -5,8 +5,9 @@
 // every side effect exists exactly once, no tool call dangles, every thread could be resumed.
 import { randomBytes } from "node:crypto";
 import { AIMessage, ToolMessage } from "@langchain/core/messages";
-import { Waypoint, type PendingReview, type ThreadView } from "../../src/runs/index.js";
+import { Waypoint, type PendingInterrupt, type ThreadView } from "../../src/runs/index.js";
 import { childEnv, startCli, type CliChild } from "./cli.js";
+import { v5 as uuid5 } from "@langchain/core/utils/uuid";
 
 /** The default fault mix: every system has bad days; the car rental (no dedupe) loses replies. */
 export const DEFAULT_FAULTS =
@@ -140,6 +141,11 @@ function pick<T>(list: readonly T[], i: number): T {
   return list[i % list.length] as T;
 }
 
+/** Threads are named by UUID (as the API names them), derived from the plan so a rerun finds them. */
+function threadIdFor(tag: string, index: number): string {
+  return uuid5(`${tag}-${index}`, "0b5f0c6e-4d3c-4a7e-9b1e-6f6e0c2a9d11");
+}
+
 /** An onboarding thread: one account, one welcome email, one grant per privilege. */
 function onboardingPlan(tag: string, index: number): ThreadPlan {
   const email = `${tag}-${index}@acme.test`;
@@ -147,7 +153,7 @@ function onboardingPlan(tag: string, index: number): ThreadPlan {
   const hire = { name: `Chaos Hire ${index}`, email, department: pick(DEPARTMENTS, index), manager: "chaos.manager@acme.test", privileges };
   return {
     index,
-    threadId: `${tag}-${index}`,
+    threadId: threadIdFor(tag, index),
     agent: "onboarding",
     input: { hire },
     intents: [
@@ -164,7 +170,7 @@ function travelPlan(tag: string, index: number): ThreadPlan {
   const trip = { tripId, traveller: `Chaos Traveller ${index}`, origin: "Paris", destination: pick(CITIES, index), departOn: "2026-12-01", nights: 2, carDays: 2 };
   return {
     index,
-    threadId: `${tag}-${index}`,
+    threadId: threadIdFor(tag, index),
     agent: "travel",
     input: { trip },
     intents: [
@@ -379,9 +385,9 @@ async function settleOne(d: Driver, plan: ThreadPlan, name: string, args: Record
 }
 
 /** `decide` for a call in doubt: the short form for one call, --decisions for several. */
-async function doubtCommand(d: Driver, plan: ThreadPlan, pending: PendingReview): Promise<string[]> {
+async function doubtCommand(d: Driver, plan: ThreadPlan, pending: PendingInterrupt): Promise<string[]> {
   const decisions: DoubtDecision[] = [];
-  for (const a of pending.request.actionRequests) decisions.push(await settleOne(d, plan, a.name, a.args));
+  for (const a of pending.request!.actionRequests) decisions.push(await settleOne(d, plan, a.name, a.args));
   const first = decisions[0];
   if (decisions.length === 1 && first) {
     return first.type === "confirm_done" ? ["decide", plan.threadId, "confirm_done", "--message", first.message] : ["decide", plan.threadId, "run_again"];
@@ -392,9 +398,9 @@ async function doubtCommand(d: Driver, plan: ThreadPlan, pending: PendingReview)
 
 /** The decision for a pending request: approve a review, settle a doubt, retry the hotel. */
 async function decisionFor(d: Driver, plan: ThreadPlan, view: ThreadView): Promise<string[]> {
-  const pending = view.pending[0] as PendingReview;
+  const pending = view.pending[0] as PendingInterrupt;
   const extra = view.pending.length > 1 ? ["--interrupt", pending.interruptId] : [];
-  const kind = pending.request.kind ?? "review";
+  const kind = pending.request!.kind ?? "review";
   if (kind === "in_doubt") return [...(await doubtCommand(d, plan, pending)), ...extra];
   if (kind === "choice") return ["decide", plan.threadId, "choose", "--option", "retry_hotel", ...extra];
   return ["decide", plan.threadId, "approve", ...extra];
