@@ -52,9 +52,10 @@ async function main() {
     const db = await openDatabase({ url: scratch.url, poolMax: 4 });
     const persistence = await createPersistence(db);
     const world = createWorld(db.pool, { faults: null });
-    const ctx = (threadId: string) => ({ pool: db.pool, world, threadId, checkpointNs: "" });
+    const config = { context: { world } };
+    const ctx = (threadId: string) => ({ pool: db.pool, config, threadId, checkpointNs: "" });
     const signal = new AbortController().signal;
-    const runCtx = (key: string) => ({ idempotencyKey: key, world, threadId: "bare", signal });
+    const runCtx = (key: string) => ({ idempotencyKey: key, config, threadId: "bare", signal });
     const email = (i: number) => ({ email: `bench-${i}@acme.test`, name: "Bench", tone: "warm" as const });
     try {
       const rows: Row[] = [];

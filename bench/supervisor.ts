@@ -123,7 +123,7 @@ function traceOf(file: string, threadId: string, pid: number): TraceEntry[] {
 /** One sample: submit a travel run, SIGKILL its worker after a few node starts, time the takeover. */
 async function recoverOnce(wp: Waypoint, workers: CliChild[], traceFile: string, i: number): Promise<{ sample: RecoverySample; victim: CliChild }> {
   const { run } = await submit(wp, {
-    agent: "travel",
+    assistant: "travel",
     input: { trip: { tripId: `bench-${i}-${randomBytes(3).toString("hex")}`, traveller: "Ada Lovelace", origin: "London", destination: "Lisbon", departOn: "2026-12-01", nights: 3, carDays: 2 } },
   });
   const pid = await pidRunning(wp.pool, run.run_id);
@@ -302,7 +302,7 @@ async function threadsAtReview(wp: Waypoint, log: EventLog, n: number): Promise<
 async function decideOnce(wp: Waypoint, log: EventLog, threadId: string): Promise<DecisionSample> {
   nodeStarts.set(threadId, undefined);
   const t0 = performance.now();
-  const { run } = await submit(wp, { threadId, decision: APPROVE });
+  const { run } = await submit(wp, { threadId, command: { resume: APPROVE } });
   const submitted = performance.now() - t0;
   const mine = (type: WorkerEvent["type"]) => log.find((e) => e.type === type && runIdOf(e) === run.run_id);
   const step = await poll("the first step after the decision", () => mine("step"), 30_000, 1);
