@@ -36,7 +36,7 @@ export async function findAssistant(pool: pg.Pool, idOrGraph: string, knownGraph
 export async function getAssistant(pool: pg.Pool, idOrGraph: string, knownGraphs: ReadonlySet<string>): Promise<AssistantRow> {
   const a = await findAssistant(pool, idOrGraph, knownGraphs);
   if (!a) {
-    throw new WaypointError("unknown_agent", `No assistant found for "${idOrGraph}". Make sure the assistant ID is for a valid assistant or a valid graph ID (graphs: ${[...knownGraphs].join(", ")}).`, {
+    throw new WaypointError("unknown_agent", `No assistant found for "${idOrGraph}". Make sure the assistant ID is for a valid assistant or a valid graph ID.`, {
       details: { assistant: idOrGraph },
     });
   }

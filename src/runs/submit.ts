@@ -182,6 +182,7 @@ export async function prepareSubmission(wp: Waypoint, s: Submission): Promise<Ne
     if (p) policy = { policy: p, source: "default" };
   }
 
+  const assistantId = assistant?.assistant_id;
   const runConfig = merged(assistant, thread, config?.data);
   const context =
     assistant?.context !== undefined && assistant.context !== null && typeof assistant.context === "object" && !Array.isArray(assistant.context)
@@ -202,7 +203,6 @@ export async function prepareSubmission(wp: Waypoint, s: Submission): Promise<Ne
     ...(s.temporary ? { temporary: true } : {}),
     ...(s.resumable ? { resumable: true } : {}),
   };
-  const assistantId = assistant?.assistant_id;
   return {
     runId: randomUUID(),
     threadId,
@@ -211,7 +211,8 @@ export async function prepareSubmission(wp: Waypoint, s: Submission): Promise<Ne
     assistantId,
     kind,
     kwargs,
-    metadata: { ...assistant?.metadata, ...thread?.metadata, ...s.metadata },
+    // As the reference server merges them: the assistant's, the thread's (with the graph it now runs), the run's own.
+    metadata: { ...assistant?.metadata, ...thread?.metadata, graph_id: graphId, ...(assistantId ? { assistant_id: assistantId } : {}), ...s.metadata },
     threadMetadata: { ...(thread ? {} : s.metadata), ...s.threadMetadata, graph_id: graphId, ...(assistantId ? { assistant_id: assistantId } : {}) },
     ...(thread ? {} : { threadConfig: runConfig }),
     input: s.input ?? undefined,
