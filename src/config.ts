@@ -1,5 +1,6 @@
 // The only module that reads process.env: every setting Waypoint honours, parsed and validated once.
 // Each variable here is listed in .env.example and in the README's configuration table.
+import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
@@ -196,4 +197,43 @@ export function config(): Config {
 export function prepareReferenceServerEnv(): void {
   const level = config().logLevel;
   process.env.LOG_LEVEL = level === "info" ? "info" : level === "debug" || level === "trace" ? "debug" : "error";
+}
+
+/**
+ * A project's `env` from its langgraph.json (a .env file relative to the project, or an object), as
+ * `langgraph dev` gives it to the graphs: variables already set in the environment win. The
+ * configuration is read again afterwards, so Waypoint's own variables there apply too.
+ */
+export function applyProjectEnv(env: string | Record<string, string> | undefined, projectDir: string): void {
+  if (env === undefined) return;
+  let vars: Record<string, string>;
+  if (typeof env === "string") {
+    const file = path.resolve(projectDir, env);
+    let text: string;
+    try {
+      text = fs.readFileSync(file, "utf8");
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return; // `langgraph dev` runs without the file too
+      throw new ConfigError(`Cannot read the env file ${file} named in langgraph.json: ${(e as Error).message}`);
+    }
+    vars = parseEnv(text);
+  } else vars = env;
+  for (const [k, v] of Object.entries(vars)) if (process.env[k] === undefined) process.env[k] = v;
+  cached = undefined;
+}
+
+/** KEY=value lines (# comments, optional quotes, `export ` prefixes), as .env files write them. */
+function parseEnv(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim().replace(/^export\s+/, "");
+    if (!line || line.startsWith("#")) continue;
+    const eq = line.indexOf("=");
+    if (eq <= 0) continue;
+    let value = line.slice(eq + 1).trim();
+    if ((value.startsWith('"') && value.endsWith('"')) || (value.startsWith("'") && value.endsWith("'"))) value = value.slice(1, -1);
+    else value = value.replace(/\s+#.*$/, "");
+    out[line.slice(0, eq).trim()] = value;
+  }
+  return out;
 }

@@ -83,8 +83,8 @@ export async function runWorker(opts: { concurrency?: number; graceMs?: number; 
   });
   if (!opts.json) {
     console.log(dim(`model: ${describeModel()}`));
-    console.log(`Worker ${bold(worker.id)} runs ${worker.versions.join(", ")}. SIGTERM or Ctrl-C drains it.`);
     for (const f of worker.wp.registry.failures) console.log(`graph ${bold(f.id)} failed to load: ${f.reason}`);
+    console.log(`Worker ${bold(worker.id)} runs ${worker.versions.join(", ")}. SIGTERM or Ctrl-C drains it.`);
   }
   await opts.onStarted?.(worker);
   await new Promise<void>((resolve) => {
@@ -131,8 +131,8 @@ export function registerSupervisorCommands(program: Command, withWaypoint: WithW
       worker: o.worker ? {} : false,
     });
     const wp = server.waypoint;
-    console.log(`Waypoint is running: the LangGraph API on ${bold(server.url)}${server.worker ? ` with a worker (${server.worker.versions.join(", ")})` : " (no worker in this process: `waypoint worker` carries the runs)"}.`);
     for (const f of wp.registry.failures) console.log(`graph ${bold(f.id)} failed to load: ${f.reason}`);
+    console.log(`Waypoint is running: the LangGraph API on ${bold(server.url)}${server.worker ? ` with a worker (${server.worker.versions.join(", ")})` : " (no worker in this process: `waypoint worker` carries the runs)"}.`);
     if (token) console.log(`API token for this session (admin; set WAYPOINT_API_TOKENS to choose your own): ${bold(token)}`);
     console.log(`Review inbox: ${bold(`${server.url}/inbox${token ? `#token=${token}` : ""}`)}`);
     if (o.sample) {

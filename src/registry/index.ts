@@ -1,7 +1,9 @@
 // The graph registry: the graphs of one langgraph.json, loaded at start. The runtime knows no agent:
 // everything it runs comes from here.
+import { applyProjectEnv } from "../config.js";
 import { WaypointError } from "../errors.js";
 import { loadGraphs, type GraphLoadFailure, type LoadedGraph } from "./load.js";
+import { pinLangGraphFor } from "./modules.js";
 import { readProjectConfig, type ProjectConfig } from "./project.js";
 
 export { describeGraph, graphInfoOf, GRAPH_INFO, type GraphInfo } from "./info.js";
@@ -18,6 +20,8 @@ export class Registry {
   /** Read a langgraph.json and load its graphs (a graph that fails is listed in `failures`). */
   static async load(configPath: string): Promise<Registry> {
     const project = readProjectConfig(configPath);
+    applyProjectEnv(project.env, project.cwd);
+    pinLangGraphFor(project.cwd);
     const { graphs, failures } = await loadGraphs(project);
     return new Registry(project, graphs, failures);
   }

@@ -127,16 +127,21 @@ class Assistants implements AssistantsRepo {
     const { rows } = await this.pool.query(
       `SELECT * FROM waypoint.assistants
         WHERE ($1::text IS NULL OR graph_id = $1) AND ($2::text IS NULL OR name ILIKE '%' || $2 || '%')
-          AND ($3::jsonb IS NULL OR metadata @> $3) AND ($4::jsonb IS NULL OR metadata @> $4)
+          AND ($3::jsonb IS NULL OR metadata @> $3) AND ($4::jsonb IS NULL OR metadata @> $4) AND graph_id = ANY($7)
         ORDER BY ${sortBy} ${order}, assistant_id LIMIT $5 OFFSET $6`,
-      [options.graph_id ?? null, options.name ?? null, json(options.metadata), json(filterJson(filters)), options.limit, options.offset],
+      [options.graph_id ?? null, options.name ?? null, json(options.metadata), json(filterJson(filters)), options.limit, options.offset, this.wp.registry.ids],
     );
     for (const a of rows) yield { assistant: toAssistant(a), total: rows.length };
   }
 
   private async row(assistantId: string, filters: Filters): Promise<Record<string, unknown>> {
     if (!isUuid(assistantId)) throw notFound("Assistant not found");
-    const { rows } = await this.pool.query("SELECT * FROM waypoint.assistants WHERE assistant_id = $1 AND ($2::jsonb IS NULL OR metadata @> $2)", [assistantId, json(filterJson(filters))]);
+    // An assistant of a graph this server does not load (another deployment's, on the same database) is not here.
+    const { rows } = await this.pool.query("SELECT * FROM waypoint.assistants WHERE assistant_id = $1 AND ($2::jsonb IS NULL OR metadata @> $2) AND graph_id = ANY($3)", [
+      assistantId,
+      json(filterJson(filters)),
+      this.wp.registry.ids,
+    ]);
     if (!rows[0]) throw notFound("Assistant not found");
     return rows[0];
   }
@@ -205,8 +210,8 @@ class Assistants implements AssistantsRepo {
     const [filters] = await handleAuthEvent(auth, "assistants:search", { graph_id: options.graph_id, metadata: options.metadata, limit: 0, offset: 0 });
     const { rows } = await this.pool.query<{ n: string }>(
       `SELECT count(*) AS n FROM waypoint.assistants WHERE ($1::text IS NULL OR graph_id = $1) AND ($2::text IS NULL OR name ILIKE '%' || $2 || '%')
-          AND ($3::jsonb IS NULL OR metadata @> $3) AND ($4::jsonb IS NULL OR metadata @> $4)`,
-      [options.graph_id ?? null, options.name ?? null, json(options.metadata), json(filterJson(filters))],
+          AND ($3::jsonb IS NULL OR metadata @> $3) AND ($4::jsonb IS NULL OR metadata @> $4) AND graph_id = ANY($5)`,
+      [options.graph_id ?? null, options.name ?? null, json(options.metadata), json(filterJson(filters)), this.wp.registry.ids],
     );
     return Number(rows[0]?.n ?? 0);
   }
