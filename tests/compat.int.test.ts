@@ -62,6 +62,10 @@ afterAll(async () => {
 const ON_PURPOSE: Record<string, string> = {
   "chat: stream debug, tasks and checkpoints": "Waypoint sends the checkpoint events of the debug and checkpoints modes; the reference (1.5.1 with @langchain/langgraph 1.7) drops them",
   "runs: list, after_seconds, cancel a queued run, if_not_exists": "a run on a thread that does not exist: Waypoint answers 404 Thread not found, the reference 422 Thread is already running a task",
+  "runs: a failed run's wait and join carry __error__": "__error__.message is the error's message; the reference JSON-encodes the whole error into it",
+  "threads: search by values": "a thread that never ran has no values, so a values filter does not match it; the reference matches every such thread",
+  "runs: a resumable stream rejoined from the start": "Waypoint keeps a run's events in Postgres, so a rejoin after the run ended replays them; the reference answers none",
+  "multitask: enqueue runs after the busy run; interrupt stops it": "a run replaced by a newer one (interrupt) ends at its next step boundary, checkpointed, as interrupted; the reference aborts it mid-step",
   "errors: command.resume on a thread that waits for nothing": "Waypoint refuses (409 nothing_pending); the reference queues a run that fails or does nothing",
   "interrupts: a plain resume value while two interrupts wait": "Waypoint refuses a value that would answer both; answer each by id",
 };
@@ -336,4 +340,69 @@ scenario("errors: command.resume on a thread that waits for nothing", "fanout", 
   const t = await c.threads.create();
   await c.runs.wait(t.thread_id, "fanout", { input: { items: ["d"] } });
   return failure(c.runs.wait(t.thread_id, "fanout", { command: { resume: "anything" } }));
+});
+
+scenario("runs: a failed run's wait and join carry __error__", "fanout", async (c) => {
+  const t = await c.threads.create();
+  const waited = (await c.runs.wait(t.thread_id, "fanout", { input: { items: ["ok", "fail:x"] }, raiseError: false })) as { __error__?: { error: string; message: string } };
+  const run = await c.runs.create(t.thread_id, "fanout", { input: { items: ["fail:y"] } });
+  const joined = (await c.runs.join(t.thread_id, run.run_id)) as { __error__?: { error: string } };
+  const got = await c.runs.get(t.thread_id, run.run_id);
+  return { waited: waited.__error__, joined: joined.__error__?.error, status: got.status, thread: (await c.threads.get(t.thread_id)).status };
+});
+
+scenario("runs: Content-Location on create, wait and stream", "fanout", async (_c, t) => {
+  const thread = (await (await fetch(`${t.url}/threads`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).json()) as { thread_id: string };
+  const out: Record<string, string | null> = {};
+  for (const [what, path] of [
+    ["create", `/threads/${thread.thread_id}/runs`],
+    ["wait", `/threads/${thread.thread_id}/runs/wait`],
+    ["stream", `/threads/${thread.thread_id}/runs/stream`],
+    ["stateless wait", "/runs/wait"],
+  ] as const) {
+    const res = await fetch(`${t.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ assistant_id: "fanout", input: { items: ["l"] }, multitask_strategy: "enqueue" }) });
+    await res.text();
+    out[what] = res.headers.get("content-location")?.replace(/[0-9a-f-]{36}/g, "<id>") ?? null;
+  }
+  return out;
+});
+
+scenario("threads: created with supersteps", "interrupts", async (c) => {
+  const t = await c.threads.create({
+    graphId: "interrupts",
+    supersteps: [{ updates: [{ values: { topic: "marsh", log: ["seeded"] }, asNode: "plan" }] }, { updates: [{ values: { city: "Delft" }, asNode: "ask" }] }],
+  });
+  const state = await c.threads.getState(t.thread_id);
+  return { values: state.values, next: state.next, status: (await c.threads.get(t.thread_id)).status };
+});
+
+scenario("threads: search by values", "interrupts", async (c) => {
+  const t = await c.threads.create();
+  await c.runs.wait(t.thread_id, "interrupts", { input: { topic: "fens" } });
+  await c.runs.wait(t.thread_id, "interrupts", { command: { resume: "Ghent" } });
+  const never = await c.threads.create({ metadata: { never: "ran" } });
+  const found = await c.threads.search({ values: { city: "Ghent" }, limit: 100 });
+  return { found: found.some((f) => f.thread_id === t.thread_id), neverRanMatches: found.some((f) => f.thread_id === never.thread_id) };
+});
+
+scenario("multitask: enqueue runs after the busy run; interrupt stops it", "fanout", async (c) => {
+  const t = await c.threads.create();
+  const first = await c.runs.create(t.thread_id, "fanout", { input: { items: ["slow600"] } });
+  const second = await c.runs.create(t.thread_id, "fanout", { input: { items: ["e2"] }, multitaskStrategy: "enqueue" });
+  const joined = await c.runs.join(t.thread_id, second.run_id);
+  const statuses = [(await c.runs.get(t.thread_id, first.run_id)).status, (await c.runs.get(t.thread_id, second.run_id)).status];
+  const t2 = await c.threads.create();
+  const busy = await c.runs.create(t2.thread_id, "fanout", { input: { items: ["slow1500"] } });
+  for (let i = 0; i < 100 && (await c.runs.get(t2.thread_id, busy.run_id)).status !== "running"; i++) await new Promise((r) => setTimeout(r, 20));
+  const replacing = await c.runs.create(t2.thread_id, "fanout", { input: { items: ["i2"] }, multitaskStrategy: "interrupt" });
+  const after = await c.runs.join(t2.thread_id, replacing.run_id);
+  return { joined, statuses, interrupted: (await c.runs.get(t2.thread_id, busy.run_id)).status, after };
+});
+
+scenario("runs: a resumable stream rejoined from the start", "chat", async (c) => {
+  const t = await c.threads.create();
+  const run = await c.runs.create(t.thread_id, "chat", { input: user("hello again"), streamMode: ["values"], streamResumable: true });
+  await c.runs.join(t.thread_id, run.run_id);
+  const events = await collect(c.runs.joinStream(t.thread_id, run.run_id, { lastEventId: "-1" }));
+  return eventShape(events);
 });

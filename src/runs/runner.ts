@@ -288,13 +288,18 @@ export class Waypoint {
     return this.view(newId);
   }
 
-  /** Recompute a thread row's values, interrupts and status from its checkpoint (after a state edit or a copy). */
+  /**
+   * Read a thread row's values and interrupts again from its checkpoint (after a state edit or a copy).
+   * Its status is a run's to set, as the reference server keeps it; only a busy thread that no run owns
+   * (what the doctor finds) gets one from its checkpoint.
+   */
   async refreshThread(threadId: string): Promise<void> {
     const snap = await this.snapshotOf(threadId, { subgraphs: false });
     const out = threadOutcome(snap, null);
     await this.pool.query(
       `UPDATE waypoint.threads SET "values" = $2, interrupts = $3, updated_at = now(),
-              status = CASE WHEN EXISTS (SELECT 1 FROM waypoint.runs r WHERE r.thread_id = $1 AND r.status IN ('pending', 'running')) THEN 'busy' ELSE $4 END
+              status = CASE WHEN EXISTS (SELECT 1 FROM waypoint.runs r WHERE r.thread_id = $1 AND r.status IN ('pending', 'running')) THEN 'busy'
+                            WHEN status = 'busy' THEN $4 ELSE status END
         WHERE thread_id = $1`,
       [threadId, JSON.stringify(out.values), JSON.stringify(out.interrupts), out.status],
     );
