@@ -18,6 +18,12 @@ export const HALT_POINTS = {
   "tools.before": "in a tools step, before its calls begin",
   /** executeToolCalls: every call's outcome is in the ledger; the step's writes do not exist yet (detail: tool names). */
   "tools.after": "in a tools step, after its calls finished and before the step returns",
+  /** durable(): the call's intent is in the ledger ("started"), the wrapped tool has not been called (detail: tool name). */
+  "durable.started": "in a durable() tool call, after its intent is recorded and before the tool runs",
+  /** durable(): the wrapped tool returned (its effect happened), the outcome is not in the ledger (detail: tool name). */
+  "durable.returned": "in a durable() tool call, after the tool returned and before its outcome is recorded",
+  /** durable(): the outcome is in the ledger, the tools step's writes do not exist yet (detail: tool name). */
+  "durable.recorded": "in a durable() tool call, after its outcome is recorded and before the step is written",
   /**
    * WaypointSaver.put: a task's writes are held in the write-grouping window, about to go out in one
    * statement with the step's checkpoint; neither is written (detail: the nodes whose writes are held).

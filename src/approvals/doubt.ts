@@ -1,15 +1,15 @@
 // "Did this happen?": the question put to a human when a tool call's outcome is unknown (the process
 // died mid-call, or its system timed out or lost the reply) and its system cannot dedupe a repeat.
 import type { BaseMessage } from "@langchain/core/messages";
-import type { DurableTool, LedgerRow } from "../tools/index.js";
+import type { LedgerRow, ToolInfo } from "../tools/index.js";
 import { DOUBT_DECISION_TYPES, type HITLRequest } from "./hitl.js";
 import { progressOf } from "./review-node.js";
 
-export function buildDoubtRequest(messages: BaseMessage[], rows: LedgerRow[], tools: DurableTool[]): HITLRequest {
+export function buildDoubtRequest(messages: BaseMessage[], rows: LedgerRow[], tools: ToolInfo[]): HITLRequest {
   const actionRequests = rows.map((row) => {
     const tool = tools.find((t) => t.name === row.tool);
-    const parsed = tool?.schema.safeParse(row.args);
-    const what = tool?.describe && parsed?.success ? tool.describe(parsed.data) : `${row.tool}(${JSON.stringify(row.args)})`;
+    const parsed = tool?.schema?.safeParse(row.args);
+    const what = tool?.describe && (parsed === undefined || parsed.success) ? tool.describe(parsed?.success ? parsed.data : row.args) : `${row.tool}(${JSON.stringify(row.args)})`;
     return {
       name: row.tool,
       args: row.args,

@@ -2,7 +2,7 @@
 // and the validation every decision passes before it touches a thread.
 import { z } from "zod";
 import { WaypointError } from "../errors.js";
-import { describeZodError, type DurableTool } from "../tools/index.js";
+import { describeZodError, type ToolInfo } from "../tools/index.js";
 
 /** Decisions on a proposed tool call (LangChain v1 HITL). */
 export const DECISION_TYPES = ["approve", "edit", "reject", "respond"] as const;
@@ -183,7 +183,7 @@ function invalid(message: string, details: Record<string, unknown> = {}): Waypoi
 }
 
 /** What decision validation reads of a tool (a DurableTool has it; a graph's declared tools may not). */
-export type DurableToolLike = Pick<DurableTool, "name"> & Partial<Pick<DurableTool, "schema" | "jsonSchema">>;
+export type DurableToolLike = ToolInfo;
 
 /** Arguments checked against the tool's zod schema when the tools are known, else the request's JSON schema. */
 function checkArgs(args: Record<string, unknown>, tool: DurableToolLike | undefined, jsonSchema: Record<string, unknown> | undefined): { ok: true; args: Record<string, unknown> } | { ok: false; why: string; schema: unknown } {

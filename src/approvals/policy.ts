@@ -7,7 +7,7 @@ import fs from "node:fs";
 import type { ToolCall } from "@langchain/core/messages/tool";
 import { z } from "zod";
 import { WaypointError } from "../errors.js";
-import { describeZodError, type DurableTool } from "../tools/index.js";
+import { describeZodError, type ToolInfo } from "../tools/index.js";
 
 export const TIERS = ["auto", "review", "deny"] as const;
 export type Tier = (typeof TIERS)[number];
@@ -198,7 +198,7 @@ const RANK: Record<Tier, number> = { auto: 0, review: 1, deny: 2 };
  * Decide one call. `held` are the scopes the run holds now (policy scopes plus grants). The tier is
  * the tool's rule (or the default), raised by every condition that fires; deny always wins.
  */
-export function evaluateCall(policy: Policy, call: ToolCall, tool: DurableTool | undefined, held: ReadonlySet<string>, confidence: number | undefined): Verdict {
+export function evaluateCall(policy: Policy, call: ToolCall, tool: ToolInfo | undefined, held: ReadonlySet<string>, confidence: number | undefined): Verdict {
   const rule = policy.tools?.[call.name];
   let tier: Tier = rule?.tier ?? policy.default ?? (tool?.risk === "mutate" ? "review" : "auto");
   let ruleName = rule ? `tools.${call.name}.tier` : policy.default ? "default" : `default for ${tool?.risk ?? "unknown"} tools`;

@@ -3,7 +3,7 @@
 // is in src/agents/review.ts.
 import { ToolMessage, type BaseMessage } from "@langchain/core/messages";
 import type { ToolCall } from "@langchain/core/messages/tool";
-import type { DurableTool } from "../tools/index.js";
+import type { ToolInfo } from "../tools/index.js";
 import { DECISION_TYPES, type ActionRequest, type HITLRequest, type ReviewContext } from "./hitl.js";
 
 function summarise(result: string): string {
@@ -31,14 +31,14 @@ export function progressOf(messages: BaseMessage[]): Pick<ReviewContext, "done" 
 }
 
 /** What a call would do, in words: the tool's own description of these arguments, or name(args). */
-export function describeCall(call: ToolCall, tool: DurableTool | undefined): string {
-  const parsed = tool?.schema.safeParse(call.args);
-  if (tool?.describe && parsed?.success) return tool.describe(parsed.data);
+export function describeCall(call: ToolCall, tool: ToolInfo | undefined): string {
+  const parsed = tool?.schema?.safeParse(call.args);
+  if (tool?.describe && (parsed === undefined || parsed.success)) return tool.describe(parsed?.success ? parsed.data : call.args);
   return `${call.name}(${JSON.stringify(call.args)})`;
 }
 
 /** `reasons[i]`, when given, says why call i needs review (the policy rule that asked for it). */
-export function buildReviewRequest(messages: BaseMessage[], calls: ToolCall[], tools: DurableTool[], reasons: string[] = []): HITLRequest {
+export function buildReviewRequest(messages: BaseMessage[], calls: ToolCall[], tools: ToolInfo[], reasons: string[] = []): HITLRequest {
   const actionRequests: ActionRequest[] = calls.map((c, i) => ({
     name: c.name,
     args: c.args,

@@ -765,4 +765,14 @@ export const MIGRATIONS: readonly Migration[] = [
       END
       $fn$;`,
   },
+  {
+    version: 18,
+    name: "ledger: which task answered a doubt, and how often",
+    sql: `
+      -- A durable() tool asks "did this happen?" with interrupt() inside its own task, and a task can ask
+      -- more than once (attempt 2 can end in doubt too). LangGraph hands a re-run task its answers by
+      -- position; these say how many of this task's answers the ledger has applied already, so a re-run
+      -- never applies an answer meant for an earlier attempt to a later one.
+      ALTER TABLE waypoint.tool_calls ADD COLUMN doubt_task text, ADD COLUMN doubt_answers integer NOT NULL DEFAULT 0;`,
+  },
 ];

@@ -146,6 +146,10 @@ export class Executor {
     const graph = await graphFor(lg, this.persistence, { configurable });
     const recursionLimit = kwargs.config?.recursion_limit ?? this.options.recursionLimit ?? (graph.config as { recursionLimit?: number } | undefined)?.recursionLimit ?? LANGGRAPH_RECURSION_LIMIT;
     const modes = kwargs.stream_mode?.length ? kwargs.stream_mode : ["values"];
+    // A tool can end the run on purpose (see RunScope.stop): the graph is aborted where it stands, so
+    // nothing of the step is written, and the run ends in error with the tool's reason.
+    const stopper = new AbortController();
+    let stopped: Error | undefined;
     const translator = new StreamTranslator(modes, kwargs.subgraphs === true, (event, data) => x.events?.append(event, data));
     const options = {
       configurable,
@@ -159,7 +163,7 @@ export class Executor {
       streamMode: libraryModes(modes, x.onProgress !== undefined) as StreamMode[],
       subgraphs: true,
       control: x.control,
-      signal: x.signal,
+      signal: AbortSignal.any([x.signal, stopper.signal]),
       callbacks: this.options.callbacks ?? [],
     };
     x.events?.append("metadata", { run_id: run.run_id, attempt: run.attempts });
@@ -172,6 +176,10 @@ export class Executor {
       run: { startedAt: Date.now(), startStep: facts.startStep, recursionLimit },
       paceMs: this.options.paceMs ?? 0,
       toolRetry: this.options.toolRetry,
+      stop: (e: Error) => {
+        stopped ??= e;
+        stopper.abort(e);
+      },
     };
     const onChunk = (ns: string[], mode: string, data: unknown) => {
       translator.chunk(ns, mode, data);
@@ -205,13 +213,13 @@ export class Executor {
         // Stopped on purpose at a super-step boundary (drain, cancel): checkpointed, nothing lost.
         throw new WaypointError("drained", `Thread ${run.thread_id} paused between steps: ${e.reason || "drain"}.`, { details: { reason: e.reason }, cause: e });
       }
-      if (x.signal.aborted || isConnectionLost(e)) throw e;
-      error = e instanceof Error ? e.message : String(e);
+      if (x.signal.aborted || (isConnectionLost(e) && !stopped)) throw e;
+      error = stopped ? stopped.message : e instanceof Error ? e.message : String(e);
       if (e instanceof GraphRecursionError) {
         error = `the run took ${recursionLimit} steps without finishing (the recursion limit); it stopped at its last checkpoint`;
       }
       // A tool or model that kept failing is an expected stop (the message says what to do); anything else may be a bug.
-      if (isWaypointError(e)) log.info({ threadId: run.thread_id, runId: run.run_id, reason: error }, "run stopped");
+      if (stopped || isWaypointError(e)) log.info({ threadId: run.thread_id, runId: run.run_id, reason: error }, "run stopped");
       else log.warn({ err: e, threadId: run.thread_id, runId: run.run_id }, "run failed");
       x.events?.append("error", { error: e instanceof Error ? e.name : "Error", message: error });
     }

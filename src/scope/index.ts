@@ -25,6 +25,12 @@ export interface RunScope {
   paceMs: number;
   /** Tool backoff scaling (tests and chaos runs use short delays); see src/tools/policy.ts. */
   toolRetry?: Record<string, number> | undefined;
+  /**
+   * Ends the run now, in an error state with `error`'s message, resumable: what a tool wrapped by
+   * durable() does when its system kept failing (an agent's tool node would otherwise hand the error
+   * to the model as a result). Set by Waypoint's executor.
+   */
+  stop?: ((error: Error) => void) | undefined;
   /** Tool outputs above this many bytes become artifacts (default: config). */
   artifactBytes?: number | undefined;
 }

@@ -25,6 +25,23 @@ export interface ToolRunContext {
 
 export type ToolArgsSchema = z.ZodObject<z.ZodRawShape>;
 
+/**
+ * What oversight, review requests and decision validation read of a tool: a DurableTool has all of it;
+ * a LangChain tool wrapped by durable() has what its options and schema give; a tool Waypoint knows
+ * only by name has just the name.
+ */
+export interface ToolInfo {
+  name: string;
+  risk?: Risk | undefined;
+  dedupesByKey?: boolean | undefined;
+  scopes?: string[] | undefined;
+  /** Checks (and may transform) arguments; any zod schema has it. */
+  schema?: { safeParse(value: unknown): { success: true; data: unknown } | { success: false; error: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string }> } } } | undefined;
+  jsonSchema?: Record<string, unknown> | undefined;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  describe?: ((args: any) => string) | undefined;
+}
+
 export interface DurableToolOptions<S extends ToolArgsSchema> {
   /** Name the model calls the tool by (snake_case). */
   name: string;
@@ -77,6 +94,6 @@ export function durableTool<S extends ToolArgsSchema>(opts: DurableToolOptions<S
 }
 
 /** Describe a zod failure as one line per wrong field, naming the field and what was expected. */
-export function describeZodError(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.length ? i.path.join(".") : "(arguments)"}: ${i.message}`).join("; ");
+export function describeZodError(error: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string }> }): string {
+  return error.issues.map((i) => `${i.path.length ? i.path.map(String).join(".") : "(arguments)"}: ${i.message}`).join("; ");
 }

@@ -10,6 +10,7 @@ import { log } from "../log.js";
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
 import { externaliseResult } from "./artifacts.js";
 import { describeZodError, type DurableTool } from "./durable-tool.js";
+import { isRecordedOutput, recordedMessage } from "./recorded.js";
 import { argsHash, beginCall, cachedResult, markInDoubt, recordFailure, recordSuccess, type LedgerKey, type LedgerRow } from "./ledger.js";
 import { canRepeat, readFailure, runWithPolicy, type AttemptLog, type RetryPolicy, DEFAULT_TIMEOUT_MS } from "./policy.js";
 
@@ -60,6 +61,11 @@ export function toolResultMessage(call: ToolCall, content: string, status: "succ
 
 /** The ToolMessage a settled ledger row stands for. */
 export function messageFromLedger(call: ToolCall, row: LedgerRow): ToolMessage {
+  if (row.status === "succeeded" && row.result && isRecordedOutput(row.result)) {
+    const m = recordedMessage(row.result, call);
+    m.id = `tool-${call.id}`;
+    return m;
+  }
   if (row.status === "succeeded" && row.result) return toolResultMessage(call, JSON.stringify(row.result), "success");
   return toolResultMessage(call, `Error: ${row.error ?? "the call failed"}`, "error");
 }

@@ -14,21 +14,28 @@ export {
   type ExternaliseOptions,
   type ReadArtifactOptions,
 } from "./artifacts.js";
-export { durableTool, describeZodError, type DurableTool, type DurableToolOptions, type Risk, type ToolRunContext } from "./durable-tool.js";
+export { durableTool, describeZodError, type DurableTool, type DurableToolOptions, type Risk, type ToolInfo, type ToolRunContext } from "./durable-tool.js";
 export {
+  abandonCall,
   argsHash,
+  beginCall,
+  cachedResult,
   graphNamespace,
   idempotencyKeyFor,
   ledgerRows,
+  markInDoubt,
+  recordFailure,
+  recordSuccess,
   reopenFailedCall,
   resolveDoubt,
   stableNamespace,
+  type Begin,
   type LedgerKey,
   type LedgerRow,
   type LedgerStatus,
   type Resolution,
 } from "./ledger.js";
-export { canRepeat, DEFAULT_RETRY, DEFAULT_TIMEOUT_MS, retryPolicyOf, type RetryPolicy } from "./policy.js";
+export { canRepeat, DEFAULT_RETRY, DEFAULT_TIMEOUT_MS, readFailure, retryPolicyOf, runWithPolicy, type AttemptLog, type FailureReading, type RetryPolicy, type ToolPolicy } from "./policy.js";
 export {
   closeDanglingToolCalls,
   executeToolCalls,
@@ -40,3 +47,4 @@ export {
   type ExecuteContext,
   type ExecuteResult,
 } from "./executor.js";
+export { isRecordedOutput, RECORDED, recordOutput, recordedMessage, replayOutput } from "./recorded.js";

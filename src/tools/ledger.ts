@@ -38,6 +38,9 @@ export interface LedgerRow {
   resolution: "confirm_done" | "run_again" | "skip" | null;
   resolution_note: string | null;
   from_cache: boolean;
+  /** The task (checkpoint namespace with task ids) whose interrupt() answers were applied to this row, and how many. */
+  doubt_task: string | null;
+  doubt_answers: number;
   started_at: Date;
   finished_at: Date | null;
 }
@@ -168,7 +171,7 @@ export type Resolution = { type: "confirm_done"; message?: string | undefined } 
  * Apply a human's answer to an in-doubt call. Only an in-doubt row at the same attempt changes, so
  * applying the same decision twice (the node re-ran) is harmless.
  */
-export async function resolveDoubt(pool: pg.Pool, key: LedgerKey, attempt: number, resolution: Resolution): Promise<void> {
+export async function resolveDoubt(pool: pg.Pool, key: LedgerKey, attempt: number, resolution: Resolution, answeredIn?: string): Promise<boolean> {
   const note = "message" in resolution ? (resolution.message ?? null) : null;
   const [status, result, error] =
     resolution.type === "confirm_done"
@@ -176,11 +179,25 @@ export async function resolveDoubt(pool: pg.Pool, key: LedgerKey, attempt: numbe
       : resolution.type === "skip"
         ? ["skipped", null, `Skipped by a reviewer${note ? `: ${note}` : ""}. It was not run again; whether the first attempt took effect is unknown.`]
         : ["rerun", null, null];
-  await pool.query(
-    `UPDATE waypoint.tool_calls SET status = $4, result = COALESCE($5::jsonb, result), error = $6, resolution = $7, resolution_note = $8, final = true, finished_at = now()
+  // `answeredIn`: the task whose interrupt() gave the answer (durable() asks inside the tool's own task);
+  // the row counts that task's applied answers, so a re-run of the task skips exactly those.
+  const r = await pool.query(
+    `UPDATE waypoint.tool_calls SET status = $4, result = COALESCE($5::jsonb, result), error = $6, resolution = $7, resolution_note = $8, final = true, finished_at = now(),
+            doubt_answers = CASE WHEN $10::text IS NULL THEN doubt_answers WHEN doubt_task IS NOT DISTINCT FROM $10::text THEN doubt_answers + 1 ELSE 1 END,
+            doubt_task = coalesce($10::text, doubt_task)
       WHERE ${PK} AND status = 'in_doubt' AND attempts = $9`,
-    [...pk(key), status, result, error, resolution.type, note, attempt],
+    [...pk(key), status, result, error, resolution.type, note, attempt, answeredIn ?? null],
   );
+  return (r.rowCount ?? 0) > 0;
+}
+
+/**
+ * The call stopped half-way on purpose (the tool itself paused the run with interrupt()): nothing was
+ * recorded, and LangGraph runs the tool again from its first line on resume, so the row goes back to
+ * "run it". Only the same attempt, still started, changes.
+ */
+export async function abandonCall(pool: pg.Pool, key: LedgerKey, attempt: number): Promise<void> {
+  await pool.query(`UPDATE waypoint.tool_calls SET status = 'rerun' WHERE ${PK} AND status = 'started' AND attempts = $4`, [...pk(key), attempt]);
 }
 
 /**
