@@ -6,7 +6,7 @@ export default {
   transform: {
     "^.+\\.ts$": ["@swc/jest", { jsc: { target: "es2022", parser: { syntax: "typescript" } }, module: { type: "es6" } }],
   },
-  moduleNameMapper: { "^(\\.{1,2}/.*)\\.js$": "$1" },
+  moduleNameMapper: { "^(\\.{1,2}/.*)\\.js$": "$1", "^waypoint$": "<rootDir>/src/index.ts" },
   testMatch: ["<rootDir>/tests/**/*.test.ts"],
   globalSetup: "<rootDir>/tests/support/global-setup.mjs",
   globalTeardown: "<rootDir>/tests/support/global-teardown.mjs",

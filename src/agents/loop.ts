@@ -5,7 +5,7 @@ import { SystemMessage, type BaseMessage } from "@langchain/core/messages";
 import { interrupt, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { buildDoubtRequest, validateResponse } from "../approvals/index.js";
 import { invokeWithLadder } from "../models/ladder.js";
-import { closeDanglingToolCalls, executeToolCalls, lastAIMessage, ledgerRows, resolveDoubt, unansweredToolCalls, type DurableTool, type Resolution } from "../tools/index.js";
+import { executeToolCalls, repairToolCalls, lastAIMessage, ledgerRows, resolveDoubt, unansweredToolCalls, type DurableTool, type Resolution } from "../tools/index.js";
 import { compactionUpdate, planCompaction, summariseMessages } from "../memory/summarise.js";
 import { haltPoint } from "../halt.js";
 import { resolveContext } from "./context.js";
@@ -31,16 +31,16 @@ export function createAgentNode<S extends { messages: BaseMessage[] }>(opts: Age
     const ctx = await resolveContext(config);
     if (ctx.paceMs > 0) await sleep(ctx.paceMs);
     await haltPoint("agent.model");
-    let closers = closeDanglingToolCalls(state.messages);
-    if (closers.length > 0) {
+    let repaired = repairToolCalls(state.messages);
+    if (repaired) {
       const rows = (await ledgerRows(ctx.pool, ctx.threadId)).filter((r) => r.checkpoint_ns === ctx.checkpointNs);
-      closers = closeDanglingToolCalls(state.messages, new Map(rows.map((r) => [r.tool_call_id, r])));
+      repaired = repairToolCalls(state.messages, new Map(rows.map((r) => [r.tool_call_id, r])));
     }
     // Bounded state: past the token threshold, older messages are replaced in state by a summary (the
     // transcript table, the ledger and the audit log keep every original). An extractive summary is
     // capped at as many characters as the threshold has tokens (about a quarter of it), so compactions
     // stay rare and each one stays small.
-    const conversation = [...state.messages, ...closers];
+    const conversation = repaired?.conversation ?? state.messages;
     const plan = planCompaction(conversation, { maxTokens: ctx.summaryTokens, keepRecent: KEEP_RECENT_MESSAGES });
     const compacted = plan ? compactionUpdate(plan, await summariseMessages(plan.remove, { model: ctx.summaryModel, maxChars: ctx.summaryTokens })) : undefined;
     const reply = await invokeWithLadder({
@@ -51,7 +51,7 @@ export function createAgentNode<S extends { messages: BaseMessage[] }>(opts: Age
       config,
       options: ctx.modelRetry,
     });
-    return { messages: compacted ? [...compacted, reply] : [...closers, reply] };
+    return { messages: compacted ? [...compacted, reply] : [...(repaired?.messages ?? []), reply] };
   };
 }
 

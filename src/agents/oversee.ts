@@ -34,7 +34,8 @@ import { ledgerRows, toolResultMessage, type ToolInfo } from "../tools/index.js"
 
 /** Where the calls are judged: Waypoint's database, the thread, and the run's limits. */
 export interface OverseeContext {
-  pool: pg.Pool;
+  /** Absent outside a Waypoint run (plain LangGraph): nothing is audited, spend limits see nothing spent. */
+  pool: pg.Pool | undefined;
   threadId: string;
   agent: string | undefined;
   /** Namespace of the graph the calls run in (audit rows and the ledger are keyed by it). */
@@ -86,7 +87,7 @@ function heldScopes(policy: Policy, oversight: Oversight, call: ToolCall): Set<s
 
 async function amountSpent(ctx: OverseeContext, policy: Policy): Promise<number> {
   const spend = guardLimits(policy).spendLimit;
-  if (!spend) return 0;
+  if (!spend || !ctx.pool) return 0;
   const tools = new Set(spend.tools);
   const rows = await ledgerRows(ctx.pool, ctx.threadId);
   return rows.filter((r) => r.status === "succeeded" && tools.has(r.tool)).reduce((sum, r) => sum + (typeof r.args[spend.arg] === "number" ? (r.args[spend.arg] as number) : 0), 0);
@@ -157,6 +158,28 @@ function tokensOf(ai: AIMessage): OversightUpdate {
   return ai.id && ai.usage_metadata?.total_tokens !== undefined ? { tokens: { [ai.id]: ai.usage_metadata.total_tokens } } : {};
 }
 
+async function audit_(ctx: OverseeContext, entries: AuditInput[]): Promise<void> {
+  if (ctx.pool && entries.length > 0) await recordAudit(ctx.pool, entries);
+}
+
+/**
+ * The soft-guard verdict on this turn as first judged (a trip, or none), so a re-run asks the same
+ * question: the wall clock and the steps since the run started change when a resumed run re-judges it.
+ * `pass` tells apart the verdicts after each acknowledged pause. One round trip.
+ */
+async function frozenSoftCheck(ctx: OverseeContext, turn: string, pass: number, now: GuardTrip | null): Promise<GuardTrip | null> {
+  if (!ctx.pool) return now;
+  const { rows } = await ctx.pool.query<{ trip: GuardTrip | null }>(
+    `WITH ins AS (
+       INSERT INTO waypoint.guard_checks (thread_id, checkpoint_ns, turn, pass, trip) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT DO NOTHING RETURNING trip)
+     SELECT trip FROM ins UNION ALL
+     SELECT trip FROM waypoint.guard_checks WHERE thread_id = $1 AND checkpoint_ns = $2 AND turn = $3 AND pass = $4 AND NOT EXISTS (SELECT 1 FROM ins)`,
+    [ctx.threadId, ctx.checkpointNs, turn, pass, now ? JSON.stringify(now) : null],
+  );
+  return rows.length > 0 ? (rows[0]?.trip ?? null) : now;
+}
+
 function auditOf(ctx: OverseeContext) {
   return (e: Omit<AuditInput, "threadId" | "agent" | "checkpointNs">): AuditInput => ({ threadId: ctx.threadId, agent: ctx.agent, checkpointNs: ctx.checkpointNs, ...e });
 }
@@ -179,16 +202,16 @@ export async function guardPass(turn: Turn, policy: Policy, tools: ToolInfo[], c
   };
   const hard = checkHardLimits(guardInput);
   if (hard) {
-    await recordAudit(ctx.pool, [audit({ subject: `${ai.id}:${hard.guard}`, action: "guard_stopped", actor: "guard", rule: `guards.${hard.guard}`, reason: hard.reason, details: hard.details })]);
+    await audit_(ctx, [audit({ subject: `${ai.id}:${hard.guard}`, action: "guard_stopped", actor: "guard", rule: `guards.${hard.guard}`, reason: hard.reason, details: hard.details })]);
     const update = stopUpdate(hard, ai, calls, "a hard limit");
     return { kind: "stop", update: { ...update, oversight: { ...update.oversight, ...tokens } } };
   }
-  const soft = checkSoftLimits(guardInput);
+  const soft = await frozenSoftCheck(ctx, ai.id ?? "", oversight.acks.length, checkSoftLimits(guardInput));
   if (!soft) return { kind: "pass", update: { messages: [], oversight: {} } };
   const request = guardRequest(soft, ai, calls, tools, messages);
   const [decision] = validateResponse(request, ask(withBothSpellings(request)), tools);
   const chose = decision?.type === "choose" ? decision.option : decision?.type;
-  await recordAudit(ctx.pool, [
+  await audit_(ctx, [
     audit({ subject: `${ai.id}:${soft.guard}`, action: "guard_paused", actor: "reviewer", rule: `guards.${soft.guard}`, reason: soft.reason, details: { ...soft.details, decision: chose } }),
   ]);
   const ack = { acks: [{ guard: soft.guard, mark: soft.mark, at: new Date().toISOString() }], ...tokens };
@@ -213,8 +236,8 @@ export async function policyPass(turn: Turn, policy: Policy, tools: ToolInfo[], 
 
   const denied = verdicts.filter((v) => v.verdict.tier === "deny");
   if (denied.length > 0) {
-    await recordAudit(
-      ctx.pool,
+    await audit_(
+      ctx,
       denied.map(({ call, verdict }) => audit({ subject: call.id ?? "", tool: call.name, args: call.args, action: "deny", actor: "policy", rule: verdict.rule, reason: verdict.reason })),
     );
     const answers = denied.map(({ call, verdict }) => toolResultMessage(call, `Denied by policy: ${verdict.reason}. This call will not run; do not retry it. Find another way, or tell the user what is needed.`, "error"));
@@ -242,7 +265,7 @@ export async function policyPass(turn: Turn, policy: Policy, tools: ToolInfo[], 
         entries.push(audit({ subject: call.id ?? "", tool: call.name, args: call.args, action: "scope_refused", actor: "reviewer", reason: `refused ${scopes.join(", ")}${why}`, details: { scopes } }));
       }
     });
-    await recordAudit(ctx.pool, entries);
+    await audit_(ctx, entries);
     return { kind: "again", update: { messages: answers, oversight: { grants, ...tokens } } };
   }
 
@@ -279,7 +302,7 @@ export async function policyPass(turn: Turn, policy: Policy, tools: ToolInfo[], 
   for (const { call, verdict } of verdicts.filter((v) => v.verdict.tier === "auto")) {
     entries.push(audit({ subject: call.id ?? "", tool: call.name, args: call.args, action: "auto", actor: "policy", rule: verdict.rule, reason: verdict.reason }));
   }
-  await recordAudit(ctx.pool, entries);
+  await audit_(ctx, entries);
   const answered = new Set(out.filter((m): m is ToolMessage => ToolMessage.isInstance(m)).map((m) => m.tool_call_id));
   const run = calls.filter((c) => !answered.has(c.id ?? "")).map((c) => (edited.has(c.id ?? "") ? { ...c, args: edited.get(c.id ?? "") ?? c.args } : c));
   return { kind: "done", update: { messages: out, oversight: tokens }, run };

@@ -775,4 +775,22 @@ export const MIGRATIONS: readonly Migration[] = [
       -- never applies an answer meant for an earlier attempt to a later one.
       ALTER TABLE waypoint.tool_calls ADD COLUMN doubt_task text, ADD COLUMN doubt_answers integer NOT NULL DEFAULT 0;`,
   },
+  {
+    version: 19,
+    name: "guard checks frozen per model turn",
+    sql: `
+      -- A soft guardrail's verdict on a model turn, as first judged. Some guards depend on the run (wall
+      -- clock, steps since the run started), and a run that resumes after a human's answer is a new run:
+      -- judged again, the same turn could ask a different question, and LangGraph would hand it the
+      -- answer to the first. The first verdict (a trip, or none) is kept and used on every re-run.
+      CREATE TABLE waypoint.guard_checks (
+        thread_id     text NOT NULL REFERENCES waypoint.threads (thread_id) ON DELETE CASCADE,
+        checkpoint_ns text NOT NULL,
+        turn          text NOT NULL,
+        pass          integer NOT NULL,
+        trip          jsonb,
+        at            timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (thread_id, checkpoint_ns, turn, pass)
+      );`,
+  },
 ];

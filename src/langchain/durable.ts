@@ -402,7 +402,15 @@ class LedgerCall {
  */
 export function durable<T extends AnyTool>(tool: T, options: DurableOptions): DurableLangChainTool<T> {
   if (isDurable(tool)) throw new TypeError(`durable(${tool.name}): the tool is already durable`);
-  return new DurableLangChainTool(tool, options);
+  const wrapped = new DurableLangChainTool(tool, options);
+  registry.set(tool.name, wrapped);
+  return wrapped;
+}
+
+/** Every tool made with durable() in this process, the latest per name (waypointOversight's default tools). */
+const registry = new Map<string, DurableLangChainTool>();
+export function registeredDurableTools(): DurableLangChainTool[] {
+  return [...registry.values()];
 }
 
 export function isDurable(tool: unknown): tool is DurableLangChainTool {

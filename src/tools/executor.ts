@@ -1,6 +1,7 @@
 // Runs an AIMessage's tool calls through the ledger (in parallel) and keeps the conversation well
 // formed: every tool call gets exactly one ToolMessage, except a call in doubt, which waits for a human.
-import { AIMessage, ToolMessage, type BaseMessage } from "@langchain/core/messages";
+import { AIMessage, RemoveMessage, ToolMessage, type BaseMessage } from "@langchain/core/messages";
+import { REMOVE_ALL_MESSAGES } from "@langchain/langgraph";
 import type { ToolCall } from "@langchain/core/messages/tool";
 import type pg from "pg";
 import { config } from "../config.js";
@@ -184,4 +185,31 @@ export function closeDanglingToolCalls(messages: BaseMessage[], ledger: Map<stri
     }
   }
   return out;
+}
+
+/**
+ * The state update that gives every dangling tool call its answer (see closeDanglingToolCalls), each
+ * right after the tool messages of its own AIMessage, as providers require. When the conversation
+ * went on after a dangling call (a new human message), the answers cannot simply be appended: the
+ * update rewrites the list in order (REMOVE_ALL_MESSAGES, then every message). Undefined: nothing dangles.
+ */
+export function repairToolCalls(messages: BaseMessage[], ledger: Map<string, LedgerRow> = new Map()): { messages: BaseMessage[]; conversation: BaseMessage[] } | undefined {
+  const closers = closeDanglingToolCalls(messages, ledger);
+  if (closers.length === 0) return undefined;
+  const byCall = new Map(closers.map((c) => [c.tool_call_id, c]));
+  const ordered: BaseMessage[] = [];
+  let pending: ToolMessage[] = [];
+  const flush = () => {
+    ordered.push(...pending);
+    pending = [];
+  };
+  for (const m of messages) {
+    if (pending.length > 0 && !ToolMessage.isInstance(m)) flush();
+    ordered.push(m);
+    if (AIMessage.isInstance(m)) pending = (m.tool_calls ?? []).flatMap((tc) => (tc.id && byCall.has(tc.id) ? [byCall.get(tc.id) as ToolMessage] : []));
+  }
+  const appended = pending.length === closers.length;
+  flush();
+  if (appended) return { messages: closers, conversation: ordered };
+  return { messages: [new RemoveMessage({ id: REMOVE_ALL_MESSAGES }), ...ordered], conversation: ordered };
 }

@@ -41,6 +41,7 @@ export {
   executeToolCalls,
   lastAIMessage,
   messageFromLedger,
+  repairToolCalls,
   toolResultMessage,
   ToolFailedError,
   unansweredToolCalls,
