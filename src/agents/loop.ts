@@ -3,7 +3,7 @@
 // Graphs wire them explicitly in their graph.ts, so each agent's shape is readable in one place.
 import { SystemMessage, type BaseMessage } from "@langchain/core/messages";
 import { interrupt, type LangGraphRunnableConfig } from "@langchain/langgraph";
-import { buildDoubtRequest, validateResponse } from "../approvals/index.js";
+import { buildDoubtRequest, validateResponse, withBothSpellings } from "../approvals/index.js";
 import { invokeWithLadder } from "../models/ladder.js";
 import { executeToolCalls, repairToolCalls, lastAIMessage, ledgerRows, resolveDoubt, unansweredToolCalls, type DurableTool, type Resolution } from "../tools/index.js";
 import { compactionUpdate, planCompaction, summariseMessages } from "../memory/summarise.js";
@@ -78,7 +78,7 @@ export function createDoubtNode(tools: DurableTool[]) {
     const rows = (await ledgerRows(ctx.pool, ctx.threadId, { open: true })).filter((r) => r.checkpoint_ns === ctx.checkpointNs && r.status === "in_doubt" && open.has(r.tool_call_id));
     if (rows.length === 0) return {};
     const request = buildDoubtRequest(state.messages, rows, tools);
-    const decisions = validateResponse(request, interrupt(request), tools);
+    const decisions = validateResponse(request, interrupt(withBothSpellings(request)), tools);
     for (const [i, row] of rows.entries()) {
       const key = { threadId: ctx.threadId, checkpointNs: ctx.checkpointNs, toolCallId: row.tool_call_id };
       await resolveDoubt(ctx.pool, key, row.attempts, decisions[i] as Resolution);

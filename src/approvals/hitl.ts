@@ -157,10 +157,9 @@ export function normalizeHITLRequest(v: unknown): HITLRequest | undefined {
  * either (the SDK's types, chat UIs written for the Python shape) draw it.
  */
 export function withBothSpellings(request: HITLRequest): HITLRequest {
-  return {
-    ...request,
-    reviewConfigs: request.reviewConfigs.map((c) => ({ ...c, action_name: c.actionName, allowed_decisions: c.allowedDecisions, ...(c.argsSchema ? { args_schema: c.argsSchema } : {}) })),
-  };
+  const reviewConfigs = request.reviewConfigs.map((c) => ({ ...c, action_name: c.actionName, allowed_decisions: c.allowedDecisions, ...(c.argsSchema ? { args_schema: c.argsSchema } : {}) }));
+  const actionRequests = request.actionRequests.map((a) => ({ ...a, tool_call_id: a.toolCallId }));
+  return { ...request, actionRequests, reviewConfigs, action_requests: actionRequests, review_configs: reviewConfigs } as HITLRequest;
 }
 
 /** A response with the snake_case spellings clients send (`edited_action`) turned into Waypoint's. */
