@@ -64,10 +64,20 @@ const ON_PURPOSE: Record<string, string> = {
   "runs: list, after_seconds, cancel a queued run, if_not_exists": "a run on a thread that does not exist: Waypoint answers 404 Thread not found, the reference 422 Thread is already running a task",
   "runs: a failed run's wait and join carry __error__": "__error__.message is the error's message; the reference JSON-encodes the whole error into it",
   "threads: search by values": "a thread that never ran has no values, so a values filter does not match it; the reference matches every such thread",
-  "runs: a resumable stream rejoined from the start": "Waypoint keeps a run's events in Postgres, so a rejoin after the run ended replays them; the reference answers none",
   "multitask: enqueue runs after the busy run; interrupt stops it": "a run replaced by a newer one (interrupt) ends at its next step boundary, checkpointed, as interrupted; the reference aborts it mid-step",
   "errors: command.resume on a thread that waits for nothing": "Waypoint refuses (409 nothing_pending); the reference queues a run that fails or does nothing",
   "interrupts: a plain resume value while two interrupts wait": "Waypoint refuses a value that would answer both; answer each by id",
+};
+
+/**
+ * Scenarios where the reference's answer depends on timing, so only Waypoint's is pinned: what
+ * Waypoint must give, and why the reference may differ.
+ */
+const REFERENCE_VARIES: Record<string, { waypoint: unknown; why: string }> = {
+  "runs: a resumable stream rejoined from the start": {
+    waypoint: ["metadata", "values x3"],
+    why: "Waypoint keeps a run's events in Postgres, so a rejoin after the run ended always replays them; the reference replays them only while its in-memory queue is still held, and answers none after",
+  },
 };
 
 type Scenario = { name: string; graph: string; run: (c: Client, t: Target) => Promise<unknown> };
@@ -87,9 +97,11 @@ function scenario(name: string, graph: string, run: Scenario["run"]): void {
     }
     const same = JSON.stringify(seen.reference) === JSON.stringify(seen.waypoint);
     const purpose = ON_PURPOSE[name];
-    results.push({ scenario: name, graph, reference: status.reference ?? "-", waypoint: status.waypoint ?? "-", compared: same ? "same" : purpose ? `differs on purpose: ${purpose}` : "DIFFERENT" });
+    const varies = REFERENCE_VARIES[name];
+    results.push({ scenario: name, graph, reference: status.reference ?? "-", waypoint: status.waypoint ?? "-", compared: same ? "same" : purpose ? `differs on purpose: ${purpose}` : varies ? `differs this time: ${varies.why}` : "DIFFERENT" });
     expect(status.waypoint).toBe("passed");
-    if (!purpose) expect(seen.waypoint).toEqual(seen.reference);
+    if (varies) expect(seen.waypoint).toEqual(varies.waypoint);
+    else if (!purpose) expect(seen.waypoint).toEqual(seen.reference);
     else expect(seen.waypoint).not.toEqual(seen.reference);
   }, 90_000);
 }

@@ -250,3 +250,30 @@ test("a dangling tool call gets its answer before the next model call, next to i
   expect(seen[2]?.text).toMatch(/Error: ship: 503 Service Unavailable \(after 3 attempts\)/);
   expect(dangling(view)).toEqual([]);
 });
+
+test("a tool with a JSON schema (as MCP adapters make them) wraps the same way: recorded once, replayed", async () => {
+  const { DynamicStructuredTool } = await import("@langchain/core/tools");
+  const { ToolNode } = await import("@langchain/langgraph/prebuilt");
+  const { durable } = await import("../src/index.js");
+  const { withRunScope } = await import("../src/scope/index.js");
+  const { testScope } = await import("./support/agents.js");
+  let runs = 0;
+  const mcp = new DynamicStructuredTool({
+    name: "mcp_create_ticket",
+    description: "Create a ticket (an MCP server's tool).",
+    schema: { type: "object" as const, properties: { title: { type: "string" as const } }, required: ["title"] },
+    func: async (a: Record<string, unknown>) => `ticket #${++runs}: ${String(a.title)}`,
+  });
+  const node = new ToolNode([durable(mcp, { risk: "mutate", dedupesByKey: true })]);
+  const turn = { messages: [new AIMessage({ content: "", tool_calls: [{ id: "mcp-1", name: "mcp_create_ticket", args: { title: "printer" }, type: "tool_call" as const }] })] };
+  const cfg = { configurable: { thread_id: "mcp-thread", checkpoint_ns: "tools:abc" } };
+  const scope = testScope(pool, "mcp-thread");
+  const first = (await withRunScope(scope, () => node.invoke(turn, cfg))) as { messages: ToolMessage[] };
+  const again = (await withRunScope(scope, () => node.invoke(turn, cfg))) as { messages: ToolMessage[] };
+  expect(first.messages[0]?.text).toBe("ticket #1: printer");
+  expect(again.messages[0]?.text).toBe("ticket #1: printer");
+  expect(runs).toBe(1);
+  const bad = (await withRunScope(scope, () => node.invoke({ messages: [new AIMessage({ content: "", tool_calls: [{ id: "mcp-2", name: "mcp_create_ticket", args: {}, type: "tool_call" as const }] })] }, cfg))) as { messages: ToolMessage[] };
+  expect(bad.messages[0]?.status).toBe("error"); // invalid args never reach the ledger
+  expect((await ledgerRows(pool, "mcp-thread")).map((r) => r.tool_call_id)).toEqual(["mcp-1"]);
+});

@@ -187,7 +187,7 @@ test("npm run studio: langgraph dev still loads this project's langgraph.json", 
       },
       90_000,
     );
-    expect(graphs).toEqual(["hr", "onboarding", "ops", "travel"]);
+    expect(graphs).toEqual(["concierge", "hr", "onboarding", "ops", "travel"]);
   } finally {
     child.kill("SIGKILL");
   }
