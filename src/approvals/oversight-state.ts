@@ -47,8 +47,11 @@ export function mergeOversight(current: Oversight | undefined, update: Oversight
   };
 }
 
-/** The channel to put in an agent's StateSchema as `oversight`. */
+/**
+ * The channel to put in an agent's StateSchema as `oversight`. Optional in the input: a graph is
+ * invoked without it (createAgent checks a middleware's input fields before the first step).
+ */
 export const OversightValue = new ReducedValue(OversightSchema.default(EMPTY_OVERSIGHT), {
-  inputSchema: OversightSchema.partial(),
+  inputSchema: OversightSchema.partial().optional() as unknown as ReturnType<typeof OversightSchema.partial>,
   reducer: (current: Oversight, update: OversightUpdate) => mergeOversight(current, update),
 });
