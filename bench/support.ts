@@ -16,13 +16,17 @@ export interface Scratch {
 export async function withScratchDatabase<T>(label: string, fn: (db: Scratch) => Promise<T>): Promise<T> {
   const server = await openDatabase({ poolMax: 2 });
   const name = `wp_${label}_${randomBytes(4).toString("hex")}`;
-  await server.pool.query(`CREATE DATABASE ${name}`);
+  // Embedded Postgres: Waypoint's login may not create databases; its superuser makes one Waypoint owns.
+  const admin = server.adminUrl ? new pg.Pool({ connectionString: server.adminUrl, max: 1 }) : server.pool;
+  const { rows } = await server.pool.query<{ me: string }>("SELECT current_user AS me");
+  await admin.query(`CREATE DATABASE ${name} OWNER "${rows[0]!.me}"`);
   const url = new URL(server.url);
   url.pathname = `/${name}`;
   try {
     return await fn({ url: url.toString(), name, kind: server.kind });
   } finally {
-    await server.pool.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    if (admin !== server.pool) await admin.end();
     await server.close();
   }
 }

@@ -1,8 +1,9 @@
 // `npm run build` (run by npm install through "prepare"): src/ to dist/ as ESM JavaScript, one file per
 // module, for projects that import "waypoint" (types come from src/ itself, see package.json "exports").
-// Inside this repository tsx and Jest run src/ directly; nothing here needs dist/.
+// The `waypoint` bin runs dist/ too (much faster to start than tsx compiling src/ each time); Jest
+// runs src/ directly.
 import { build } from "esbuild";
-import { copyFileSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -18,4 +19,6 @@ walk(join(root, "src"));
 rmSync(join(root, "dist"), { recursive: true, force: true });
 await build({ entryPoints: files, outdir: join(root, "dist"), outbase: join(root, "src"), format: "esm", platform: "node", target: "node20", sourcemap: true, logLevel: "warning" });
 mkdirSync(join(root, "dist/registry"), { recursive: true });
-copyFileSync(join(root, "src/registry/resolve-hook.mjs"), join(root, "dist/registry/resolve-hook.mjs"));
+for (const hook of ["resolve-hook.mjs", "dist-hook.mjs"]) copyFileSync(join(root, "src/registry", hook), join(root, "dist/registry", hook));
+// bin/waypoint.js runs dist/ only while this stamp is at least as new as every file in src/.
+writeFileSync(join(root, "dist/.built"), `${new Date().toISOString()}\n`);

@@ -23,6 +23,8 @@ export interface Database {
   directUrl: string;
   /** "external" for DATABASE_URL, "embedded" for the bundled server. */
   kind: "external" | "embedded";
+  /** The embedded server's superuser on its `postgres` database (benches make scratch databases with it); unset for DATABASE_URL. */
+  adminUrl?: string | undefined;
   /** Close the pool and release the embedded server (stopped when no other process uses it). */
   close(): Promise<void>;
 }
@@ -62,6 +64,7 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
     url: connString,
     directUrl: url && cfg.directDatabaseUrl ? cfg.directDatabaseUrl : connString,
     kind: embedded ? "embedded" : "external",
+    adminUrl: embedded?.url,
     async close() {
       if (closed) return;
       closed = true;

@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { pathToFileURL } from "node:url";
 import type { LangGraphRunnableConfig, Pregel } from "@langchain/langgraph";
+import { loadTypeScript } from "./modules.js";
 import { graphInfoOf, type GraphInfo } from "./info.js";
 import { splitSpec, type ProjectConfig } from "./project.js";
 
@@ -73,6 +74,7 @@ export async function structureVersion(g: AnyGraph): Promise<string> {
 
 async function loadOne(id: string, spec: { path: string; description?: string | undefined }, cwd: string): Promise<LoadedGraph> {
   const { file, exportName } = splitSpec(spec.path, cwd);
+  await loadTypeScript(file);
   const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   if (!(exportName in mod)) {
     const exports = Object.keys(mod).filter((k) => k !== "__esModule");

@@ -8,6 +8,21 @@ import { PROJECT_ROOT } from "../config.js";
 import { log } from "../log.js";
 
 let registered = false;
+let typescript = false;
+
+/**
+ * Compiled Waypoint (dist/) loads a project's TypeScript graph files through tsx, registered on the
+ * first one, with a hook that hands a graph importing Waypoint's sources the compiled modules running.
+ * Waypoint run from its sources (tsx, Jest) already loads TypeScript: nothing to do.
+ */
+export async function loadTypeScript(file: string): Promise<void> {
+  if (typescript || !/\.[cm]?tsx?$/.test(file) || !import.meta.url.endsWith(".js")) return;
+  typescript = true;
+  const { register: tsx } = await import("tsx/esm/api");
+  tsx();
+  const root = pathToFileURL(path.resolve(PROJECT_ROOT) + path.sep).href;
+  register(new URL("./dist-hook.mjs", import.meta.url).href, { data: { src: `${root}src/`, dist: `${root}dist/` } });
+}
 
 /** Pin LangGraph's packages for graph files that live outside Waypoint's own folder. */
 export function pinLangGraphFor(projectDir: string): void {
