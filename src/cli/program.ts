@@ -152,8 +152,12 @@ function buildResponse(view: ThreadView, type: DecisionType, o: DecideOpts): unk
   return { decisions: actions.map(() => one()) };
 }
 
+const PACKAGE_VERSION = (JSON.parse(fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+
 export function buildProgram(): Command {
   const program = new Command("waypoint")
+    // Which build answers: "compiled" (dist/, what bin/waypoint.js runs when it is current) or "sources" (tsx).
+    .version(`waypoint ${PACKAGE_VERSION} (${import.meta.url.endsWith(".js") ? "compiled" : "sources"})`, "-V, --version")
     .description("Run LangGraph graphs that survive crashes and wait for humans: the graphs of ./langgraph.json (or --config). Database: DATABASE_URL, or embedded Postgres when unset.")
     .option("--json", "print machine-readable JSON")
     .option("--config <path>", "the langgraph.json whose graphs to serve (default ./langgraph.json)")
