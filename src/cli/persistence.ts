@@ -1,4 +1,5 @@
-// The storage commands of `waypoint`: prune (checkpoint retention) and transcript (every message a thread had).
+// The storage commands of `waypoint`: prune (checkpoint retention), transcript (every message a thread
+// had), and sql (a person's read-only look at the database Waypoint uses, embedded Postgres included).
 import { Command, InvalidArgumentError } from "commander";
 import type { BaseMessage } from "@langchain/core/messages";
 import type pg from "pg";
@@ -69,8 +70,43 @@ export function formatTranscript(rows: TranscriptRow[]): string {
   return lines.join("\n");
 }
 
+/** Rows as an aligned text table (values as JSON when they are not text), for people. */
+export function formatRows(fields: string[], rows: Array<Record<string, unknown>>): string {
+  const cell = (v: unknown) => (v === null || v === undefined ? "" : v instanceof Date ? v.toISOString() : typeof v === "object" ? JSON.stringify(v) : String(v));
+  const cells = rows.map((r) => fields.map((f) => cell(r[f]).replace(/\s+/g, " ")));
+  const width = fields.map((f, i) => Math.min(60, Math.max(f.length, ...cells.map((c) => c[i]!.length))));
+  const line = (cs: string[]) => cs.map((c, i) => (c.length > width[i]! ? `${c.slice(0, width[i]! - 3)}...` : c.padEnd(width[i]!))).join(" | ").trimEnd();
+  return [line(fields), width.map((w) => "-".repeat(w)).join("-+-"), ...cells.map(line), dim(`(${rows.length} row${rows.length === 1 ? "" : "s"})`)].join("\n");
+}
+
 export function registerPersistenceCommands(program: Command, open: WithPool): void {
   const g = () => program.opts<GlobalOpts>();
+
+  program
+    .command("sql <query>")
+    .description("run a read-only SQL query on Waypoint's database (DATABASE_URL or embedded Postgres), e.g. \"SELECT * FROM world.grants\"")
+    .action(async (query: string) => {
+      await open(g(), async ({ pool }) => {
+        const client = await pool.connect();
+        try {
+          await client.query("BEGIN READ ONLY");
+          await client.query("SET LOCAL statement_timeout = '10s'");
+          let result: pg.QueryResult<Record<string, unknown>>;
+          try {
+            // One statement only (the extended protocol): "...; COMMIT; DELETE ..." cannot leave the read-only transaction.
+            result = await client.query<Record<string, unknown>>({ text: query, queryMode: "extended" } as pg.QueryConfig);
+          } catch (e) {
+            // Postgres refused the query (syntax, unknown table, a write in a read-only transaction): bad input.
+            throw new WaypointError("invalid_input", `Postgres refused the query: ${(e as Error).message}`);
+          }
+          const fields = (result.fields ?? []).map((f) => f.name);
+          console.log(g().json ? JSON.stringify(result.rows, null, 2) : fields.length ? formatRows(fields, result.rows) : dim(`(${result.command ?? "done"})`));
+        } finally {
+          await client.query("ROLLBACK").catch(() => undefined);
+          client.release();
+        }
+      });
+    });
 
   program
     .command("prune")

@@ -6,8 +6,10 @@ import { describeModel } from "../models/index.js";
 import { diagnose } from "../runs/doctor.js";
 import { getRun, listRuns, MULTITASK_STRATEGIES, requestStop, retryRun, RUN_STATUSES, type MultitaskStrategy, type RunRow, type RunStatus } from "../runs/queue.js";
 import { defaultConfigPath, type Waypoint } from "../runs/runner.js";
-import { startServer, type ServerAuth } from "../server/index.js";
-import { Worker, type WorkerEvent } from "../runs/worker.js";
+// The server and the worker load only for the commands that run them: every other command starts
+// without the HTTP layer (@langchain/langgraph-api and its routes).
+import type { ServerAuth } from "../server/index.js";
+import type { Worker, WorkerEvent } from "../runs/worker.js";
 import { bold, dim } from "./format.js";
 import { checkUuid, type GlobalOpts } from "./args.js";
 
@@ -67,6 +69,7 @@ function untilSignal(stop: () => Promise<void>): Promise<void> {
 
 /** Run a worker in the foreground until SIGTERM / SIGINT, which drain it. */
 export async function runWorker(opts: { concurrency?: number; graceMs?: number; paceMs?: number; json?: boolean; config?: string; onStarted?: (w: Worker) => Promise<void> }): Promise<void> {
+  const { Worker } = await import("../runs/worker.js");
   const worker = await Worker.start({
     config: opts.config ?? defaultConfigPath(),
     ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
@@ -123,6 +126,7 @@ export function registerSupervisorCommands(program: Command, withWaypoint: WithW
       auth = { required: true, tokens: new Map(), admins: new Map([[token, "local"]]) };
     }
     console.log(dim(`model: ${describeModel()}`));
+    const { startServer } = await import("../server/index.js");
     const server = await startServer({
       ...(auth ? { auth } : {}),
       ...(o.host ? { host: o.host } : {}),
