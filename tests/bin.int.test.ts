@@ -87,3 +87,16 @@ test("the compiled CLI runs a TypeScript graph whose durable() tools share its r
   const bookings = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM world.hotel_bookings");
   expect([bookings.rows[0]!.n, rentals.rows[0]!.n]).toEqual([1, 1]);
 }, 240_000);
+
+test("every example `waypoint agents` prints pastes into a shell as one valid JSON argument", () => {
+  const listed = waypoint(["agents"]);
+  expect(listed.status).toBe(0);
+  const examples = listed.stdout.split("\n").filter((l) => l.trim().startsWith("example: ")).map((l) => l.trim().slice("example: ".length));
+  expect(examples.length).toBeGreaterThanOrEqual(5);
+  for (const line of examples) {
+    // `waypoint` stands in as a shell function that prints the argument after --input, as the shell split it.
+    const r = spawnSync("bash", ["-c", `waypoint() { printf '%s' "$4"; }; ${line}`], { encoding: "utf8" });
+    expect(r.status).toBe(0);
+    expect(() => JSON.parse(r.stdout)).not.toThrow();
+  }
+}, 60_000);
