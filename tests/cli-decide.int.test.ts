@@ -1,8 +1,11 @@
 // The CLI on a createAgent thread with humanInTheLoopMiddleware (the concierge example), in a child
 // process: the progress lines carry no middleware routing noise ("set jumpTo"), the review lists the
 // tool calls already done (read off the thread's messages: the middleware's request has no context),
-// and `decide` offers and accepts only the decisions the pending request allows (no `respond`).
+// and `decide` offers and accepts only the decisions the pending request allows (no `respond`). A plain
+// interrupt is answered with `resume --value`, checked against its response_schema.
 import { randomUUID } from "node:crypto";
+import path from "node:path";
+import { PROJECT_ROOT } from "../src/config.js";
 import { Waypoint } from "../src/runs/index.js";
 import { childEnv, runCli } from "./support/cli.js";
 import { freshDatabase, type TestDatabase } from "./support/db.js";
@@ -66,4 +69,30 @@ test("a humanInTheLoopMiddleware review in the CLI: no jumpTo noise, what is don
   expect(approved.stdout).not.toMatch(/jumpTo/);
   expect(approved.stdout).toMatch(/tools: rent_car -> \{"rentalRef":"CAR-/);
   expect(await decisions()).toBe(1);
+});
+
+test("a plain interrupt with a response_schema in the CLI: shown with its schema, `decide` points to --value, a wrong answer is refused naming the problem", async () => {
+  const config = path.join(PROJECT_ROOT, "tests/fixtures/inbox/langgraph.json");
+  const threadId = randomUUID();
+  const run = await runCli(["--config", config, "run", "questions", "--thread", threadId, "--input", '{"trip":"Oslo"}'], env());
+  expect(run.code).toBe(0);
+  expect(run.stdout).toContain("is waiting for an answer");
+  expect(run.stdout).toContain('"response_schema"');
+  expect(run.stdout).toContain("the answer is checked against its response_schema");
+  expect(run.stdout).toContain(`waypoint resume ${threadId} --value '<json>'`);
+
+  const decided = await runCli(["--config", config, "decide", threadId, "approve"], env());
+  expect(decided.code).toBe(2);
+  expect(decided.stderr).toMatch(/not a review .*waypoint resume .* --value <json>/);
+
+  const runs = async () => Number((await wp.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM waypoint.runs WHERE thread_id = $1", [threadId])).rows[0]?.n);
+  const before = await runs();
+  const wrong = await runCli(["--config", config, "resume", threadId, "--value", '{"seats":12,"window":"yes"}'], env());
+  expect(wrong.code).toBe(2);
+  expect(wrong.stderr).toMatch(/does not match its response_schema: seats: .*window: /);
+  expect(await runs()).toBe(before);
+
+  const right = await runCli(["--config", config, "resume", threadId, "--value", '{"seats":1,"window":false}'], env());
+  expect(right.code).toBe(0);
+  expect(right.stdout).toMatch(/Interrupt from ask_note[\s\S]*Anything else for the driver\?/);
 });
