@@ -419,7 +419,7 @@ type DoubtDecision = { type: "confirm_done"; message: string } | { type: "run_ag
 /** Settle one call in doubt: a rental that exists is confirmed with its reference, else it runs again. */
 async function settleOne(d: Driver, plan: ThreadPlan, name: string, args: Record<string, unknown>): Promise<DoubtDecision> {
   if (name !== "rent_car") {
-    d.tally.anomalies.push(`${plan.threadId}: ${name} in doubt (its system dedupes; expected only rent_car); answered run_again`);
+    d.tally.anomalies.push(`${plan.threadId} (${plan.agent}): ${name} in doubt (its system dedupes; expected only rent_car); answered run_again`);
     return { type: "run_again" };
   }
   const refs = await rentalsOf(d, String(args.tripId ?? ""));
@@ -434,7 +434,7 @@ async function doubtCommand(d: Driver, plan: ThreadPlan, pending: PendingInterru
   if (decisions.length === 1 && first) {
     return first.type === "confirm_done" ? ["decide", plan.threadId, "confirm_done", "--message", first.message] : ["decide", plan.threadId, "run_again"];
   }
-  d.tally.anomalies.push(`${plan.threadId}: ${decisions.length} calls in doubt at once`);
+  d.tally.anomalies.push(`${plan.threadId} (${plan.agent}): ${decisions.length} calls in doubt at once`);
   return ["decide", plan.threadId, first?.type ?? "run_again", "--decisions", JSON.stringify(decisions)];
 }
 
@@ -476,7 +476,7 @@ async function nextStep(d: Driver, plan: ThreadPlan): Promise<Next> {
   if (view.status === "interrupted") {
     return { kind: "command", args: await decisionFor(d, plan, view) };
   }
-  if (view.status === "running") d.tally.anomalies.push(`${plan.threadId}: status "running" with no live child (${view.detail ?? ""}); resumed`);
+  if (view.status === "running") d.tally.anomalies.push(`${plan.threadId} (${plan.agent}): status "running" with no live child (${view.detail ?? ""}); resumed`);
   return { kind: "command", args: ["resume", plan.threadId], ...(view.checkpointId ? {} : { note: "no checkpoint yet" }) };
 }
 
@@ -500,7 +500,7 @@ function afterFalseDone(d: Driver, plan: ThreadPlan, outcome: ThreadOutcome, det
   }
   outcome.falseDone = detail;
   outcome.actions.push(`(driver saw: ${detail}; trying resume)`);
-  d.tally.anomalies.push(`${plan.threadId}: ${detail}`);
+  d.tally.anomalies.push(`${plan.threadId} (${plan.agent}): ${detail}`);
   return { args: ["resume", plan.threadId], note: "after a false done" };
 }
 
@@ -518,7 +518,7 @@ async function driveThread(d: Driver, plan: ThreadPlan): Promise<ThreadOutcome> 
       if (args[0] === "decide" && ["confirm_done", "run_again", "skip"].includes(args[2] ?? "")) count(d.tally.doubtsByAgent, plan.agent);
       const line = `${describeChild(args, rec)}${note ? ` (${note})` : ""}`;
       outcome.actions.push(line);
-      if (rec.code === 2) d.tally.anomalies.push(`${plan.threadId}: refused as bad input: ${line}`);
+      if (rec.code === 2) d.tally.anomalies.push(`${plan.threadId} (${plan.agent}): refused as bad input: ${line}`);
       d.onEvent(`[${plan.threadId}] #${n} ${line}`);
       const next = await nextStep(d, plan);
       if (next.kind === "finished") {
