@@ -115,6 +115,12 @@ function dangling(messages: unknown): string[] {
 async function expectFinished(threadId: string): Promise<ThreadView> {
   const v = await wp.view(threadId);
   expect({ status: v.status, pending: v.pending.length, next: v.next, open: v.openCalls.length }).toEqual({ status: "done", pending: 0, next: [], open: 0 });
+  // As the API reports it: idle, no run left pending or running.
+  const { rows } = await wp.pool.query<{ status: string; active: number }>(
+    "SELECT status, (SELECT count(*)::int FROM waypoint.runs r WHERE r.thread_id = t.thread_id AND r.status IN ('pending', 'running')) AS active FROM waypoint.threads t WHERE thread_id = $1",
+    [threadId],
+  );
+  expect(rows[0]).toEqual({ status: "idle", active: 0 });
   const messages = (v.values.messages ?? []) as BaseMessage[];
   expect(dangling(messages)).toEqual([]);
   expect(messages.filter((m) => ToolMessage.isInstance(m)).map((m) => (m as ToolMessage).name)).toEqual(["search_hotels", "book_hotel", "rent_car"]);
