@@ -1,4 +1,4 @@
-// Chaos benchmark: many onboarding and travel threads through the real CLI, with world faults injected
+// Chaos benchmark: many onboarding, travel and concierge (createAgent) threads through the real CLI, with world faults injected
 // and child processes SIGKILLed at random moments, then SQL proves every side effect exists exactly
 // once, no tool call dangles and every thread finished. Exits 1 when an invariant is violated.
 // Usage: npm run chaos [-- --runs 200 --kills 100 --concurrency 4 --seed 1 --pace 40]

@@ -1,8 +1,8 @@
-// Chaos test, small: onboarding and travel threads through the real CLI with world faults injected and
+// Chaos test, small: onboarding, travel and concierge (createAgent + durable() tools) threads through the real CLI with world faults injected and
 // child processes SIGKILLed at random moments (tests/support/chaos.ts drives them like a person would).
 // Every side effect must exist exactly once, no tool call may dangle, every thread must finish.
 // The full version is `npm run chaos` (200 runs, 100 kills).
-import { formatChaosReport, runChaos, type ChaosReport } from "./support/chaos.js";
+import { formatChaosReport, INTENTS_PER_THREAD, runChaos, threadsPerAgent, type ChaosReport } from "./support/chaos.js";
 import { childEnv, runCli } from "./support/cli.js";
 import { freshDatabase, type TestDatabase } from "./support/db.js";
 
@@ -29,8 +29,11 @@ test(
 
     expect(report.killsSent).toBeGreaterThanOrEqual(MIN_KILLS);
     expect(report.completed).toBe(RUNS);
-    // Onboarding: account, welcome email, two grants; travel: flight, hotel, car.
-    expect(report.intents.checked).toBe((RUNS / 2) * 4 + (RUNS / 2) * 3);
+    // Onboarding: account, welcome email, two grants; travel: flight, hotel, car; concierge: hotel, car.
+    const perAgent = threadsPerAgent(RUNS);
+    expect(perAgent.concierge).toBeGreaterThan(0);
+    expect(report.intents.checked).toBe(Object.entries(perAgent).reduce((n, [agent, threads]) => n + threads * INTENTS_PER_THREAD[agent as keyof typeof perAgent], 0));
+    expect(report.byAgent.concierge).toMatchObject({ runs: perAgent.concierge, completed: perAgent.concierge, intents: perAgent.concierge * 2, violations: 0 });
     expect(report.intents.violations).toEqual([]);
     expect([report.intents.min, report.intents.max]).toEqual([1, 1]);
     expect(report.dangling).toEqual([]);

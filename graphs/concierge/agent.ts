@@ -6,6 +6,7 @@
 //   rent_car       mutate, a legacy API without keys: a call whose outcome is unknown is never
 //                  repeated on a guess; the run asks a human "did this happen?".
 // The same module runs without Waypoint (MemorySaver, plain invoke): the tools then run directly.
+import type { BaseCheckpointSaver } from "@langchain/langgraph";
 import { createAgent, humanInTheLoopMiddleware, tool } from "langchain";
 import { z } from "zod";
 import { createChatModel, describeGraph, durable, idempotencyKey } from "waypoint";
@@ -67,13 +68,19 @@ export const tools = [
   durable(rentCar, { risk: "mutate", describe: (a) => `Rent a car in ${String(a.city)} for ${String(a.driver)}, ${String(a.days)} days from ${String(a.pickUpOn)}` }),
 ];
 
-export const agent = describeGraph(
-  createAgent({
+/** The agent; `checkpointer` for running it without Waypoint (Waypoint brings its own). */
+export function createConcierge(options: { checkpointer?: BaseCheckpointSaver } = {}) {
+  return createAgent({
     model: createChatModel(),
     tools,
     systemPrompt: "You are a travel concierge. Find the cheapest hotel, book it, then rent the car. Use the facts the user gives.",
     middleware: [humanInTheLoopMiddleware({ interruptOn: { rent_car: { allowedDecisions: ["approve", "edit", "reject"] } } })],
-  }),
+    ...(options.checkpointer ? { checkpointer: options.checkpointer } : {}),
+  });
+}
+
+export const agent = describeGraph(
+  createConcierge(),
   {
     description: "A createAgent concierge (LangChain docs style): search and book a hotel, rent a car after a person approves; durable() tools.",
     sampleInput: {

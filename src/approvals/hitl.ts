@@ -244,3 +244,34 @@ function validateChoice(d: Extract<Decision, { type: "choose" }>, options: Choic
   if (!checked.ok) throw invalid(`Decision ${i + 1}: arguments for option "${d.option}" are invalid: ${checked.why}.`, { index: i, argsSchema: checked.schema });
   return { type: "choose", option: d.option, args: checked.args };
 }
+
+/**
+ * The JSON schema an interrupt that is not a review says its answer must match: `response_schema`
+ * (or `responseSchema`) on an object value. Undefined when it carries none.
+ */
+export function responseSchemaOf(value: unknown): Record<string, unknown> | undefined {
+  const o = obj(value);
+  return o ? (obj(o.response_schema) ?? obj(o.responseSchema)) : undefined;
+}
+
+/**
+ * Check an answer to a plain interrupt against its `response_schema`, if it has one; the answer itself
+ * is passed on unchanged. `where` names the interrupt in the message.
+ */
+export function validateAnswer(value: unknown, answer: unknown, where: string): void {
+  const jsonSchema = responseSchemaOf(value);
+  if (!jsonSchema) return;
+  let schema: z.ZodType;
+  try {
+    schema = z.fromJSONSchema(jsonSchema as Parameters<typeof z.fromJSONSchema>[0]);
+  } catch (e) {
+    // The graph's schema is broken, not the answer: say so instead of letting anything through unchecked.
+    throw new WaypointError("invalid_input", `The answer to ${where} cannot be checked: its response_schema is not a JSON schema Waypoint can read (${(e as Error).message}).`);
+  }
+  const r = schema.safeParse(answer);
+  if (!r.success) {
+    throw new WaypointError("invalid_input", `The answer to ${where} does not match its response_schema: ${describeZodError(r.error)}. Expected JSON matching ${JSON.stringify(jsonSchema)}.`, {
+      details: { responseSchema: jsonSchema },
+    });
+  }
+}

@@ -5,4 +5,4 @@ export * from "./policy.js";
 export * from "./audit.js";
 export * from "./oversight-state.js";
 export { buildDoubtRequest } from "./doubt.js";
-export { buildReviewRequest, describeCall, progressOf } from "./review-node.js";
+export { buildReviewRequest, contextFromConversation, describeCall, progressOf } from "./review-node.js";

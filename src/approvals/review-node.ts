@@ -56,12 +56,30 @@ export function buildReviewRequest(messages: BaseMessage[], calls: ToolCall[], t
     context: {
       ...progressOf(messages),
       nextStep: calls.map((c) => describeCall(c, tools.find((t) => t.name === c.name))).join("; "),
-      decisionOutcomes: {
-        approve: "The action runs as proposed, then the agent continues.",
-        edit: "The action runs with your arguments instead (checked against the tool's schema), then the agent continues.",
-        reject: "The action does not run; your message goes back to the agent as the reason, and it continues without it.",
-        respond: "The action does not run; your message is given to the agent as the action's result.",
-      },
+      decisionOutcomes: { ...REVIEW_OUTCOMES },
     },
+  };
+}
+
+const REVIEW_OUTCOMES = {
+  approve: "The action runs as proposed, then the agent continues.",
+  edit: "The action runs with your arguments instead (checked against the tool's schema), then the agent continues.",
+  reject: "The action does not run; your message goes back to the agent as the reason, and it continues without it.",
+  respond: "The action does not run; your message is given to the agent as the action's result.",
+} as const;
+
+/**
+ * The context of a request made without one (humanInTheLoopMiddleware's, any graph's HITL-shaped
+ * interrupt): what is done, read off the conversation's tool results, the proposed step, and what each
+ * decision the request allows leads to.
+ */
+export function contextFromConversation(messages: BaseMessage[], request: Pick<HITLRequest, "actionRequests" | "reviewConfigs">): ReviewContext {
+  const allowed = new Set(request.reviewConfigs.flatMap((c) => c.allowedDecisions));
+  const outcomes: ReviewContext["decisionOutcomes"] = {};
+  for (const [k, v] of Object.entries(REVIEW_OUTCOMES)) if (allowed.has(k as keyof typeof REVIEW_OUTCOMES)) outcomes[k as keyof typeof REVIEW_OUTCOMES] = v;
+  return {
+    ...progressOf(messages),
+    nextStep: request.actionRequests.map((a) => a.description || `${a.name}(${JSON.stringify(a.args)})`).join("; "),
+    decisionOutcomes: outcomes,
   };
 }

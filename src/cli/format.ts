@@ -1,5 +1,6 @@
 // Readable terminal output for threads, reviews, history and world rows.
 import { AIMessage, ToolMessage, type BaseMessage } from "@langchain/core/messages";
+import { ALL_DECISION_TYPES, responseSchemaOf, type DecisionType } from "../approvals/index.js";
 import type { HistoryEntry, PendingInterrupt, ProgressEvent, ThreadView } from "../runs/index.js";
 import type { WorldRows } from "../world/index.js";
 
@@ -32,11 +33,11 @@ const TITLES = {
 /** An interrupt that is not a review: its value, and how to answer it. */
 function formatPlainInterrupt(p: PendingInterrupt, threadId: string): string {
   const shown = JSON.stringify(p.value, null, 2) ?? "null";
-  const schema = p.value && typeof p.value === "object" ? (p.value as { schema?: unknown; argsSchema?: unknown }).schema : undefined;
+  const schema = responseSchemaOf(p.value);
   return [
     bold(`Interrupt from ${p.namespace ? `"${p.namespace}" > ` : ""}${p.node} (interrupt ${p.interruptId})`),
     ...shown.split("\n").map((l) => `  ${l}`),
-    ...(schema ? [`  ${dim("the answer is checked against the schema above")}`] : []),
+    ...(schema ? [`  ${dim("the answer is checked against its response_schema (above)")}`] : []),
     "  Answer with:",
     `    waypoint resume ${threadId} --value '<json>'${p.interruptId ? `   (several waiting: add --interrupt ${p.interruptId})` : ""}`,
   ].join("\n");
@@ -66,28 +67,39 @@ export function formatReview(p: PendingInterrupt, threadId: string): string {
     for (const o of options) lines.push(`    ${o.id.padEnd(14)} ${o.description}`);
   } else {
     lines.push("  What each decision does:");
-    for (const [k, v] of Object.entries(ctx.decisionOutcomes)) lines.push(`    ${k.padEnd(12)} ${v}`);
+    const allowed = new Set<string>(allowedDecisions(request));
+    for (const [k, v] of Object.entries(ctx.decisionOutcomes)) if (allowed.has(k)) lines.push(`    ${k.padEnd(12)} ${v}`);
   }
-  const first = request.actionRequests[0];
   lines.push("  Decide with:");
-  if (kind === "review") {
-    lines.push(`    waypoint decide ${threadId} approve`);
-    if (first) lines.push(`    waypoint decide ${threadId} edit --args '${JSON.stringify(first.args)}'`);
-    lines.push(`    waypoint decide ${threadId} reject --message "why not"`);
-    lines.push(`    waypoint decide ${threadId} respond --message "what to tell the agent instead"`);
-  } else if (kind === "in_doubt") {
-    lines.push(`    waypoint decide ${threadId} confirm_done --message "what you found, e.g. the reference"`);
-    lines.push(`    waypoint decide ${threadId} run_again`);
-    lines.push(`    waypoint decide ${threadId} skip --message "why"`);
-  } else if (kind === "scope") {
-    lines.push(`    waypoint decide ${threadId} grant_once`);
-    lines.push(`    waypoint decide ${threadId} grant_for_run`);
-    lines.push(`    waypoint decide ${threadId} reject --message "why not"`);
-  } else {
-    if (kind === "guard") lines.push(`    waypoint decide ${threadId} respond --message "guidance for the agent"`);
-    for (const o of options) lines.push(`    waypoint decide ${threadId} choose --option ${o.id}${o.tool ? ` --args '${JSON.stringify(o.exampleArgs ?? o.baseArgs ?? {})}'` : ""}`);
-  }
+  for (const l of decideLines(request, threadId)) lines.push(`    ${l}`);
   return lines.join("\n");
+}
+
+/** The decisions a request allows (for any of its actions), in the request's own order. */
+export function allowedDecisions(request: NonNullable<PendingInterrupt["request"]>): DecisionType[] {
+  const known = new Set<string>(ALL_DECISION_TYPES);
+  return [...new Set(request.reviewConfigs.flatMap((c) => c.allowedDecisions))].filter((d) => known.has(d));
+}
+
+/** One `waypoint decide` command per decision the request allows, and none it does not. */
+export function decideLines(request: NonNullable<PendingInterrupt["request"]>, threadId: string): string[] {
+  const kind = request.kind ?? "review";
+  const first = request.actionRequests[0];
+  const options = request.reviewConfigs.flatMap((c) => c.options ?? []);
+  const cmd = `waypoint decide ${threadId}`;
+  const how: Record<DecisionType, string[]> = {
+    approve: [`${cmd} approve`],
+    edit: first ? [`${cmd} edit --args '${JSON.stringify(first.args)}'`] : [],
+    reject: [`${cmd} reject --message "why not"`],
+    respond: [`${cmd} respond --message "${kind === "guard" ? "guidance for the agent" : "what to tell the agent instead"}"`],
+    confirm_done: [`${cmd} confirm_done --message "what you found, e.g. the reference"`],
+    run_again: [`${cmd} run_again`],
+    skip: [`${cmd} skip --message "why"`],
+    grant_once: [`${cmd} grant_once`],
+    grant_for_run: [`${cmd} grant_for_run`],
+    choose: options.map((o) => `${cmd} choose --option ${o.id}${o.tool ? ` --args '${JSON.stringify(o.exampleArgs ?? o.baseArgs ?? {})}'` : ""}`),
+  };
+  return allowedDecisions(request).flatMap((d) => how[d]);
 }
 
 export function formatOpenCalls(calls: ThreadView["openCalls"]): string {

@@ -12,7 +12,7 @@ import { checkUuid, shellQuote, type GlobalOpts } from "./args.js";
 import { registerAuditCommands } from "./audit.js";
 import { registerPersistenceCommands } from "./persistence.js";
 import { registerSupervisorCommands } from "./supervisor.js";
-import { bold, dim, formatHistory, formatOpenCalls, formatProgress, formatReview, formatThread, formatThreadList, red } from "./format.js";
+import { allowedDecisions, bold, decideLines, dim, formatHistory, formatOpenCalls, formatProgress, formatReview, formatThread, formatThreadList, red } from "./format.js";
 
 
 
@@ -113,6 +113,26 @@ interface DecideOpts {
   interrupt?: string;
 }
 
+/**
+ * Refuse a decision the pending request does not allow, naming the ones it does (and how to give
+ * them): "respond" is not offered for a request that allows approve, edit and reject.
+ */
+function checkDecision(view: ThreadView, decision: string, interruptId: string | undefined): void {
+  const pending = interruptId ? view.pending.find((p) => p.interruptId === interruptId) : view.pending[0];
+  const request = pending?.request;
+  if (!request) {
+    if ((ALL_DECISION_TYPES as readonly string[]).includes(decision)) return; // nothing to check against: the run says why
+    throw new WaypointError("invalid_decision", `Unknown decision "${decision}". Use one of: ${ALL_DECISION_TYPES.join(", ")}.`);
+  }
+  const allowed = allowedDecisions(request);
+  if ((allowed as string[]).includes(decision)) return;
+  const what = `${request.actionRequests.map((a) => a.name).join(", ")} (interrupt ${pending.interruptId})`;
+  throw new WaypointError(
+    "invalid_decision",
+    `${(ALL_DECISION_TYPES as readonly string[]).includes(decision) ? `"${decision}" is not allowed` : `Unknown decision "${decision}"`} for the pending request on ${what}; it allows: ${allowed.join(", ")}. Decide with:\n${decideLines(request, view.threadId).map((l) => `  ${l}`).join("\n")}`,
+  );
+}
+
 function buildResponse(view: ThreadView, type: DecisionType, o: DecideOpts): unknown {
   if (o.decisions !== undefined) return Array.isArray(o.decisions) ? { decisions: o.decisions } : o.decisions;
   const pending = o.interrupt ? view.pending.find((p) => p.interruptId === o.interrupt) : view.pending[0];
@@ -161,7 +181,7 @@ export function buildProgram(): Command {
     .description("Run LangGraph graphs that survive crashes and wait for humans: the graphs of ./langgraph.json (or --config). Database: DATABASE_URL, or embedded Postgres when unset.")
     .option("--json", "print machine-readable JSON")
     .option("--config <path>", "the langgraph.json whose graphs to serve (default ./langgraph.json)")
-    .addOption(new Option("--pace <ms>", "slow each step of Waypoint's agents down by <ms> (to watch, or to kill a run mid-step)").argParser(wholeNumber("--pace")));
+    .addOption(new Option("--pace <ms>", "slow each step of Waypoint's agents, and each durable() tool call, down by <ms> (to watch, or to kill a run mid-step)").argParser(wholeNumber("--pace")));
 
   program
     .command("agents")
@@ -225,7 +245,7 @@ export function buildProgram(): Command {
   program
     .command("decide <thread> <decision>")
     .description(
-      "answer what a thread waits for: a review (approve | edit --args <json> | reject [--message] | respond --message), a call in doubt (confirm_done [--message] | run_again | skip [--message]), a missing permission (grant_once | grant_for_run | reject [--message]), a guardrail pause (choose --option continue|stop | respond --message) or a choice (choose --option <id> [--args <json>])",
+      "answer what a thread waits for with a decision its request allows (`waypoint show <thread>` lists them): a review (approve | edit --args <json> | reject [--message] | respond --message), a call in doubt (confirm_done [--message] | run_again | skip [--message]), a missing permission (grant_once | grant_for_run | reject [--message]), a guardrail pause (choose --option continue|stop | respond --message) or a choice (choose --option <id> [--args <json>])",
     )
     .option("--args <json>", "edit / choose: the arguments (checked against the tool's schema)", parseJsonArg("--args"))
     .option("--message <text>", "reject: the reason; respond: the result given to the agent; confirm_done: what you found; skip: why")
@@ -234,11 +254,9 @@ export function buildProgram(): Command {
     .option("--interrupt <id>", "which pending review, when there are several")
     .action(async (thread: string, decision: string, o: DecideOpts) => {
       const g = program.opts<GlobalOpts>();
-      if (!(ALL_DECISION_TYPES as readonly string[]).includes(decision)) {
-        throw new WaypointError("invalid_decision", `Unknown decision "${decision}". Use one of: ${ALL_DECISION_TYPES.join(", ")}.`);
-      }
       await runAndPrint(g, async (wp, onProgress) => {
         const view = await wp.view(thread);
+        if (o.decisions === undefined) checkDecision(view, decision, o.interrupt);
         const response = buildResponse(view, decision as DecisionType, o);
         return wp.decide(thread, response, { onProgress, ...(o.interrupt ? { interruptId: o.interrupt } : {}) });
       });

@@ -324,6 +324,7 @@ class LedgerCall {
     const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const configurable = { ...this.child.configurable, [IDEMPOTENCY_KEY]: row.idempotency_key };
     let paused: unknown;
+    await this.pace();
     await haltPoint("durable.started", this.tool.name);
     try {
       const output = await runWithPolicy(
@@ -347,8 +348,10 @@ class LedgerCall {
       }
       const record = recordOutput(output);
       await haltPoint("durable.returned", this.tool.name);
+      await this.pace();
       await recordSuccess(this.pool, this.key, record, { extraAttempts: log_.attempts - 1, ...(o.risk === "read" ? { cacheHash: argsHash(this.args) } : {}) });
       await haltPoint("durable.recorded", this.tool.name);
+      await this.pace();
       return { value: output };
     } catch (e) {
       if (paused) throw e;
@@ -388,6 +391,15 @@ class LedgerCall {
       this.scope.stop(error);
       return forever();
     }
+  }
+
+  /**
+   * `--pace`: wait in each window a crash can fall into (intent recorded, effect done but not recorded,
+   * outcome recorded but the step not written), so a chaos run's kills land inside a tool call too.
+   */
+  private async pace(): Promise<void> {
+    const ms = this.scope.paceMs;
+    if (ms > 0) await new Promise((r) => setTimeout(r, ms));
   }
 
   private errorMessage(message: string): unknown {

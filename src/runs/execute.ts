@@ -63,6 +63,19 @@ export interface ExecutionResult {
   snapshot: StateSnapshot | undefined;
 }
 
+/**
+ * State keys that route a graph rather than hold anything a person reads: createAgent's middleware
+ * writes `jumpTo` after every model call ("HumanInTheLoopMiddleware.after_model: set jumpTo").
+ */
+const CONTROL_KEYS = new Set(["jumpTo"]);
+
+/** An update that only routes (control keys alone): nothing to tell a person. */
+export function onlyRouting(update: unknown): boolean {
+  if (!update || typeof update !== "object") return false;
+  const keys = Object.keys(update);
+  return keys.length > 0 && keys.every((k) => CONTROL_KEYS.has(k));
+}
+
 export function summariseUpdate(update: unknown): string {
   if (!update || typeof update !== "object") return "";
   const parts: string[] = [];
@@ -76,7 +89,7 @@ export function summariseUpdate(update: unknown): string {
       parts.push(`${m.name ?? "tool"} ${m.status === "error" ? "failed" : "->"} ${text.length > 120 ? `${text.slice(0, 117)}...` : text}`);
     }
   }
-  const other = Object.keys(update).filter((k) => k !== "messages");
+  const other = Object.keys(update).filter((k) => k !== "messages" && !CONTROL_KEYS.has(k));
   if (other.length) parts.push(`set ${other.join(", ")}`);
   return parts.join("; ");
 }
@@ -185,7 +198,7 @@ export class Executor {
       translator.chunk(ns, mode, data);
       if (mode !== "updates" || !x.onProgress) return;
       for (const [node, value] of Object.entries((data ?? {}) as Record<string, unknown>)) {
-        if (node === "__interrupt__") continue;
+        if (node === "__interrupt__" || onlyRouting(value)) continue;
         x.onProgress({ namespace: ns.map((p) => p.split(":")[0]).join("|"), node, summary: summariseUpdate(value) || "no change" });
       }
     };

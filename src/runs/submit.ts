@@ -4,7 +4,7 @@
 // nothing; a submission that reports failure left nothing; an idempotency key returns the run it made.
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import { normalizeHITLRequest, validateResponse, type DurableToolLike, type Policy } from "../approvals/index.js";
+import { normalizeHITLRequest, validateAnswer, validateResponse, type DurableToolLike, type Policy } from "../approvals/index.js";
 import { WaypointError } from "../errors.js";
 import { describeZodError } from "../tools/index.js";
 import { findAssistant, getAssistant, type AssistantRow } from "./assistants.js";
@@ -96,6 +96,8 @@ function checkResume(thread: ThreadRow | undefined, resume: unknown, busy: boole
     const request = normalizeHITLRequest(value);
     // A review is checked against its allowed decisions and argument schemas before anything is written.
     if (request) answers[id] = { decisions: validateResponse(request, answer, (tools ?? []) as DurableToolLike[]) };
+    // Any other interrupt is answered with a JSON value, checked against its response_schema when it has one.
+    else validateAnswer(value, answer, `interrupt ${id}`);
   }
   return { resume: answers, interruptIds: Object.keys(answers) };
 }

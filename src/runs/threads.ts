@@ -3,7 +3,8 @@
 // it waits for (every pending interrupt, HITL-shaped or not), its calls in doubt.
 import type { StateSnapshot } from "@langchain/langgraph";
 import type pg from "pg";
-import { normalizeHITLRequest, type HITLRequest } from "../approvals/index.js";
+import type { BaseMessage } from "@langchain/core/messages";
+import { contextFromConversation, normalizeHITLRequest, type HITLRequest } from "../approvals/index.js";
 import { WaypointError } from "../errors.js";
 import type { LedgerRow } from "../tools/index.js";
 import { isUuid, type RunRow, type ThreadStatus } from "./queue.js";
@@ -134,10 +135,20 @@ export function pendingInterrupts(snapshot: StateSnapshot): PendingInterrupt[] {
       const child = task.state && "tasks" in task.state ? (task.state as StateSnapshot) : undefined;
       // An interrupt raised inside a sub-agent is reported by its parent task too; name the sub-agent.
       const origin = child ? innermost(child, id) : undefined;
-      out.push({ interruptId: id, namespace: origin?.ns ?? "", node: origin?.node ?? task.name, value: intr.value, request: normalizeHITLRequest(intr.value) });
+      out.push({ interruptId: id, namespace: origin?.ns ?? "", node: origin?.node ?? task.name, value: intr.value, request: withContext(normalizeHITLRequest(intr.value), intr.value, child ?? snapshot) });
     }
   }
   return out;
+}
+
+/**
+ * A HITL request that came without Waypoint's context (humanInTheLoopMiddleware's, a graph's own) gets
+ * one read off the conversation of the graph that asked, so a reviewer sees what is done already.
+ */
+function withContext(request: HITLRequest | undefined, value: unknown, snap: StateSnapshot): HITLRequest | undefined {
+  if (!request || (value && typeof value === "object" && "context" in value)) return request;
+  const messages = (snap.values as { messages?: unknown } | undefined)?.messages;
+  return { ...request, context: contextFromConversation(Array.isArray(messages) ? (messages as BaseMessage[]) : [], request) };
 }
 
 function innermost(snap: StateSnapshot, interruptId: string, prefix = ""): { ns: string; node: string } | undefined {

@@ -21,7 +21,7 @@ export interface RunScope {
   policy?: unknown;
   /** When the run started, the super-step it started from, and its recursion limit. */
   run: { startedAt: number; startStep: number; recursionLimit: number };
-  /** Milliseconds Waypoint's agent nodes wait per step (demos and crash tests); 0 normally. */
+  /** Milliseconds Waypoint's agent nodes wait per step, and durable() tools in each crash window of a call (demos and crash tests); 0 normally. */
   paceMs: number;
   /** Tool backoff scaling (tests and chaos runs use short delays); see src/tools/policy.ts. */
   toolRetry?: Record<string, number> | undefined;

@@ -14,6 +14,7 @@ export const INBOX_HTML = `<!doctype html>
   .muted { color: #667085; font-size: 12px; }
   .done li::marker { content: "✓ "; color: #1a7f37; } .done li.failed::marker { content: "✗ "; color: #c4320a; }
   .action { background: #f8f9fb; border-left: 3px solid #3b5bdb; padding: 8px 12px; margin: 10px 0; }
+  .action > b { white-space: pre-wrap; }
   pre { background: #f1f3f6; padding: 8px; border-radius: 4px; white-space: pre-wrap; margin: 4px 0; font-size: 12px; }
   button { border: 1px solid #b8c0cc; background: #fff; border-radius: 5px; padding: 5px 12px; cursor: pointer; margin: 4px 6px 0 0; }
   button.primary { background: #3b5bdb; color: #fff; border-color: #3b5bdb; }
@@ -27,7 +28,7 @@ export const INBOX_HTML = `<!doctype html>
 </head>
 <body>
 <header><h1>Waypoint review inbox</h1><span class="muted" id="who"></span><button id="refresh">Refresh</button></header>
-<main><div id="list"></div><div id="empty" hidden>Nothing waits for a decision.</div></main>
+<main><div id="list"></div><div id="empty" hidden>Nothing waits for an answer.</div></main>
 <script>
 // A token given in the link (?token= or #token=) is kept in this browser and taken out of the address
 // bar at once, so it does not stay in the history, a bookmark or a screenshot.
@@ -65,44 +66,92 @@ function readArgs(form) {
   }
   return args;
 }
-function render(t) {
-  const p = t.pending[0];
-  const req = p.request;
-  const kind = req.kind || "review";
-  const ctx = req.context;
+// One card per pending interrupt. A request in the HITL shape (humanInTheLoopMiddleware's, the review
+// node's, the doubt step's, any graph's) is shown with its actions and answered with the decisions it
+// allows, no others; any other interrupt value is shown as JSON and answered with a JSON value (checked
+// by the server against the value's response_schema, when it has one).
+const TITLES = { in_doubt: "did this happen?", choice: "a decision is needed", scope: "permission needed", guard: "paused by a guardrail" };
+function shell(t, p, title) {
   const card = document.createElement("div");
   card.className = "card";
   card.dataset.thread = t.threadId;
-  const done = ctx.done.map((d) => '<li class="' + (d.outcome === "failed" ? "failed" : "") + '"><b>' + esc(d.step) + "</b>: " + esc(d.summary) + "</li>").join("");
-  const actions = req.actionRequests.map((a) => '<div class="action"><b>' + esc(a.description) + "</b><pre>" + esc(a.name + " " + JSON.stringify(a.args, null, 2)) + "</pre></div>").join("");
-  const outcomes = Object.entries(ctx.decisionOutcomes || {}).map(([k, v]) => "<div><b>" + esc(k) + "</b>: " + esc(v) + "</div>").join("");
-  const doubts = t.openCalls.length ? '<div class="outcomes"><b>Calls in doubt:</b> ' + t.openCalls.map((o) => esc(o.tool + ": " + o.explanation)).join("; ") + "</div>" : "";
-  const history = t.history.map((h) => "<li>step " + h.step + ": " + esc(h.writes.join("; ") || (h.interrupted ? "waiting for review" : "-")) + "</li>").join("");
+  card.dataset.interrupt = p.interruptId;
+  const history = t.history.map((h) => "<li>step " + h.step + ": " + esc(h.writes.join("; ") || (h.interrupted ? "waiting for an answer" : "-")) + "</li>").join("");
   card.innerHTML =
-    "<h2>" + esc(t.agent) + ": " + esc({ in_doubt: "did this happen?", choice: "a decision is needed", scope: "permission needed", guard: "paused by a guardrail" }[kind] || "review requested") + "</h2>" +
-    '<div class="muted">thread ' + esc(t.threadId) + " · " + esc(t.description) + "</div>" +
-    "<div><b>Done so far</b><ul class=done>" + (done || "<li>nothing yet</li>") + "</ul></div>" +
-    (ctx.notStarted && ctx.notStarted.length ? "<div><b>Not started:</b> " + esc(ctx.notStarted.join(", ")) + "</div>" : "") +
-    (ctx.artifacts.length ? "<div><b>Artifacts:</b> " + ctx.artifacts.map((a) => esc(a.kind + " " + a.ref)).join(", ") + "</div>" : "") +
-    actions + '<div class="outcomes">' + outcomes + "</div>" + doubts +
-    '<div class="buttons"></div><form class="form" hidden></form><div class="result"></div>' +
+    "<h2>" + esc(t.agent) + ": " + esc(title) + "</h2>" +
+    '<div class="muted">thread ' + esc(t.threadId) + " · " + esc(p.namespace ? p.namespace + " > " : "") + esc(p.node) + " · interrupt " + esc(p.interruptId) + (t.description ? " · " + esc(t.description) : "") + "</div>" +
+    '<div class="body"></div><div class="buttons"></div><form class="form" hidden></form><div class="result"></div>' +
     "<details><summary>History</summary><ul>" + history + "</ul></details>";
-  const buttons = card.querySelector(".buttons");
-  const form = card.querySelector(".form");
-  const decide = async (decisions) => {
+  return card;
+}
+// Send the answer to this interrupt (by id) and show what became of the thread, or why it was refused.
+function answerer(t, p, card) {
+  return async (answer) => {
     const result = card.querySelector(".result");
     result.innerHTML = '<div class="status">Applying…</div>';
     try {
-      await api("/threads/" + t.threadId + "/runs/wait", { method: "POST", body: JSON.stringify({ assistant_id: t.assistantId, command: { resume: { [p.interruptId]: { decisions } } } }) });
+      await api("/threads/" + t.threadId + "/runs/wait", { method: "POST", body: JSON.stringify({ assistant_id: t.assistantId, command: { resume: { [p.interruptId]: answer } } }) });
       const after = await api("/threads/" + t.threadId);
-      result.innerHTML = '<div class="status ok">Decision applied. Thread is now <b class="thread-status">' + esc(after.status === "idle" ? "done" : after.status) + "</b>.</div>";
-      buttons.innerHTML = "";
-      form.hidden = true;
+      result.innerHTML = '<div class="status ok">Answer applied. Thread is now <b class="thread-status">' + esc(after.status === "idle" ? "done" : after.status) + "</b>.</div>";
+      card.querySelector(".buttons").innerHTML = "";
+      card.querySelector(".form").hidden = true;
     } catch (e) {
       result.innerHTML = '<div class="status err">' + esc(e.message) + "</div>";
     }
   };
-  const allowed = req.reviewConfigs[0].allowedDecisions;
+}
+function render(t, p) {
+  return p.request ? renderReview(t, p) : renderValue(t, p);
+}
+function renderValue(t, p) {
+  const card = shell(t, p, "an answer is needed");
+  card.classList.add("plain");
+  const value = p.value;
+  const schema = value && typeof value === "object" && !Array.isArray(value) ? value.response_schema || value.responseSchema : undefined;
+  // The schema is shown once, under its own heading.
+  const shown = schema ? Object.fromEntries(Object.entries(value).filter(([k]) => k !== "response_schema" && k !== "responseSchema")) : value;
+  card.querySelector(".body").innerHTML =
+    '<div><b>The interrupt</b><pre class="value">' + esc(JSON.stringify(shown, null, 2)) + "</pre></div>" +
+    (schema ? '<div class="outcomes">The answer is checked against its <b>response_schema</b>:</div><pre class="schema">' + esc(JSON.stringify(schema, null, 2)) + "</pre>" : "");
+  const form = card.querySelector(".form");
+  form.hidden = false;
+  form.innerHTML = '<label>Answer (JSON: "text", 3, true, {"key": "value"}, ...)</label><textarea rows="3" name="answer" data-answer></textarea><button class="primary" type="submit">Send answer</button>';
+  const send = answerer(t, p, card);
+  form.onsubmit = (ev) => {
+    ev.preventDefault();
+    let answer;
+    try {
+      answer = JSON.parse(form.answer.value);
+    } catch (e) {
+      card.querySelector(".result").innerHTML = '<div class="status err">The answer is not JSON (' + esc(e.message) + '); a text answer goes in quotes: "Lisbon".</div>';
+      return;
+    }
+    send(answer);
+  };
+  return card;
+}
+function renderReview(t, p) {
+  const req = p.request;
+  const kind = req.kind || "review";
+  const ctx = req.context;
+  const card = shell(t, p, TITLES[kind] || "review requested");
+  // Only what every action of the request allows (one decision per action, the same for each).
+  const configs = req.actionRequests.map((a) => req.reviewConfigs.find((c) => c.actionName === a.name) || req.reviewConfigs[0]);
+  const allowed = (configs[0] ? configs[0].allowedDecisions : []).filter((d) => configs.every((c) => c && c.allowedDecisions.includes(d)));
+  card.dataset.allowed = allowed.join(",");
+  const done = ctx.done.map((d) => '<li class="' + (d.outcome === "failed" ? "failed" : "") + '"><b>' + esc(d.step) + "</b>: " + esc(d.summary) + "</li>").join("");
+  const actions = req.actionRequests.map((a) => '<div class="action"><b>' + esc(a.description) + "</b><pre>" + esc(a.name + " " + JSON.stringify(a.args, null, 2)) + "</pre></div>").join("");
+  const outcomes = Object.entries(ctx.decisionOutcomes || {}).filter(([k]) => allowed.includes(k)).map(([k, v]) => "<div><b>" + esc(k) + "</b>: " + esc(v) + "</div>").join("");
+  const doubts = t.openCalls.length ? '<div class="outcomes"><b>Calls in doubt:</b> ' + t.openCalls.map((o) => esc(o.tool + ": " + o.explanation)).join("; ") + "</div>" : "";
+  card.querySelector(".body").innerHTML =
+    "<div><b>Done so far</b><ul class=done>" + (done || "<li>nothing yet</li>") + "</ul></div>" +
+    (ctx.notStarted && ctx.notStarted.length ? "<div><b>Not started:</b> " + esc(ctx.notStarted.join(", ")) + "</div>" : "") +
+    (ctx.artifacts.length ? "<div><b>Artifacts:</b> " + ctx.artifacts.map((a) => esc(a.kind + " " + a.ref)).join(", ") + "</div>" : "") +
+    actions + '<div class="outcomes">' + outcomes + "</div>" + doubts;
+  const buttons = card.querySelector(".buttons");
+  const form = card.querySelector(".form");
+  const send = answerer(t, p, card);
+  const decide = (decisions) => send({ decisions });
   const n = req.actionRequests.length;
   const same = (d) => Array.from({ length: n }, () => d);
   const button = (label, cls, onClick) => {
@@ -121,9 +170,9 @@ function render(t) {
   if (allowed.includes("approve")) button("Approve", "primary", () => decide(same({ type: "approve" })));
   if (allowed.includes("grant_once")) button("Grant for this call", "primary", () => decide(same({ type: "grant_once" })));
   if (allowed.includes("grant_for_run")) button("Grant for the rest of the run", "", () => decide(same({ type: "grant_for_run" })));
-  if (allowed.includes("edit")) button("Edit", "", () => {
+  if (allowed.includes("edit") && n === 1) button("Edit", "", () => {
     const a = req.actionRequests[0];
-    const schema = (req.reviewConfigs.find((c) => c.actionName === a.name) || {}).argsSchema || { properties: {} };
+    const schema = (configs[0] || {}).argsSchema || { properties: {} };
     form.hidden = false;
     form.innerHTML = Object.keys(schema.properties || a.args).map((k) => field(k, (schema.properties || {})[k], a.args[k])).join("") + '<button class="primary" type="submit">Approve with these arguments</button>';
     form.onsubmit = (ev) => { ev.preventDefault(); try { decide([{ type: "edit", editedAction: { name: a.name, args: readArgs(form) } }]); } catch (e) { card.querySelector(".result").innerHTML = '<div class="status err">' + esc(e.message) + "</div>"; } };
@@ -133,7 +182,7 @@ function render(t) {
   if (allowed.includes("confirm_done")) button("It happened", "primary", () => askText("What you found (e.g. the reference)", (m) => (m ? { type: "confirm_done", message: m } : { type: "confirm_done" })));
   if (allowed.includes("run_again")) button("It did not happen: run again", "", () => decide(same({ type: "run_again" })));
   if (allowed.includes("skip")) button("Skip it", "", () => askText("Why", (m) => (m ? { type: "skip", message: m } : { type: "skip" })));
-  for (const o of req.reviewConfigs[0].options || []) button(o.description, "", () => decide([o.tool ? { type: "choose", option: o.id, args: o.exampleArgs || {} } : { type: "choose", option: o.id }]));
+  if (allowed.includes("choose")) for (const o of (configs[0] || {}).options || []) button(o.description, "", () => decide([o.tool ? { type: "choose", option: o.id, args: o.exampleArgs || {} } : { type: "choose", option: o.id }]));
   return card;
 }
 async function load() {
@@ -141,7 +190,7 @@ async function load() {
   try {
     const waiting = await api("/inbox/api/waiting");
     list.innerHTML = "";
-    waiting.forEach((t) => list.appendChild(render(t)));
+    waiting.forEach((t) => t.pending.forEach((p) => list.appendChild(render(t, p))));
     document.getElementById("empty").hidden = waiting.length > 0;
   } catch (e) {
     list.innerHTML = '<div class="card status err">' + esc(e.message) + " — open /inbox?token=&lt;your token&gt;</div>";

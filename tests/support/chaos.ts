@@ -1,4 +1,5 @@
-// The chaos driver: many onboarding and travel threads, driven through the real `waypoint` CLI in child
+// The chaos driver: many onboarding, travel and concierge threads (the last a createAgent with plain
+// tool()s in durable() and humanInTheLoopMiddleware, graphs/concierge/agent.ts), driven through the real `waypoint` CLI in child
 // processes, with world faults injected (WAYPOINT_FAULTS) and children SIGKILLed at random moments.
 // Each thread is pushed on by what a person would do next (approve, settle a call in doubt by looking
 // in the world, pick the retry, resume a crashed run) until it is done. Then SQL checks the invariants:
@@ -46,7 +47,7 @@ interface Intent {
   identity: string;
 }
 
-type AgentName = "onboarding" | "travel";
+export type AgentName = "onboarding" | "travel" | "concierge";
 
 interface ThreadPlan {
   index: number;
@@ -80,6 +81,8 @@ export interface ChaosReport {
   runs: number;
   /** Threads whose final view is "done". */
   completed: number;
+  /** Per agent: threads, how many completed, side effects checked and how many were not exactly once. */
+  byAgent: Partial<Record<AgentName, { runs: number; completed: number; intents: number; violations: number; kills: number; doubts: number }>>;
   /** Children the driver SIGKILLed (they died of it). */
   killsSent: number;
   /** Kills fired just as the child was exiting on its own (not counted above). */
@@ -181,9 +184,44 @@ function travelPlan(tag: string, index: number): ThreadPlan {
   };
 }
 
-/** Runs alternate between the two agents. */
+/**
+ * A concierge thread (createAgent, humanInTheLoopMiddleware on rent_car): one hotel booking, one car
+ * rental. Its input is a chat message with the trip's facts in a json block, as a user would write it.
+ */
+function conciergePlan(tag: string, index: number): ThreadPlan {
+  const tripId = `${tag}-C${index}`;
+  const city = pick(CITIES, index);
+  const name = `Chaos Guest ${index}`;
+  const facts = { tripId, city, guest: name, driver: name, checkIn: "2026-12-01", pickUpOn: "2026-12-01", nights: 2, days: 2 };
+  return {
+    index,
+    threadId: threadIdFor(tag, index),
+    agent: "concierge",
+    input: { messages: [{ role: "user", content: `Hotel and car in ${city}, please.\n\`\`\`json\n${JSON.stringify(facts)}\n\`\`\`` }] },
+    intents: [
+      { table: "world.hotel_bookings", identity: tripId },
+      { table: "world.car_rentals", identity: tripId },
+    ],
+  };
+}
+
+/** The agent of each run, in turn. */
+export const AGENT_CYCLE: readonly AgentName[] = ["onboarding", "travel", "concierge"];
+
+/** Intents (side effects to count) per thread of each agent. */
+export const INTENTS_PER_THREAD: Record<AgentName, number> = { onboarding: 4, travel: 3, concierge: 2 };
+
+/** How many of `runs` threads each agent gets (runs take the agents of AGENT_CYCLE in turn). */
+export function threadsPerAgent(runs: number): Record<AgentName, number> {
+  const out: Record<AgentName, number> = { onboarding: 0, travel: 0, concierge: 0 };
+  for (let i = 0; i < runs; i++) out[pick(AGENT_CYCLE, i)]++;
+  return out;
+}
+
+/** Runs take the three agents in turn. */
 function planThreads(runs: number, tag: string): ThreadPlan[] {
-  return Array.from({ length: runs }, (_, i) => (i % 2 === 0 ? onboardingPlan(tag, i) : travelPlan(tag, i)));
+  const plan = { onboarding: onboardingPlan, travel: travelPlan, concierge: conciergePlan };
+  return Array.from({ length: runs }, (_, i) => plan[pick(AGENT_CYCLE, i)](tag, i));
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -202,6 +240,10 @@ interface Driver {
   onEvent: (line: string) => void;
   tally: {
     killsSent: number;
+    /** Driver kills and self-crashes, by the agent of the thread the child ran. */
+    killsByAgent: Record<string, number>;
+    /** Calls in doubt settled by the driver ("did this happen?" answered), by agent. */
+    doubtsByAgent: Record<string, number>;
     /** Kills fired whose child has not closed yet. */
     killsInFlight: number;
     killsTooLate: number;
@@ -377,7 +419,7 @@ type DoubtDecision = { type: "confirm_done"; message: string } | { type: "run_ag
 /** Settle one call in doubt: a rental that exists is confirmed with its reference, else it runs again. */
 async function settleOne(d: Driver, plan: ThreadPlan, name: string, args: Record<string, unknown>): Promise<DoubtDecision> {
   if (name !== "rent_car") {
-    d.tally.anomalies.push(`${plan.threadId}: ${name} in doubt (its system dedupes; expected only rent_car); answered run_again`);
+    d.tally.anomalies.push(`${plan.threadId} (${plan.agent}): ${name} in doubt (its system dedupes; expected only rent_car); answered run_again`);
     return { type: "run_again" };
   }
   const refs = await rentalsOf(d, String(args.tripId ?? ""));
@@ -392,7 +434,7 @@ async function doubtCommand(d: Driver, plan: ThreadPlan, pending: PendingInterru
   if (decisions.length === 1 && first) {
     return first.type === "confirm_done" ? ["decide", plan.threadId, "confirm_done", "--message", first.message] : ["decide", plan.threadId, "run_again"];
   }
-  d.tally.anomalies.push(`${plan.threadId}: ${decisions.length} calls in doubt at once`);
+  d.tally.anomalies.push(`${plan.threadId} (${plan.agent}): ${decisions.length} calls in doubt at once`);
   return ["decide", plan.threadId, first?.type ?? "run_again", "--decisions", JSON.stringify(decisions)];
 }
 
@@ -434,7 +476,7 @@ async function nextStep(d: Driver, plan: ThreadPlan): Promise<Next> {
   if (view.status === "interrupted") {
     return { kind: "command", args: await decisionFor(d, plan, view) };
   }
-  if (view.status === "running") d.tally.anomalies.push(`${plan.threadId}: status "running" with no live child (${view.detail ?? ""}); resumed`);
+  if (view.status === "running") d.tally.anomalies.push(`${plan.threadId} (${plan.agent}): status "running" with no live child (${view.detail ?? ""}); resumed`);
   return { kind: "command", args: ["resume", plan.threadId], ...(view.checkpointId ? {} : { note: "no checkpoint yet" }) };
 }
 
@@ -458,7 +500,7 @@ function afterFalseDone(d: Driver, plan: ThreadPlan, outcome: ThreadOutcome, det
   }
   outcome.falseDone = detail;
   outcome.actions.push(`(driver saw: ${detail}; trying resume)`);
-  d.tally.anomalies.push(`${plan.threadId}: ${detail}`);
+  d.tally.anomalies.push(`${plan.threadId} (${plan.agent}): ${detail}`);
   return { args: ["resume", plan.threadId], note: "after a false done" };
 }
 
@@ -472,9 +514,11 @@ async function driveThread(d: Driver, plan: ThreadPlan): Promise<ThreadOutcome> 
     for (let n = 1; n <= d.maxActions; n++) {
       count(d.tally.commands, commandName(args));
       const rec = await runChild(d, args, planKill(d, rng));
+      if (rec.end === "killed" || rec.end === "self_crash") count(d.tally.killsByAgent, plan.agent);
+      if (args[0] === "decide" && ["confirm_done", "run_again", "skip"].includes(args[2] ?? "")) count(d.tally.doubtsByAgent, plan.agent);
       const line = `${describeChild(args, rec)}${note ? ` (${note})` : ""}`;
       outcome.actions.push(line);
-      if (rec.code === 2) d.tally.anomalies.push(`${plan.threadId}: refused as bad input: ${line}`);
+      if (rec.code === 2) d.tally.anomalies.push(`${plan.threadId} (${plan.agent}): refused as bad input: ${line}`);
       d.onEvent(`[${plan.threadId}] #${n} ${line}`);
       const next = await nextStep(d, plan);
       if (next.kind === "finished") {
@@ -509,7 +553,7 @@ async function worker(d: Driver, queue: ThreadPlan[], out: ThreadOutcome[]): Pro
 /** Row counts by business identity, one query per table. */
 async function countsByIdentity(wp: Waypoint, plans: ThreadPlan[]): Promise<Map<string, number>> {
   const emails = plans.filter((p) => p.agent === "onboarding").flatMap((p) => p.intents.filter((i) => i.table === "world.directory").map((i) => i.identity));
-  const trips = plans.filter((p) => p.agent === "travel").flatMap((p) => p.intents.filter((i) => i.table === "world.flights").map((i) => i.identity));
+  const trips = plans.filter((p) => p.agent === "travel" || p.agent === "concierge").flatMap((p) => p.intents.filter((i) => i.table === "world.car_rentals").map((i) => i.identity));
   const queries: Array<[string, string, string[]]> = [
     ["world.directory", "SELECT email AS k, count(*)::int AS n FROM world.directory WHERE email = ANY($1) GROUP BY email", emails],
     ["world.outbox", "SELECT recipient AS k, count(*)::int AS n FROM world.outbox WHERE recipient = ANY($1) GROUP BY recipient", emails],
@@ -614,9 +658,23 @@ async function verify(d: Driver, plans: ThreadPlan[], outcomes: ThreadOutcome[],
   const intents = await intentCounts(d.wp, plans);
   const counts = intents.map((i) => i.count);
   const byId = new Map(outcomes.map((o) => [o.threadId, o]));
+  const agentOf = new Map(plans.map((p) => [p.threadId, p.agent]));
+  const byAgent: ChaosReport["byAgent"] = {};
+  for (const p of plans) {
+    const a = (byAgent[p.agent] ??= { runs: 0, completed: 0, intents: 0, violations: 0, kills: d.tally.killsByAgent[p.agent] ?? 0, doubts: d.tally.doubtsByAgent[p.agent] ?? 0 });
+    a.runs++;
+    if (done.has(p.threadId)) a.completed++;
+  }
+  for (const i of intents) {
+    const a = byAgent[agentOf.get(i.threadId) as AgentName];
+    if (!a) continue;
+    a.intents++;
+    if (i.count !== 1) a.violations++;
+  }
   const report: ChaosReport = {
     runs: plans.length,
     completed: done.size,
+    byAgent,
     killsSent: d.tally.killsSent,
     killsTooLate: d.tally.killsTooLate,
     selfCrashes: d.tally.selfCrashes,
@@ -661,7 +719,7 @@ async function openDriver(opts: ChaosOptions): Promise<Driver> {
     maxActions: opts.maxActionsPerRun ?? 40,
     seed: opts.seed ?? 1,
     onEvent: opts.onEvent ?? (() => undefined),
-    tally: { killsSent: 0, killsInFlight: 0, killsTooLate: 0, selfCrashes: 0, hung: 0, children: 0, finishedThreads: 0, pids: [], commands: {}, anomalies: [] },
+    tally: { killsSent: 0, killsByAgent: {}, doubtsByAgent: {}, killsInFlight: 0, killsTooLate: 0, selfCrashes: 0, hung: 0, children: 0, finishedThreads: 0, pids: [], commands: {}, anomalies: [] },
   };
 }
 
@@ -709,6 +767,11 @@ function summaryRows(r: ChaosReport): Array<[string, string, string]> {
   return [
     ["runs (threads)", String(r.runs), ""],
     ["runs completed (done)", String(r.completed), `${r.runs}  ${ok(r.completed === r.runs)}`],
+    ...Object.entries(r.byAgent).map(([agent, a]): [string, string, string] => [
+      `  ${agent}: done / runs, intents not once / checked (kills, doubts)`,
+      `${a.completed} / ${a.runs}, ${a.violations} / ${a.intents} (${a.kills} kills, ${a.doubts} doubts answered)`,
+      `${a.runs} / ${a.runs}, 0 / ${a.intents}  ${ok(a.completed === a.runs && a.violations === 0)}`,
+    ]),
     ["kills sent by the driver (SIGKILL)", String(r.killsSent), ""],
     ["kills that landed too late (child already exiting)", String(r.killsTooLate), ""],
     ["self-crashes (crash_after_effect SIGKILL)", String(r.selfCrashes), ""],
