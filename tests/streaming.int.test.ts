@@ -2,7 +2,8 @@
 // ScriptedChatModel with chunked replies, in tests/fixtures/streaming) run by Waypoint's worker, its
 // chunks recorded in Postgres and read back by the server's SSE, next to `langgraph dev` serving the
 // same fixture. Tokens must arrive as several events while the run is still going, in order, joining
-// to the whole reply; a stream rejoined with Last-Event-ID continues where it left off.
+// to the whole reply; a stream rejoined with Last-Event-ID continues where it left off. And the offline
+// planner (the model with no OPENAI_API_KEY) streams its summary in a few chunks.
 import path from "node:path";
 import type { Client } from "@langchain/langgraph-sdk";
 import { PROJECT_ROOT } from "../src/config.js";
@@ -146,3 +147,31 @@ test("a stream rejoined with Last-Event-ID continues after the event it names, t
   expect(partial.at(-1)).toBe(replyTo("rejoin me later"));
   expect(rest.some((p) => p.event === "messages/complete")).toBe(true);
 }, 60_000);
+
+test("the offline planner (no OPENAI_API_KEY) streams its summary in a few chunks through Waypoint's server", async () => {
+  const offlineDb = await freshDatabase("streaming_offline");
+  const { offlinePlannerModel } = await import("../src/models/index.js");
+  const server = await startServer({
+    host: "127.0.0.1",
+    port: 0,
+    auth: { required: false, tokens: new Map() },
+    worker: { url: offlineDb.url, model: offlinePlannerModel(), poolMax: 4, doctorMs: 0, pollMs: 200 },
+  });
+  try {
+    const { Client } = await import("@langchain/langgraph-sdk");
+    const c = new Client({ apiUrl: server.url });
+    const thread = await c.threads.create();
+    const trip = { tripId: "trip-stream-1", traveller: "Stream Traveller", origin: "London", destination: "Lisbon", departOn: "2026-12-01", nights: 2, carDays: 2 };
+    const parts: Part[] = [];
+    for await (const p of c.runs.stream(thread.thread_id, "travel", { input: { trip }, streamMode: ["messages-tuple", "values"] })) parts.push(p as Part);
+    const last = ((parts.filter((p) => p.event === "values").at(-1)?.data as { messages?: Msg[] } | undefined)?.messages ?? []).filter((m) => m.type === "ai").at(-1);
+    expect(contentOf(last)).toMatch(/^Finished\./);
+    const tokens = parts.filter((p) => p.event === "messages").map((p) => (p.data as [Msg])[0]).filter((m) => m.id === last?.id);
+    expect(tokens.length).toBeGreaterThanOrEqual(2);
+    expect(tokens.length).toBeLessThanOrEqual(4);
+    expect(tokens.map(contentOf).join("")).toBe(contentOf(last));
+  } finally {
+    await server.close();
+    await offlineDb.drop();
+  }
+}, 90_000);
