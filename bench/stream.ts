@@ -56,11 +56,20 @@ async function sample(client: Client, mode: Mode): Promise<Sample> {
   return { firstToken, end, tokens };
 }
 
-async function measure(client: Client, mode: Mode): Promise<{ firstToken: Summary; end: Summary; tokens: number }> {
-  for (let i = 0; i < WARMUP; i++) await sample(client, mode);
-  const samples: Sample[] = [];
-  for (let i = 0; i < RUNS; i++) samples.push(await sample(client, mode));
-  return { firstToken: summarise(samples.map((s) => s.firstToken)), end: summarise(samples.map((s) => s.end)), tokens: samples[0]?.tokens ?? 0 };
+type Cell = { firstToken: Summary; end: Summary; tokens: number };
+
+/**
+ * Every (server, mode) cell gets RUNS samples, taken round-robin (one of each in turn), so a slow
+ * moment of a shared machine falls on all cells alike rather than on whichever ran then.
+ */
+async function measure(clients: Record<"waypoint" | "reference", Client>, modes: readonly Mode[]): Promise<Map<string, Cell>> {
+  const keys = modes.flatMap((mode) => (["waypoint", "reference"] as const).map((server) => ({ server, mode, key: `${server} ${mode}` })));
+  for (let i = 0; i < WARMUP; i++) for (const k of keys) await sample(clients[k.server], k.mode);
+  const samples = new Map<string, Sample[]>(keys.map((k) => [k.key, []]));
+  for (let i = 0; i < RUNS; i++) for (const k of keys) samples.get(k.key)!.push(await sample(clients[k.server], k.mode));
+  return new Map(
+    [...samples].map(([key, xs]) => [key, { firstToken: summarise(xs.map((s) => s.firstToken)), end: summarise(xs.map((s) => s.end)), tokens: xs[0]?.tokens ?? 0 }]),
+  );
 }
 
 const ms = (x: number) => `${x.toFixed(1)} ms`;
@@ -74,10 +83,12 @@ async function main(): Promise<void> {
     try {
       const clients = { waypoint: new Client({ apiUrl: waypoint.url }), reference: reference.client };
       const rows: string[][] = [];
-      for (const mode of ["messages-tuple", "messages"] as const) {
-        // One server at a time, so the two never compete for the machine's cores.
-        const w = await measure(clients.waypoint, mode);
-        const r = await measure(clients.reference, mode);
+      const modes = ["messages-tuple", "messages"] as const;
+      // One run at a time, so the two servers never compete for the machine's cores.
+      const cells = await measure(clients, modes);
+      for (const mode of modes) {
+        const w = cells.get(`waypoint ${mode}`)!;
+        const r = cells.get(`reference ${mode}`)!;
         for (const [what, a, b] of [
           ["first token", w.firstToken, r.firstToken],
           ["stream end", w.end, r.end],
@@ -88,7 +99,7 @@ async function main(): Promise<void> {
       const head = ["measure", "Waypoint median", "Waypoint p95", "langgraph dev median", "langgraph dev p95", "ratio (median)"];
       const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
       const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
-      console.log(`\nTime to first token through /threads/:id/runs/stream, graph "${GRAPH}" (tests/fixtures/streaming), ${RUNS} runs per cell after ${WARMUP} warm-up, one run at a time, database: ${db.kind}\n`);
+      console.log(`\nTime to first token through /threads/:id/runs/stream, graph "${GRAPH}" (tests/fixtures/streaming), ${RUNS} runs per cell after ${WARMUP} warm-up, one run at a time, cells taken in turn, database: ${db.kind}\n`);
       console.log([line(head), line(widths.map((n) => "-".repeat(n))), ...rows.map(line)].join("\n"));
     } finally {
       await reference.close();
