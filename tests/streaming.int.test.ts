@@ -6,7 +6,10 @@
 // planner (the model with no OPENAI_API_KEY) streams its summary in a few chunks.
 import path from "node:path";
 import type { Client } from "@langchain/langgraph-sdk";
+import type pg from "pg";
 import { PROJECT_ROOT } from "../src/config.js";
+import { RunEventWriter } from "../src/runs/events.js";
+import { RunFeed } from "../src/runs/feed.js";
 import { startServer, type RunningServer } from "../src/server/index.js";
 import { replyTo } from "./fixtures/streaming/talk.js";
 import { eventShape, normalise, startReference, type Target } from "./support/compat.js";
@@ -175,3 +178,43 @@ test("the offline planner (no OPENAI_API_KEY) streams its summary in a few chunk
     await offlineDb.drop();
   }
 }, 90_000);
+
+test("a follower woken while it reads does not miss the wake: an event recorded during its read comes at once, not at the next poll", async () => {
+  const c = targets.find((x) => x.name === "waypoint")!.client;
+  const thread = await c.threads.create();
+  // A run that waits in the queue for an hour: nothing but this test writes its events.
+  const run = await c.runs.create(thread.thread_id, "talk", { input: user("later"), afterSeconds: 3600 });
+  const pool = waypoint.waypoint.pool;
+  const writer = new RunEventWriter(pool, run.run_id);
+  let reads = 0;
+  // The event is recorded (and its NOTIFY delivered) after the follower's first read of events took
+  // its rows and before it waits: the moment a follower that subscribed only to wait would miss.
+  const racing = new Proxy(pool, {
+    get(target, key, receiver) {
+      if (key !== "query") return Reflect.get(target, key, receiver);
+      return async (q: { name?: string }, ...rest: unknown[]) => {
+        const result = await (target.query as (...a: unknown[]) => Promise<unknown>).call(target, q, ...rest);
+        if (q?.name === "waypoint_read_run_events" && ++reads === 1) {
+          writer.append("custom", { during: "read" });
+          await writer.flush();
+          await new Promise((r) => setTimeout(r, 300));
+        }
+        return result;
+      };
+    },
+  }) as pg.Pool;
+  // A poll so slow that only the NOTIFY can bring the event within the test's time.
+  const feed = new RunFeed(racing, waypoint.waypoint.persistence.db.directUrl, 600_000);
+  const stop = new AbortController();
+  try {
+    for await (const e of feed.follow(run.run_id, 0, stop.signal)) {
+      expect(e).toMatchObject({ event: "custom", data: { during: "read" } });
+      break;
+    }
+  } finally {
+    stop.abort();
+    await feed.close();
+    await c.runs.cancel(thread.thread_id, run.run_id);
+  }
+  expect(reads).toBe(2);
+}, 30_000);

@@ -17,6 +17,8 @@ export class RunFeed {
   constructor(
     private readonly pool: pg.Pool,
     private readonly url: string,
+    /** Milliseconds a follower waits for a NOTIFY before it reads again anyway. */
+    private readonly pollMs = POLL_MS,
   ) {}
 
   private async ensure(): Promise<void> {
@@ -66,7 +68,7 @@ export class RunFeed {
     if (!set) this.waiters.set(runId, (set = new Set()));
     set.add(onWake);
     return {
-      next: async (signal, ms = POLL_MS) => {
+      next: async (signal, ms = this.pollMs) => {
         await this.ensure();
         if (!woken && !signal?.aborted) {
           await new Promise<void>((resolve) => {
@@ -92,7 +94,7 @@ export class RunFeed {
   }
 
   /** Resolve on the run's next NOTIFY, after `ms`, or on abort. */
-  async wait(runId: string, signal?: AbortSignal, ms = POLL_MS): Promise<void> {
+  async wait(runId: string, signal?: AbortSignal, ms = this.pollMs): Promise<void> {
     await this.ensure();
     const sub = this.subscribe(runId);
     try {
