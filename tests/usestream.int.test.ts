@@ -5,7 +5,8 @@
 // `langgraph dev`, both serving tests/fixtures/streaming (its langgraph.json allows the page's origin
 // in http.cors). The page sends a message and shows the reply growing token by token, shows the
 // agent's review of save_note, approves it, sees the run finish, and after a reload shows the thread
-// again (its id kept in the URL). Screenshots go to test-artifacts/.
+// again (its id kept in the URL); reloaded while a reply streams, it rejoins the run and the reply
+// finishes. Screenshots go to test-artifacts/.
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
@@ -134,7 +135,7 @@ async function aiTexts(page: Page): Promise<string[]> {
   return page.locator("#messages li.ai").evaluateAll((els) => els.map((e) => (e.textContent ?? "").replace(/^ai: /, "")));
 }
 
-test.each(["waypoint", "reference"] as const)("useStream on %s: tokens arrive, the review is approved from the page, the run finishes, a reload shows the thread", async (name) => {
+test.each(["waypoint", "reference"] as const)("useStream on %s: tokens arrive, the review is approved from the page, the run finishes, a reload shows the thread, a reload mid-run rejoins it", async (name) => {
   const apiUrl = name === "waypoint" ? waypoint.url : reference.url;
   const shot = (step: string) => page.screenshot({ path: path.join(ARTIFACTS, `usestream-${name}-${step}.png`), fullPage: true });
   const page = await browser.newPage();
@@ -185,6 +186,20 @@ test.each(["waypoint", "reference"] as const)("useStream on %s: tokens arrive, t
   expect(await page.locator("#messages li.tool").innerText()).toBe("tool: Saved note: buy milk");
   expect(await page.locator("#review").count()).toBe(0);
   await shot("5-reloaded");
+
+  // 4. A reload while a reply streams: the page rejoins the run's stream and the reply finishes.
+  const again = replyTo("reload me");
+  await page.locator("#input").fill("reload me");
+  await page.locator("#send").click();
+  await page.waitForFunction((full) => (globalThis as unknown as { frames_seen: Frame[] }).frames_seen.some((f) => f.loading && f.ai.length > 0 && f.ai !== full), done);
+  await page.reload();
+  await page.locator("#messages li.ai", { hasText: again }).waitFor({ timeout: 30_000 });
+  await page.locator("#status", { hasText: "idle" }).waitFor();
+  const rejoined = await page.evaluate(framesOf);
+  // Frames of the rejoined stream: the new reply, still partial, while the run was going.
+  expect(rejoined.some((f) => f.loading && f.ai.length > 0 && again.startsWith(f.ai))).toBe(true);
+  expect(await aiTexts(page)).toEqual([full, "", done, again]);
+  await shot("6-rejoined");
   expect(errors).toEqual([]);
   await page.close();
 }, 120_000);
