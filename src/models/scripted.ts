@@ -26,6 +26,7 @@ export type Chunking = "words" | "lines" | ((text: string) => string[]);
 export interface ScriptedChatModelParams extends BaseChatModelParams {
   /** Name shown in logs and traces. */
   label: string;
+  /** The next reply, from the conversation and the tools bound to the call. */
   respond: Responder;
   /**
    * Stream replies in chunks when the caller streams (a graph run with stream_mode "messages"): the text
