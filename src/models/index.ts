@@ -7,7 +7,7 @@ import { OFFLINE_MODEL_NAME, offlinePlannerModel } from "./offline.js";
 
 export { OFFLINE_MODEL_NAME, offlinePlannerModel, planNextStep } from "./offline.js";
 export { classifyModelError, invokeWithLadder, resetBreakers, type LadderOptions } from "./ladder.js";
-export { ScriptedChatModel, type Responder, type ToolSpec } from "./scripted.js";
+export { ScriptedChatModel, splitText, type Chunking, type Responder, type ScriptedChatModelParams, type ToolSpec } from "./scripted.js";
 
 /** Which model runs, in words, for logs and the CLI banner. */
 export function describeModel(): string {

@@ -4,7 +4,7 @@
 // required argument it cannot find ends the plan with a message naming it.
 import { createHash } from "node:crypto";
 import { AIMessage, ToolMessage, type BaseMessage } from "@langchain/core/messages";
-import { ScriptedChatModel, type ToolSpec } from "./scripted.js";
+import { ScriptedChatModel, splitText, type ToolSpec } from "./scripted.js";
 
 export const OFFLINE_MODEL_NAME = "waypoint-offline-planner";
 
@@ -77,6 +77,16 @@ export function planNextStep(messages: BaseMessage[], tools: ToolSpec[]): AIMess
   return new AIMessage({ id: `offline-${turn}-${digest}`, content: lines.length ? `Finished.\n${lines.join("\n")}` : "Nothing to do." });
 }
 
+/** A reply's text in up to four pieces of whole words: enough for a chat UI to show it arriving. */
+export function offlineChunks(text: string): string[] {
+  const words = splitText(text, "words");
+  const size = Math.ceil(words.length / Math.min(4, Math.max(1, words.length)));
+  const out: string[] = [];
+  for (let i = 0; i < words.length; i += size) out.push(words.slice(i, i + size).join(""));
+  return out;
+}
+
 export function offlinePlannerModel(): ScriptedChatModel {
-  return new ScriptedChatModel({ label: OFFLINE_MODEL_NAME, respond: planNextStep });
+  // Its text streams in a few chunks, so streaming shows in a chat UI with no API key.
+  return new ScriptedChatModel({ label: OFFLINE_MODEL_NAME, respond: planNextStep, chunks: offlineChunks });
 }

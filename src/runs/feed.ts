@@ -17,6 +17,8 @@ export class RunFeed {
   constructor(
     private readonly pool: pg.Pool,
     private readonly url: string,
+    /** Milliseconds a follower waits for a NOTIFY before it reads again anyway. */
+    private readonly pollMs = POLL_MS,
   ) {}
 
   private async ensure(): Promise<void> {
@@ -50,59 +52,104 @@ export class RunFeed {
     for (const set of this.waiters.values()) for (const w of set) w();
   }
 
+  /**
+   * Interest in a run's NOTIFYs from now on. A wake that comes while the follower is reading is kept,
+   * so the next `next()` returns at once: registering only after a read would miss it and leave the
+   * follower to the slow poll.
+   */
+  private subscribe(runId: string): { next(signal?: AbortSignal, ms?: number): Promise<void>; close(): void } {
+    let woken = false;
+    let resolveWait: (() => void) | undefined;
+    const onWake = () => {
+      woken = true;
+      resolveWait?.();
+    };
+    let set = this.waiters.get(runId);
+    if (!set) this.waiters.set(runId, (set = new Set()));
+    set.add(onWake);
+    return {
+      next: async (signal, ms = this.pollMs) => {
+        await this.ensure();
+        if (!woken && !signal?.aborted) {
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              clearTimeout(timer);
+              signal?.removeEventListener("abort", done);
+              resolveWait = undefined;
+              resolve();
+            };
+            const timer = setTimeout(done, ms);
+            signal?.addEventListener("abort", done, { once: true });
+            resolveWait = done;
+          });
+        }
+        woken = false;
+      },
+      close: () => {
+        resolveWait?.();
+        set.delete(onWake);
+        if (set.size === 0 && this.waiters.get(runId) === set) this.waiters.delete(runId);
+      },
+    };
+  }
+
   /** Resolve on the run's next NOTIFY, after `ms`, or on abort. */
-  async wait(runId: string, signal?: AbortSignal, ms = POLL_MS): Promise<void> {
+  async wait(runId: string, signal?: AbortSignal, ms = this.pollMs): Promise<void> {
     await this.ensure();
-    await new Promise<void>((resolve) => {
-      let set = this.waiters.get(runId);
-      if (!set) this.waiters.set(runId, (set = new Set()));
-      const done = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", done);
-        set.delete(done);
-        if (set.size === 0) this.waiters.delete(runId);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal?.addEventListener("abort", done, { once: true });
-      set.add(done);
-    });
+    const sub = this.subscribe(runId);
+    try {
+      await sub.next(signal, ms);
+    } finally {
+      sub.close();
+    }
   }
 
   /**
    * The run's events after `afterSeq`, as they are recorded, until the run has ended and every event
-   * is out (or `signal` aborts). `onRun` sees the run row at each pass (missing: undefined, and it ends).
+   * is out (or `signal` aborts). Yields `{ missing: true }` (and ends) when there is no such run.
    */
   async *follow(runId: string, afterSeq: number, signal?: AbortSignal): AsyncGenerator<RunEvent | { missing: true }> {
     let seq = afterSeq;
-    for (;;) {
-      if (signal?.aborted) return;
-      // Read the status first: events recorded before the run ended are all in once it has.
-      const run: RunRow | undefined = await findRun(this.pool, runId);
-      if (!run) {
-        yield { missing: true };
-        return;
-      }
-      const ended = run.status !== "pending" && run.status !== "running";
+    await this.ensure();
+    const sub = this.subscribe(runId);
+    try {
       for (;;) {
-        const batch = await readRunEvents(this.pool, runId, seq);
-        for (const e of batch) {
-          seq = e.seq;
-          yield e;
+        if (signal?.aborted) return;
+        // Read the status first: events recorded before the run ended are all in once it has.
+        const run: RunRow | undefined = await findRun(this.pool, runId);
+        if (!run) {
+          yield { missing: true };
+          return;
         }
-        if (batch.length < 500) break;
+        const ended = run.status !== "pending" && run.status !== "running";
+        for (;;) {
+          const batch = await readRunEvents(this.pool, runId, seq);
+          for (const e of batch) {
+            seq = e.seq;
+            yield e;
+          }
+          if (batch.length < 500) break;
+        }
+        if (ended) return;
+        await sub.next(signal);
       }
-      if (ended) return;
-      await this.wait(runId, signal);
+    } finally {
+      sub.close();
     }
   }
 
   /** The run's row once it has ended (or when `signal` aborts: as it is then). */
   async ended(runId: string, signal?: AbortSignal): Promise<RunRow | undefined> {
-    for (;;) {
-      const run = await findRun(this.pool, runId);
-      if (!run || (run.status !== "pending" && run.status !== "running") || signal?.aborted) return run;
-      await this.wait(runId, signal);
+    await this.ensure();
+    const sub = this.subscribe(runId);
+    try {
+      for (;;) {
+        const run = await findRun(this.pool, runId);
+        if (!run || (run.status !== "pending" && run.status !== "running") || signal?.aborted) return run;
+        await sub.next(signal);
+      }
+    } finally {
+      sub.close();
     }
   }
 

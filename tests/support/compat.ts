@@ -16,13 +16,13 @@ export interface Target {
   close(): Promise<void>;
 }
 
-/** `langgraph dev` on the fixture project, in a child process, on a port of its own. */
-export async function startReference(port: number): Promise<Target> {
+/** `langgraph dev` on a fixture project (tests/fixtures/project unless told), in a child process, on a port of its own. */
+export async function startReference(port: number, configFile: string = FIXTURE_CONFIG): Promise<Target> {
   const cli = path.join(PROJECT_ROOT, "node_modules", "@langchain", "langgraph-cli", "dist", "cli", "cli.mjs");
   const env: NodeJS.ProcessEnv = { ...process.env, LANGSMITH_TRACING: "false", LANGCHAIN_TRACING_V2: "false", LOG_LEVEL: "error" };
   delete env.NODE_OPTIONS;
-  const child: ChildProcess = spawn(process.execPath, [cli, "dev", "--config", FIXTURE_CONFIG, "--port", String(port), "--host", "127.0.0.1", "--no-browser", "--no-reload"], {
-    cwd: path.dirname(FIXTURE_CONFIG),
+  const child: ChildProcess = spawn(process.execPath, [cli, "dev", "--config", configFile, "--port", String(port), "--host", "127.0.0.1", "--no-browser", "--no-reload"], {
+    cwd: path.dirname(configFile),
     env,
     stdio: ["ignore", "pipe", "pipe"],
   });
