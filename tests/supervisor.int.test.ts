@@ -1,6 +1,7 @@
 // The run supervisor in one process against real Postgres: submissions (idempotency keys, bad input),
 // multitask strategies, cancellation, version pinning, review deadlines, and the doctor's repairs.
 // Crashes of whole worker processes are in workers.int.test.ts.
+import { formatThread } from "../src/cli/format.js";
 import { randomUUID } from "node:crypto";
 import { offlinePlannerModel } from "../src/models/index.js";
 import { diagnose } from "../src/runs/doctor.js";
@@ -218,7 +219,21 @@ describe("review deadlines (durable timers)", () => {
     await runEnds(run.run_id);
     const ev = await until("a reminder", async () => (await wp.pool.query("SELECT message FROM waypoint.events WHERE thread_id = $1 AND kind = 'reminder'", [run.thread_id])).rows[0]);
     expect(ev.message).toMatch(/Review still waiting after its deadline: Grant/);
-    expect((await wp.view(run.thread_id)).status).toBe("interrupted");
+    const view = await wp.view(run.thread_id);
+    expect(view.status).toBe("interrupted");
+    // What `waypoint show` and the inbox say about it.
+    expect(view.notices).toEqual([expect.objectContaining({ kind: "reminder", interruptId: view.pending[0]!.interruptId, message: ev.message })]);
+    expect(formatThread(view)).toMatch(/Reminder at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d: Review still waiting after its deadline: Grant/);
+  });
+
+  test("escalate: show and the inbox say to whom, and when", async () => {
+    await worker();
+    const { run } = await submit(wp, { assistant: "onboarding", input: { hire: { ...HIRE, email: "escalate@acme.test" } }, reviewDeadline: { afterMs: 200, action: "escalate", escalateTo: "it-leads" } });
+    await runEnds(run.run_id);
+    await until("an escalation", async () => (await wp.pool.query("SELECT 1 FROM waypoint.events WHERE thread_id = $1 AND kind = 'escalation'", [run.thread_id])).rows[0]);
+    const view = await wp.view(run.thread_id);
+    expect(view.notices).toEqual([expect.objectContaining({ kind: "escalation", group: "it-leads" })]);
+    expect(formatThread(view)).toMatch(/Escalated to it-leads at \d{4}-[\d: -]+: Review escalated to it-leads after its deadline/);
   });
 });
 

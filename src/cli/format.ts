@@ -133,6 +133,7 @@ export function formatThread(v: ThreadView): string {
     for (const m of messages) lines.push(`    ${messageLine(m)}`);
   }
   if (v.openCalls.length) lines.push("", formatOpenCalls(v.openCalls));
+  for (const n of v.notices ?? []) lines.push("", `  ${n.kind === "escalation" ? `Escalated to ${n.group ?? "?"}` : "Reminder"} at ${n.at.toISOString().replace("T", " ").slice(0, 19)}: ${n.message}`);
   for (const p of v.pending) lines.push("", formatReview(p, v.threadId));
   return lines.join("\n");
 }

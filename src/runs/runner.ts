@@ -18,7 +18,7 @@ import { Carrier } from "./carrier.js";
 import { Executor, graphFor, summariseUpdate, threadOutcome, type ProgressEvent } from "./execute.js";
 import { activeRuns, claimRun, getRun, liveRuns, reapOrphans, retryRun, submitRun, type RunRow } from "./queue.js";
 import { outcomeOrThrow, prepareSubmission, submit, type Submission } from "./submit.js";
-import { findThreadRow, getThreadRow, listThreadRows, viewOf, type ThreadRow, type ThreadView } from "./threads.js";
+import { findThreadRow, getThreadRow, listThreadRows, noticesFor, viewOf, type ThreadRow, type ThreadView } from "./threads.js";
 import { NodeTraceHandler } from "./trace.js";
 
 export interface WaypointOptions {
@@ -248,7 +248,9 @@ export class Waypoint {
     ]);
     const current = active.find((r) => r.status === "running") ?? active[0];
     const alive = current?.status === "running" ? (await liveRuns(this.pool, [current.run_id])).has(current.run_id) : true;
-    return viewOf(row, snap, current, open, alive);
+    const view = viewOf(row, snap, current, open, alive);
+    if (view.pending.length) view.notices = await noticesFor(this.pool, row.thread_id, view.pending.map((p) => p.interruptId));
+    return view;
   }
 
   async view(threadId: string): Promise<ThreadView> {

@@ -42,6 +42,16 @@ export interface PendingInterrupt {
   request?: HITLRequest | undefined;
 }
 
+export interface Notice {
+  kind: "reminder" | "escalation";
+  /** The interrupt it is about. */
+  interruptId: string;
+  message: string;
+  /** Escalations: the reviewer group it went to. */
+  group?: string | undefined;
+  at: Date;
+}
+
 export interface OpenCall {
   tool: string;
   toolCallId: string;
@@ -73,6 +83,8 @@ export interface ThreadView {
   pending: PendingInterrupt[];
   /** Tool calls without a settled outcome (killed mid-call, failed, in doubt), and what a resume does with each. */
   openCalls: OpenCall[];
+  /** What happened to its pending requests while they waited: reminders and escalations after a review deadline. */
+  notices: Notice[];
   /** The run that owns the thread's future now, if any. */
   activeRun: Pick<RunRow, "run_id" | "status" | "worker_id" | "detail" | "graph_version"> | undefined;
   metadata: Record<string, unknown>;
@@ -244,6 +256,7 @@ export function viewOf(row: ThreadRow, snapshot: StateSnapshot | undefined, acti
     values: (snapshot?.values ?? {}) as Record<string, unknown>,
     pending,
     openCalls: open.map((r) => describeOpenCall(r, status === "running")),
+    notices: [],
     activeRun: active ? { run_id: active.run_id, status: active.status, worker_id: active.worker_id, detail: active.detail, graph_version: active.graph_version } : undefined,
     metadata: row.metadata ?? {},
     createdAt: row.created_at,
@@ -253,3 +266,15 @@ export function viewOf(row: ThreadRow, snapshot: StateSnapshot | undefined, acti
 }
 
 export { isUuid };
+
+/** Reminders and escalations about these interrupts (review deadlines that passed), oldest first. */
+export async function noticesFor(pool: pg.Pool, threadId: string, interruptIds: string[]): Promise<Notice[]> {
+  if (interruptIds.length === 0) return [];
+  const { rows } = await pool.query<{ kind: Notice["kind"]; message: string; data: { interruptId: string; group?: string }; created_at: Date }>(
+    `SELECT kind, message, data, created_at FROM waypoint.events
+      WHERE thread_id = $1 AND kind IN ('reminder', 'escalation') AND data->>'interruptId' = ANY($2::text[])
+      ORDER BY created_at, id LIMIT 20`,
+    [threadId, interruptIds],
+  );
+  return rows.map((r) => ({ kind: r.kind, interruptId: r.data.interruptId, message: r.message, ...(r.data.group ? { group: r.data.group } : {}), at: r.created_at }));
+}

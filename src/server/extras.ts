@@ -174,6 +174,7 @@ export function createExtras(): Hono<Env> {
         updatedAt: view.updatedAt,
         pending: view.pending,
         openCalls: view.openCalls,
+        notices: view.notices,
         history: history.map((h) => ({ step: h.step, createdAt: h.createdAt, writes: h.writes, interrupted: h.interrupted })),
       });
     }

@@ -92,9 +92,16 @@ function answerer(t, p, card) {
     try {
       await api("/threads/" + t.threadId + "/runs/wait", { method: "POST", body: JSON.stringify({ assistant_id: t.assistantId, command: { resume: { [p.interruptId]: answer } } }) });
       const after = await api("/threads/" + t.threadId);
-      result.innerHTML = '<div class="status ok">Answer applied. Thread is now <b class="thread-status">' + esc(after.status === "idle" ? "done" : after.status) + "</b>.</div>";
+      const now = after.status === "idle" ? "done" : after.status;
+      result.innerHTML = '<div class="status ok">Answer applied. Thread is now <b class="thread-status">' + esc(now) + "</b>.</div>";
       card.querySelector(".buttons").innerHTML = "";
       card.querySelector(".form").hidden = true;
+      // The card no longer asks for anything: its title says what became of it, the old history goes
+      // (Refresh shows the thread's next request, if any, as a new card).
+      card.querySelector("h2").textContent = t.agent + ": answered, thread " + now;
+      card.classList.add("answered");
+      const old = card.querySelector("details");
+      if (old) old.remove();
     } catch (e) {
       result.innerHTML = '<div class="status err">' + esc(e.message) + "</div>";
     }
@@ -142,12 +149,13 @@ function renderReview(t, p) {
   const done = ctx.done.map((d) => '<li class="' + (d.outcome === "failed" ? "failed" : "") + '"><b>' + esc(d.step) + "</b>: " + esc(d.summary) + "</li>").join("");
   const actions = req.actionRequests.map((a) => '<div class="action"><b>' + esc(a.description) + "</b><pre>" + esc(a.name + " " + JSON.stringify(a.args, null, 2)) + "</pre></div>").join("");
   const outcomes = Object.entries(ctx.decisionOutcomes || {}).filter(([k]) => allowed.includes(k)).map(([k, v]) => "<div><b>" + esc(k) + "</b>: " + esc(v) + "</div>").join("");
+  const notices = (t.notices || []).filter((n) => n.interruptId === p.interruptId).map((n) => '<div class="status err notice">' + esc((n.kind === "escalation" ? "Escalated to " + (n.group || "?") : "Reminder") + " at " + String(n.at).slice(0, 19).replace("T", " ") + ": " + n.message) + "</div>").join("");
   const doubts = t.openCalls.length ? '<div class="outcomes"><b>Calls in doubt:</b> ' + t.openCalls.map((o) => esc(o.tool + ": " + o.explanation)).join("; ") + "</div>" : "";
   card.querySelector(".body").innerHTML =
     "<div><b>Done so far</b><ul class=done>" + (done || "<li>nothing yet</li>") + "</ul></div>" +
     (ctx.notStarted && ctx.notStarted.length ? "<div><b>Not started:</b> " + esc(ctx.notStarted.join(", ")) + "</div>" : "") +
     (ctx.artifacts.length ? "<div><b>Artifacts:</b> " + ctx.artifacts.map((a) => esc(a.kind + " " + a.ref)).join(", ") + "</div>" : "") +
-    actions + '<div class="outcomes">' + outcomes + "</div>" + doubts;
+    notices + actions + '<div class="outcomes">' + outcomes + "</div>" + doubts;
   const buttons = card.querySelector(".buttons");
   const form = card.querySelector(".form");
   const send = answerer(t, p, card);
@@ -179,9 +187,10 @@ function renderReview(t, p) {
   });
   if (allowed.includes("reject")) button(kind === "scope" ? "Refuse" : "Reject", "", () => askText("Why (given to the agent)", (m) => (m ? { type: "reject", message: m } : { type: "reject" })));
   if (allowed.includes("respond")) button("Respond", "", () => askText("Result to give the agent instead", (m) => ({ type: "respond", message: m })));
-  if (allowed.includes("confirm_done")) button("It happened", "primary", () => askText("What you found (e.g. the reference)", (m) => (m ? { type: "confirm_done", message: m } : { type: "confirm_done" })));
-  if (allowed.includes("run_again")) button("It did not happen: run again", "", () => decide(same({ type: "run_again" })));
-  if (allowed.includes("skip")) button("Skip it", "", () => askText("Why", (m) => (m ? { type: "skip", message: m } : { type: "skip" })));
+  // A call in doubt: each button carries the decision's own name, as "What each decision does" shows it.
+  if (allowed.includes("confirm_done")) button("confirm_done: it happened", "primary", () => askText("What you found (e.g. the reference)", (m) => (m ? { type: "confirm_done", message: m } : { type: "confirm_done" })));
+  if (allowed.includes("run_again")) button("run_again: it did not happen, run it again", "", () => decide(same({ type: "run_again" })));
+  if (allowed.includes("skip")) button("skip: leave it undone", "", () => askText("Why", (m) => (m ? { type: "skip", message: m } : { type: "skip" })));
   if (allowed.includes("choose")) for (const o of (configs[0] || {}).options || []) button(o.description, "", () => decide([o.tool ? { type: "choose", option: o.id, args: o.exampleArgs || {} } : { type: "choose", option: o.id }]));
   return card;
 }
