@@ -240,3 +240,24 @@ describe("any interrupt, from graphs not written for Waypoint", () => {
     await page.close();
   });
 });
+
+test("the token leaves the address bar at the first load and the page keeps working; the favicon is no 401", async () => {
+  const client = new Client({ apiUrl: server.url, apiKey: "tok-reviewer" });
+  const thread = await client.threads.create();
+  await client.runs.wait(thread.thread_id, "onboarding", { input: { hire: { ...HIRE, email: "token-url@acme.test" } } });
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const favicons: number[] = [];
+  page.on("response", (r) => {
+    if (new URL(r.url()).pathname === "/favicon.ico") favicons.push(r.status());
+  });
+  await page.goto(`${server.url}/inbox?token=tok-reviewer`);
+  await page.locator(`.card[data-thread="${thread.thread_id}"]`).waitFor();
+  expect(page.url()).toBe(`${server.url}/inbox`); // not in the history, a bookmark or a screenshot
+  await page.reload();
+  await page.locator(`.card[data-thread="${thread.thread_id}"]`).waitFor(); // the token stayed in this browser only
+  const direct = await fetch(`${server.url}/favicon.ico`);
+  expect(direct.status).toBe(204);
+  expect(favicons.every((s) => s !== 401)).toBe(true);
+  await context.close();
+});
