@@ -276,7 +276,7 @@ describe("item 6: request limits and validation", () => {
   test("JSON nested 10,000 deep, a NUL in a thread id and bad limits are 4xx; refused stateless runs leave no thread", async () => {
     const deep = "[".repeat(10_000) + "]".repeat(10_000);
     for (const route of ["/threads", "/runs", "/runs/wait", "/threads/search", "/store/items/search"]) {
-      const r = await call("alice", "POST", route, `{"metadata":${deep}}`);
+      const r = await call("alice", "POST", route, `{"assistant_id":"fanout","input":{"items":["x"]},"metadata":{"deep":${deep}},"filter":{"deep":${deep}}}`);
       expect({ route, status: r.status >= 400 && r.status < 500 }).toEqual({ route, status: true });
     }
 
