@@ -7,6 +7,7 @@ import { config, PROJECT_ROOT } from "../src/config.js";
 import { offlinePlannerModel } from "../src/models/index.js";
 import { Waypoint } from "../src/runs/runner.js";
 import { submit } from "../src/runs/submit.js";
+import { Worker } from "../src/runs/worker.js";
 import { startServer, type RunningServer } from "../src/server/index.js";
 import { HIRE } from "./support/agents.js";
 import { childEnv, runCli, startCli } from "./support/cli.js";
@@ -411,4 +412,13 @@ test("item 9: an idle worker given SIGTERM exits promptly, well inside a long gr
     if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill("SIGKILL");
     await w.done;
   }
+});
+
+test("item 9: a drain that lands while the worker is claiming does not wait out a poll interval", async () => {
+  // Worker.start leaves the loop in its first claim; the drain's wake-up used to be lost there, and the
+  // loop then slept a whole poll interval (here ten minutes) before it saw it was stopping.
+  const worker = await Worker.start({ url: db.url, config: FIXTURE, poolMax: 2, pollMs: 600_000, doctorMs: 0, pruneMs: 0 });
+  const drained = worker.drain("test");
+  const outcome = await Promise.race([drained.then(() => "drained"), new Promise<string>((r) => setTimeout(() => r("still waiting"), 30_000))]);
+  expect(outcome).toBe("drained");
 });
