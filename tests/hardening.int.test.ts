@@ -422,3 +422,18 @@ test("item 9: a drain that lands while the worker is claiming does not wait out 
   const outcome = await Promise.race([drained.then(() => "drained"), new Promise<string>((r) => setTimeout(() => r("still waiting"), 30_000))]);
   expect(outcome).toBe("drained");
 });
+
+test("item 9: `waypoint start` signalled while it is still starting drains and exits 0 (not the default kill)", async () => {
+  const s = startCli(["--config", FIXTURE, "start"], childEnv({ DATABASE_URL: db.url, WAYPOINT_API_PORT: "0", WAYPOINT_API_TOKENS: "ops:tok-ops" }));
+  try {
+    // The first line of a server that is up; the lines after it (and the signal handlers, before the fix) come later.
+    await s.waitFor("Waypoint is running");
+    s.child.kill("SIGTERM");
+    const exit = await Promise.race([s.done, new Promise<"hung">((r) => setTimeout(() => r("hung"), 60_000))]);
+    expect(exit).not.toBe("hung");
+    expect(exit).toMatchObject({ code: 0, signal: null });
+  } finally {
+    if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill("SIGKILL");
+    await s.done;
+  }
+});
