@@ -70,6 +70,16 @@ function streamed(text: string): { runIds: string[]; text: string } {
   return { runIds: [...new Set(runIds)], text };
 }
 
+/** The promise's value, or "hung" when it takes longer than `ms` (the timer is cleared, so nothing lingers). */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | "hung"> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<"hung">((r) => (timer = setTimeout(() => r("hung"), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const fan = (item: string) => ({ assistant_id: "fanout", input: { items: [item] } });
 /** A stateless run whose thread and run rows stay after it ends (the default deletes them), to count them. */
 const kept = (item: string) => ({ ...fan(item), on_completion: "keep" });
@@ -403,7 +413,7 @@ test("item 9: an idle worker given SIGTERM exits promptly, well inside a long gr
     await w.waitFor("SIGTERM or Ctrl-C drains it");
     const t0 = Date.now();
     w.child.kill("SIGTERM");
-    const exit = await Promise.race([w.done, new Promise<"hung">((r) => setTimeout(() => r("hung"), 30_000))]);
+    const exit = await within(w.done, 30_000);
     expect(exit).not.toBe("hung");
     expect(exit).toMatchObject({ code: 0 });
     expect((exit as { stdout: string }).stdout).toMatch(/drained: handed back 0 run/);
@@ -419,7 +429,7 @@ test("item 9: a drain that lands while the worker is claiming does not wait out 
   // loop then slept a whole poll interval (here ten minutes) before it saw it was stopping.
   const worker = await Worker.start({ url: db.url, config: FIXTURE, poolMax: 2, pollMs: 600_000, doctorMs: 0, pruneMs: 0 });
   const drained = worker.drain("test");
-  const outcome = await Promise.race([drained.then(() => "drained"), new Promise<string>((r) => setTimeout(() => r("still waiting"), 30_000))]);
+  const outcome = await within(drained.then(() => "drained"), 30_000);
   expect(outcome).toBe("drained");
 });
 
@@ -429,7 +439,7 @@ test("item 9: `waypoint start` signalled while it is still starting drains and e
     // The first line of a server that is up; the lines after it (and the signal handlers, before the fix) come later.
     await s.waitFor("Waypoint is running");
     s.child.kill("SIGTERM");
-    const exit = await Promise.race([s.done, new Promise<"hung">((r) => setTimeout(() => r("hung"), 60_000))]);
+    const exit = await within(s.done, 60_000);
     expect(exit).not.toBe("hung");
     expect(exit).toMatchObject({ code: 0, signal: null });
   } finally {
