@@ -10,6 +10,12 @@ import { config } from "./config.js";
  * or the point and its exact detail, and `#n` for the n-th time it matches in the process.
  */
 export const HALT_POINTS = {
+  /** submitRun: its transaction is open, nothing of the submission is written (detail: the run kind, start | decide | resume). */
+  "submit.begun": "in a submission, after BEGIN and before its writes",
+  /** submitRun: thread, run, policy and decision are written in the open transaction, not committed (detail: the run kind). */
+  "submit.written": "in a submission, after its writes and before COMMIT",
+  /** submitRun: the submission is committed; the caller has not been told (detail: the run kind). */
+  "submit.committed": "in a submission, after COMMIT and before the caller hears of it",
   /** Waypoint.run: a run that answers an interrupt is recorded (its row holds the answer), the graph has not resumed with it. */
   "decide.recorded": "after a decision is recorded and before the graph is resumed with it",
   /** Agent node: the step before it is checkpointed; the model has not been called (detail: none). */

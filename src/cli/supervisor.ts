@@ -58,12 +58,14 @@ function describeEvent(e: WorkerEvent): string | undefined {
   }
 }
 
-/** Wait for SIGTERM or SIGINT, then run `stop` (a drain) and return. */
-function untilSignal(stop: () => Promise<void>): Promise<void> {
+/**
+ * Resolves on the first SIGTERM or SIGINT. Taken before startup begins, so a signal that comes while
+ * the server is still starting is a drain once it is up, not the default kill of an unhandled signal.
+ */
+function nextSignal(): Promise<void> {
   return new Promise<void>((resolve) => {
-    const once = () => void stop().then(resolve, resolve);
-    process.once("SIGTERM", once);
-    process.once("SIGINT", once);
+    process.once("SIGTERM", () => resolve());
+    process.once("SIGINT", () => resolve());
   });
 }
 
@@ -116,6 +118,7 @@ export function registerSupervisorCommands(program: Command, withWaypoint: WithW
 
   /** Start the server (and its worker unless told not to), print where it is, run until a signal drains it. */
   async function serveUntilSignal(o: { host?: string; port?: number; worker: boolean; sample: boolean }): Promise<void> {
+    const signalled = nextSignal();
     const { pace, config: configPath } = g();
     const { api } = config();
     // With no tokens configured, a one-off token keeps auth on (the server is still loopback-only by default).
@@ -148,7 +151,8 @@ export function registerSupervisorCommands(program: Command, withWaypoint: WithW
       }
     }
     console.log(dim("Ctrl-C or SIGTERM stops it (running graphs stop at their next step and go back to the queue)."));
-    await untilSignal(() => server.close());
+    await signalled;
+    await server.close();
   }
 
   program

@@ -5,6 +5,7 @@
 import type pg from "pg";
 import { withTransaction } from "../db/index.js";
 import { WaypointError } from "../errors.js";
+import { haltPoint } from "../halt.js";
 
 export const RUN_STATUSES = ["pending", "running", "success", "interrupted", "error", "cancelled", "dead"] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -150,9 +151,13 @@ export type SubmitOutcome =
   | { outcome: "no_thread" | "not_visible" | "stale" }
   | { outcome: "graph_mismatch"; graphId: string };
 
-/** Submit a run: one call, one transaction (see waypoint.submit_run in the migrations). */
+/**
+ * Submit a run: one call in one transaction (see waypoint.submit_run in the migrations). The explicit
+ * BEGIN/COMMIT around it gives crash tests a halt point on each side of the writes; a process that
+ * dies at either leaves its transaction open, and Postgres rolls it back when the connection goes.
+ */
 export async function submitRun(pool: pg.Pool, r: NewRun): Promise<SubmitOutcome> {
-  const { rows } = await pool.query<{ outcome: string; detail: string | null; run_id: string | null }>({
+  const query = {
     name: "waypoint_submit_run",
     text: `SELECT * FROM waypoint.submit_run($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
     values: [
@@ -180,8 +185,14 @@ export async function submitRun(pool: pg.Pool, r: NewRun): Promise<SubmitOutcome
       r.claimFor?.workerId ?? null,
       r.claimFor?.lock ?? null,
     ],
+  };
+  const row = await withTransaction(pool, async (client) => {
+    await haltPoint("submit.begun", r.kind);
+    const { rows } = await client.query<{ outcome: string; detail: string | null; run_id: string | null }>(query);
+    await haltPoint("submit.written", r.kind);
+    return rows[0];
   });
-  const row = rows[0];
+  await haltPoint("submit.committed", r.kind);
   switch (row?.outcome) {
     case "created":
       return { outcome: "created", run: await getRun(pool, row.run_id ?? ""), claimed: row.detail === "claimed" };

@@ -52,7 +52,11 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export class Worker {
   private carrier!: Carrier;
   private stopping = false;
-  private wake: () => void = () => undefined;
+  /** A wake-up that came while the loop was not waiting (claiming): the next wait returns at once. */
+  private woken = false;
+  private wake: () => void = () => {
+    this.woken = true;
+  };
   private timers: NodeJS.Timeout[] = [];
   private loopDone: Promise<void> = Promise.resolve();
   private pruning = false;
@@ -146,6 +150,11 @@ export class Worker {
         for (const run of runs) this.launch(run);
         if (runs.length === 0) break;
       }
+      // A NOTIFY, a finished run or a drain that came during the claim above is not lost to a full poll.
+      if (this.woken || this.stopping) {
+        this.woken = false;
+        continue;
+      }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.settings.pollMs);
         this.wake = () => {
@@ -153,6 +162,10 @@ export class Worker {
           resolve();
         };
       });
+      this.woken = false;
+      this.wake = () => {
+        this.woken = true;
+      };
     }
   }
 

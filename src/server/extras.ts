@@ -22,6 +22,9 @@ import { assistantIdFor } from "../runs/index.js";
 /** Deeper JSON than this is refused before anything parses it into objects. */
 export const MAX_JSON_DEPTH = 64;
 
+/** The largest page of runs a listing returns. */
+const MAX_PAGE = 1000;
+
 /** HTTP status for each error a client can cause. */
 const STATUS: Partial<Record<WaypointErrorCode, 400 | 404 | 409 | 413 | 422>> = {
   unknown_thread: 404,
@@ -97,6 +100,19 @@ export function createExtras(): Hono<Env> {
       }
       await next();
     });
+  });
+
+  // 1b. Paging of a thread's runs: the reference coerces `limit`/`offset` to any number (-1, 1e20, 0.5
+  //     pass), so they are checked here as the whole numbers they must be.
+  app.use("/threads/:thread_id/runs", async (c, next) => {
+    if (c.req.method !== "GET") return next();
+    for (const [name, min, max] of [["limit", 1, MAX_PAGE], ["offset", 0, Number.MAX_SAFE_INTEGER]] as const) {
+      const raw = c.req.query(name);
+      if (raw === undefined || raw === "") continue;
+      const n = Number(raw);
+      if (!/^\d{1,16}$/.test(raw) || n < min || n > max) return fail(c, 422, "invalid_input", `${name} must be a whole number from ${min} to ${max}; got "${raw.slice(0, 40)}".`);
+    }
+    return next();
   });
 
   // 2. What a client sent wrong is a 4xx naming it; Waypoint's own errors keep their code.
