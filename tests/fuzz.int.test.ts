@@ -70,3 +70,23 @@ test("fuzz: a few hundred requests over every route, no 5xx, no hang, refused re
   expect(Object.keys(report.byRoute).length).toBeGreaterThan(40);
   expect(Object.entries(report.byStatus).filter(([k]) => k.startsWith("2")).length).toBeGreaterThan(0);
 }, 180_000);
+
+// Defect 1 (found by the fuzz): every cron route answered 500 "Not implemented" (the reference's stub).
+test("crons: a search finds none, the other cron routes are a 404 that says crons are not scheduled here", async () => {
+  const search = await req("POST", "/runs/crons/search", JSON.stringify({ limit: 10 }));
+  expect(search.status).toBe(200);
+  expect(JSON.parse(search.text)).toEqual([]);
+  expect((await req("POST", "/runs/crons/search", JSON.stringify({ limit: "ten" }))).status).toBe(422);
+  const cron = JSON.stringify({ thread_id: watched.idle[0], assistant_id: watched.assistantId, schedule: "* * * * *" });
+  for (const [method, path] of [
+    ["POST", "/runs/crons"],
+    ["DELETE", "/runs/crons/00000000-0000-0000-0000-000000000000"],
+    ["POST", `/threads/${watched.idle[0]}/runs/crons`],
+  ] as const) {
+    const out = await refusedAndUnchanged(() => req(method, path, method === "POST" ? cron : undefined));
+    expect(out.status).toBe(404);
+    expect(JSON.parse(out.text)).toMatchObject({ error: "not_supported", message: expect.stringMatching(/does not schedule crons/) });
+  }
+  // Without a token it is still a 401 first.
+  expect((await fetch(`${server.url}/runs/crons`, { method: "POST", body: cron })).status).toBe(401);
+});

@@ -231,6 +231,20 @@ export function createExtras(): Hono<Env> {
 
   registerStoreRoutes(app);
 
+  // Crons: the reference's routes answer every call with a 500 "Not implemented". Waypoint has no cron
+  // scheduler either, so a search finds none and the rest are a 404 that says so (not a server error).
+  const CronSearch = z
+    .object({ assistant_id: z.string().max(200).optional(), thread_id: z.string().max(200).optional(), limit: z.number().int().min(1).max(1000).optional(), offset: z.number().int().min(0).optional() })
+    .loose();
+  const noCrons = (c: Context<Env>) => fail(c, 404, "not_supported", "Waypoint's server does not schedule crons (POST /runs/crons and its siblings); queue runs with POST /threads/{thread_id}/runs or `waypoint submit` instead.");
+  app.post("/runs/crons/search", async (c) => {
+    await body(c, CronSearch);
+    return c.json([]);
+  });
+  app.post("/runs/crons", noCrons);
+  app.delete("/runs/crons/:cron_id", noCrons);
+  app.post("/threads/:thread_id/runs/crons", noCrons);
+
   // Run and thread ids of Waypoint's extra routes are checked like the reference checks its own.
   app.get("/waypoint/runs/:run_id", async (c) => {
     const id = c.req.param("run_id");
