@@ -66,6 +66,7 @@ test("fuzz: a few hundred requests over every route, no 5xx, no hang, refused re
   expect(report.hangs).toEqual([]);
   expect(report.refusedChanges).toEqual([]);
   expect(report.unclear).toEqual([]);
+  expect(report.clientErrors).toEqual([]);
   // The fuzz reached most routes and was mostly answered, not merely refused at the door.
   expect(Object.keys(report.byRoute).length).toBeGreaterThan(40);
   expect(Object.entries(report.byStatus).filter(([k]) => k.startsWith("2")).length).toBeGreaterThan(0);
@@ -89,4 +90,35 @@ test("crons: a search finds none, the other cron routes are a 404 that says cron
   }
   // Without a token it is still a 401 first.
   expect((await fetch(`${server.url}/runs/crons`, { method: "POST", body: cron })).status).toBe(401);
+});
+
+// Defect 2 (found by the fuzz): POST /internal/truncate answered 200 {"ok":true} to any token. The
+// reference calls Ops.truncate() without awaiting it, so Waypoint's refusal (a rejected promise) was never
+// seen; the route also runs before the body limit.
+test("POST /internal/truncate is refused with a 403 that says so, for every token, and truncates nothing", async () => {
+  const out = await refusedAndUnchanged(() => req("POST", "/internal/truncate", JSON.stringify({ runs: true, threads: true, assistants: true, checkpointer: true, store: true })));
+  expect(out.status).toBe(403);
+  expect(out.text).toMatch(/does not truncate its storage over HTTP/);
+  const other = await refusedAndUnchanged(() => req("POST", "/internal/truncate", "{}", { authorization: `Bearer ${tokens.other}` }));
+  expect(other.status).toBe(403);
+  // Refused before the body is read: a body past the limit gets the same answer.
+  const huge = await refusedAndUnchanged(() => req("POST", "/internal/truncate", `{"runs":true,"pad":"${"x".repeat(config().api.maxBodyBytes + 10)}"}`));
+  expect(huge.status).toBe(403);
+});
+
+// Defect 3 (found by the fuzz): a 413 kept the connection open while the server dropped the unread
+// upload, so the client's next request on that socket failed with "other side closed".
+test("a body past WAYPOINT_MAX_BODY_BYTES is a 413 naming the limit, with Connection: close; the next request works", async () => {
+  const snap = new Snapshotter(pool, server.url, tokens);
+  const before = await snap.take(watched);
+  const res = await fetch(`${server.url}/threads`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${tokens.owner}`, "content-type": "application/json" },
+    body: `{"metadata":{"pad":"${"x".repeat(config().api.maxBodyBytes)}"}}`,
+  });
+  expect(res.status).toBe(413);
+  expect(res.headers.get("connection")).toBe("close");
+  expect(await res.json()).toMatchObject({ error: "payload_too_large", message: expect.stringContaining("WAYPOINT_MAX_BODY_BYTES") });
+  expect((await req("GET", `/threads/${watched.review}`)).status).toBe(200);
+  expect(diff(before, await snap.take(watched))).toEqual([]);
 });

@@ -87,7 +87,12 @@ export function createExtras(): Hono<Env> {
     if (c.req.method === "GET" || c.req.method === "HEAD" || c.req.method === "OPTIONS") return next();
     return bodyLimit({
       maxSize: config().api.maxBodyBytes,
-      onError: (cc) => fail(cc as Context<Env>, 413, "payload_too_large", `The request body is larger than ${config().api.maxBodyBytes} bytes (WAYPOINT_MAX_BODY_BYTES).`),
+      // Connection: close, so that a client does not send its next request on a socket whose unread
+      // upload the server is about to drop (it would see "other side closed").
+      onError: (cc) => {
+        cc.header("Connection", "close");
+        return fail(cc as Context<Env>, 413, "payload_too_large", `The request body is larger than ${config().api.maxBodyBytes} bytes (WAYPOINT_MAX_BODY_BYTES).`);
+      },
     })(c, async () => {
       const type = c.req.header("content-type") ?? "";
       const text = await c.req.text();

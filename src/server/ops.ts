@@ -108,8 +108,12 @@ export class WaypointOps implements Ops {
     this.runs = new Runs(wp, feed, this.threads);
   }
 
-  async truncate(): Promise<void> {
-    throw new HTTPException(403, { message: "Waypoint does not truncate its storage over HTTP." });
+  /**
+   * Refused, synchronously: the reference's POST /internal/truncate calls this without awaiting it, so
+   * a rejected promise was never seen and the route answered 200 {"ok":true} for nothing done.
+   */
+  truncate(): Promise<void> {
+    throw new HTTPException(403, { message: "Waypoint does not truncate its storage over HTTP (POST /internal/truncate is refused)." });
   }
 }
 

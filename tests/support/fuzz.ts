@@ -82,6 +82,8 @@ export interface FuzzReport {
   /** Streams that stayed open at the timeout on subscription routes (by design, not hangs). */
   openStreams: number;
   clientErrors: CaseResult[];
+  /** Uploads past the body limit that the server cut off (closed the connection) before the client read its 413. */
+  closedUploads: number;
   /** How often the watched review thread had to be made again (an accepted decision answered it). */
   reviewsRemade: number;
   peakRssMb: number;
@@ -551,8 +553,7 @@ export class Snapshotter {
     const reads = [...own.map((id) => [id, this.tokens.owner] as const), [watched.foreign, this.tokens.other] as const];
     await Promise.all(
       reads.map(async ([id, token]) => {
-        const res = await fetch(`${this.baseUrl}/threads/${id}`, { headers: { authorization: `Bearer ${token}` } });
-        threads.set(id, `${res.status} ${await res.text()}`);
+        threads.set(id, await getText(`${this.baseUrl}/threads/${id}`, token));
       }),
     );
     return { counts: new Map(counts.map((r) => [r.t, r.n])), threads, runs: new Map(runs.map((r) => [r.run_id, r.status])) };
@@ -562,6 +563,19 @@ export class Snapshotter {
   async active(): Promise<number> {
     const { rows } = await this.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM waypoint.runs WHERE status = 'running' OR (status = 'pending' AND available_at <= now() + interval '2 seconds')");
     return rows[0]?.n ?? 0;
+  }
+}
+
+/** GET with one retry: a keep-alive socket the server closed after a refused upload is not the server's state. */
+async function getText(url: string, token: string): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+      return `${res.status} ${await res.text()}`;
+    } catch (e) {
+      if (attempt >= 2) throw e;
+      await sleep(100);
+    }
   }
 }
 
@@ -686,6 +700,7 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzReport> {
     unclear: [],
     openStreams: 0,
     clientErrors: [],
+    closedUploads: 0,
     reviewsRemade: 0,
     peakRssMb: 0,
     wallMs: 0,
@@ -731,6 +746,7 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzReport> {
         r[key] = (r[key] ?? 0) + 1;
         if (out.openStream) report.openStreams++;
         if (out.status === "hang") report.hangs.push({ ...result(out), detail: `${out.detail}` });
+        else if (out.status === "client_error" && c.body?.kind.startsWith("huge") && /EPIPE|ECONNRESET|other side closed|UND_ERR_SOCKET/.test(out.detail ?? "")) report.closedUploads++;
         else if (out.status === "client_error") report.clientErrors.push(result(out));
         else if (out.status >= 500) report.serverErrors.push({ ...result(out), detail: out.text.slice(0, 300) });
         index++;
@@ -758,8 +774,8 @@ async function settle(snap: Snapshotter, maxMs = 30_000): Promise<void> {
 /** When an accepted request answered (or deleted) the watched review, make a new one to aim at. */
 async function keepReview(opts: FuzzOptions, snap: Snapshotter, w: WatchedIds, report: FuzzReport): Promise<void> {
   if (!opts.remakeReview) return;
-  const res = await fetch(`${opts.baseUrl}/threads/${w.review}`, { headers: { authorization: `Bearer ${opts.tokens.owner}` } });
-  const t = res.ok ? ((await res.json()) as { status?: string }) : undefined;
+  const got = await getText(`${opts.baseUrl}/threads/${w.review}`, opts.tokens.owner);
+  const t = got.startsWith("200 ") ? (JSON.parse(got.slice(4)) as { status?: string }) : undefined;
   if (t?.status === "interrupted") return;
   const made = await opts.remakeReview();
   Object.assign(w, made);
@@ -825,15 +841,16 @@ export function formatReport(r: FuzzReport): string {
   lines.push(`${pad("status", 14)}requests`);
   for (const [k, v] of Object.entries(r.byStatus).sort(([a], [b]) => a.localeCompare(b))) lines.push(`${pad(k, 14)}${v}`);
   lines.push("");
-  lines.push(`${pad("5xx", 44)}${r.serverErrors.length}`);
-  lines.push(`${pad("hangs", 44)}${r.hangs.length}`);
-  lines.push(`${pad("state changes caused by refused requests", 44)}${r.refusedChanges.length}`);
-  lines.push(`${pad("4xx without a message", 44)}${r.unclear.length}`);
-  lines.push(`${pad("subscriptions open at the timeout", 44)}${r.openStreams}`);
-  lines.push(`${pad("client-side errors (not sent)", 44)}${r.clientErrors.length}`);
-  lines.push(`${pad("review threads remade", 44)}${r.reviewsRemade}`);
-  lines.push(`${pad("routes exercised", 44)}${Object.keys(r.byRoute).length} of ${ROUTES.length}`);
-  lines.push(`${pad("peak server RSS (MB)", 44)}${r.peakRssMb}`);
+  lines.push(`${pad("5xx", 48)}${r.serverErrors.length}`);
+  lines.push(`${pad("hangs", 48)}${r.hangs.length}`);
+  lines.push(`${pad("state changes caused by refused requests", 48)}${r.refusedChanges.length}`);
+  lines.push(`${pad("4xx without a message", 48)}${r.unclear.length}`);
+  lines.push(`${pad("subscriptions open at the timeout", 48)}${r.openStreams}`);
+  lines.push(`${pad("uploads past the limit cut off by the server", 48)}${r.closedUploads}`);
+  lines.push(`${pad("other client-side errors", 48)}${r.clientErrors.length}`);
+  lines.push(`${pad("review threads remade", 48)}${r.reviewsRemade}`);
+  lines.push(`${pad("routes exercised", 48)}${Object.keys(r.byRoute).length} of ${ROUTES.length}`);
+  lines.push(`${pad("peak server RSS (MB)", 48)}${r.peakRssMb}`);
   const show = (title: string, xs: Array<CaseResult & { changes?: string[] }>) => {
     if (!xs.length) return;
     lines.push("", `${title}:`);
