@@ -122,3 +122,23 @@ test("a body past WAYPOINT_MAX_BODY_BYTES is a 413 naming the limit, with Connec
   expect((await req("GET", `/threads/${watched.review}`)).status).toBe(200);
   expect(diff(before, await snap.take(watched))).toEqual([]);
 });
+
+// Defect 4 (found by the fuzz): a JSON string (or key) holding \u0000 or an unpaired surrogate reached
+// Postgres, which cannot store it in jsonb or text: a 500 from inside the write.
+test.each([
+  ["POST", "/assistants", '{"graph_id":"onboarding","metadata":{"\\udfff\\ud800":{}},"if_exists":"do_nothing"}', /at metadata\.\\udfff\\ud800 \(the key\)/],
+  ["POST", "/threads", '{"metadata":{"note":"a\\u0000b"}}', /at metadata\.note/],
+  ["PUT", "/store/items", '{"namespace":["fuzz"],"key":"k","value":{"list":["ok","\\ud800"]}}', /at value\.list\[1\]/],
+  ["PATCH", "/threads/:review", '{"metadata":{"x":"\\udc00"}}', /at metadata\.x/],
+])("%s %s with a string Postgres cannot store is a 422 naming where it is", async (method, path, body, where) => {
+  const out = await refusedAndUnchanged(() => req(method, path.replace(":review", watched.review), body));
+  expect(out.status).toBe(422);
+  expect(JSON.parse(out.text)).toMatchObject({ error: "invalid_input", message: expect.stringMatching(/Postgres cannot store/) });
+  expect(JSON.parse(out.text).message).toMatch(where);
+});
+
+test("an escaped surrogate pair (an emoji) and an escaped backslash-u are stored as sent", async () => {
+  const made = await req("POST", "/threads", '{"metadata":{"emoji":"\\ud83d\\ude00","literal":"\\\\u0000"}}');
+  expect(made.status).toBe(200);
+  expect(JSON.parse(made.text).metadata).toMatchObject({ emoji: "😀", literal: "\\u0000" });
+});

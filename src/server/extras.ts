@@ -61,6 +61,40 @@ export function jsonDepth(text: string, max = MAX_JSON_DEPTH): number {
   return deepest;
 }
 
+// eslint-disable-next-line no-control-regex
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Where a JSON text holds a key or string Postgres cannot store ("body", "metadata.x", "input[2]"), if anywhere. */
+export function unstorableString(text: string): string | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined; // not JSON: the route says so
+  }
+  // The depth is bounded (MAX_JSON_DEPTH) before this runs, so the walk is too.
+  const walk = (v: unknown, at: string): string | undefined => {
+    if (typeof v === "string") return UNSTORABLE.test(v) ? at : undefined;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const found = walk(v[i], `${at}[${i}]`);
+        if (found) return found;
+      }
+      return undefined;
+    }
+    if (v && typeof v === "object") {
+      for (const [k, x] of Object.entries(v)) {
+        const here = at === "body" ? JSON.stringify(k).slice(1, -1) : `${at}.${JSON.stringify(k).slice(1, -1)}`;
+        if (UNSTORABLE.test(k)) return `${here} (the key)`;
+        const found = walk(x, here);
+        if (found) return found;
+      }
+    }
+    return undefined;
+  };
+  return walk(value, "body");
+}
+
 function fail(c: Context<Env>, status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422, error: string, message: string) {
   return c.json({ error, message, detail: message }, status);
 }
@@ -96,9 +130,19 @@ export function createExtras(): Hono<Env> {
     })(c, async () => {
       const type = c.req.header("content-type") ?? "";
       const text = await c.req.text();
-      if (text.length > 0 && (type.includes("json") || type === "" || type.startsWith("text/plain")) && jsonDepth(text) === Infinity) {
+      const jsonish = text.length > 0 && (type.includes("json") || type === "" || type.startsWith("text/plain"));
+      if (jsonish && jsonDepth(text) === Infinity) {
         c.res = fail(c, 422, "invalid_input", `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`);
         return;
+      }
+      // Postgres cannot store a NUL character or an unpaired surrogate in text or jsonb (a 500 from
+      // deep inside a write): refused here, naming where it is. Only "\u" escapes can make them.
+      if (jsonish && text.includes("\\u")) {
+        const where = unstorableString(text);
+        if (where !== undefined) {
+          c.res = fail(c, 422, "invalid_input", `The request body holds a string Postgres cannot store (a \\u0000 character or an unpaired UTF-16 surrogate) at ${where}; remove it or encode the data another way.`);
+          return;
+        }
       }
       await next();
     });
