@@ -200,7 +200,7 @@ function deepText(depth: number, kind: "array" | "object" | "mixed"): string {
 }
 
 /** Bodies for a route whose near-valid shape is `template` (undefined: the route takes no body). */
-export function bodyArb(template: Record<string, unknown> | unknown[] | undefined, maxBodyBytes: number): fc.Arbitrary<BodySpec> {
+export function bodyArb(template: Record<string, unknown> | unknown[] | undefined, maxBodyBytes: number, variants?: fc.Arbitrary<unknown>): fc.Arbitrary<BodySpec> {
   const json = (v: unknown) => {
     try {
       return JSON.stringify(v) ?? "null";
@@ -211,6 +211,7 @@ export function bodyArb(template: Record<string, unknown> | unknown[] | undefine
   const good = template === undefined ? fc.constant<unknown>({}) : Array.isArray(template) ? fc.array(mutated((template[0] ?? {}) as Record<string, unknown>), { maxLength: 3 }) : mutated(template);
   const ct = fc.constantFrom(...CONTENT_TYPES);
   return fc.oneof(
+    { weight: variants ? 8 : 0, arbitrary: (variants ?? fc.constant({})).map((v) => ({ kind: "nested-hostile", text: json(v), contentType: "application/json" })) },
     { weight: 12, arbitrary: fc.record({ v: good, contentType: fc.constant("application/json") }).map(({ v, contentType }) => ({ kind: "near-valid", text: json(v), contentType })) },
     { weight: 3, arbitrary: fc.record({ v: good, contentType: ct }).map(({ v, contentType }) => ({ kind: "content-type", text: json(v), contentType })) },
     { weight: 3, arbitrary: fc.jsonValue({ maxDepth: 4 }).map((v) => ({ kind: "random-json", text: json(v), contentType: "application/json" })) },
@@ -275,7 +276,7 @@ export function badResume(interruptId: string): fc.Arbitrary<unknown> {
 type Param = "thread" | "run" | "assistant" | "checkpoint" | "cron" | "audit" | "namespace";
 
 export interface Route {
-  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS";
   /** Path with :thread, :run, :assistant, :checkpoint, :cron, :audit, :namespace placeholders. */
   path: string;
   /** A near-valid body (mutated by the fuzz); omitted for routes without one. */
@@ -286,6 +287,66 @@ export interface Route {
   subscription?: boolean;
   /** Resumes: the body carries a bad decision for the review thread. */
   resume?: boolean;
+  /** Hand-made bodies with hostile values deeper than the top level (nested config, commands, supersteps). */
+  variants?: (w: WatchedIds) => fc.Arbitrary<unknown>;
+}
+
+const opt = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined, freq: 2 });
+
+/** Run bodies whose nested fields (config, command, checkpoint, schedule, stream options) are hostile. */
+function runVariants(w: WatchedIds): fc.Arbitrary<unknown> {
+  return fc
+    .record({
+      assistant_id: fc.oneof(fc.constantFrom("onboarding", "travel", "hr", w.assistantId, "00000000-0000-0000-0000-000000000000"), hostileString()),
+      input: opt(fc.oneof(fc.constant(null), fc.constant({ hire: null }), fc.record({ hire: fc.record({ email: hostileString(), name: hostileString() }) }), wrongValue())),
+      after_seconds: opt(fc.constantFrom(1e20, -5, 0.5, 1e308, 86_400 * 365 * 10_000, Number.MIN_VALUE)),
+      checkpoint_id: opt(hostileString()),
+      checkpoint: opt(fc.record({ checkpoint_id: opt(hostileString()), checkpoint_ns: opt(hostileString()), checkpoint_map: opt(wrongValue()) })),
+      config: opt(fc.record({ configurable: opt(fc.record({ thread_id: opt(hostileString()), checkpoint_id: opt(hostileString()), checkpoint_ns: opt(hostileString()) })), recursion_limit: opt(fc.constantFrom(-1, 0, 1e9, 1.5)), tags: opt(wrongValue()) })),
+      command: opt(fc.record({ goto: opt(fc.oneof(hostileString(), fc.array(hostileString(), { maxLength: 3 }), fc.record({ node: hostileString(), input: opt(wrongValue()) }))), update: opt(fc.oneof(wrongValue(), fc.array(fc.tuple(hostileString(), wrongValue()), { maxLength: 2 }))), resume: opt(wrongValue()) })),
+      interrupt_before: opt(fc.oneof(fc.constant("*"), fc.array(hostileString(), { maxLength: 3 }))),
+      interrupt_after: opt(fc.oneof(fc.constant("*"), fc.array(hostileString(), { maxLength: 3 }))),
+      stream_mode: opt(fc.oneof(fc.constantFrom("values", "events", "debug", "custom", "tools", "checkpoints", "tasks"), fc.array(fc.constantFrom("values", "messages", "updates", "events", "debug"), { maxLength: 4 }))),
+      stream_subgraphs: opt(fc.boolean()),
+      stream_resumable: opt(fc.boolean()),
+      webhook: opt(fc.oneof(hostileString(), fc.constantFrom("http://127.0.0.1:1/hook", "file:///etc/passwd", "javascript:alert(1)", "http://[::1]:1/"))),
+      metadata: opt(fc.dictionary(hostileString(), wrongValue(), { maxKeys: 3 })),
+      context: opt(wrongValue()),
+      if_not_exists: opt(fc.constantFrom("create", "reject")),
+      on_completion: opt(fc.constantFrom("delete", "keep")),
+      on_disconnect: opt(fc.constantFrom("cancel", "continue")),
+      multitask_strategy: opt(fc.constantFrom("reject", "enqueue", "interrupt", "rollback")),
+      feedback_keys: opt(fc.array(hostileString(), { maxLength: 2 })),
+    })
+    .map((r) => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)));
+}
+
+/** Thread bodies with supersteps (state written at creation) and hostile ids. */
+function threadVariants(w: WatchedIds): fc.Arbitrary<unknown> {
+  return fc
+    .record({
+      thread_id: opt(fc.oneof(fc.constantFrom(w.review, w.foreign, ...w.idle), fc.uuid(), hostileString())),
+      if_exists: opt(fc.constantFrom("raise", "do_nothing")),
+      metadata: opt(fc.oneof(fc.constant({ graph_id: "onboarding" }), fc.dictionary(hostileString(), wrongValue(), { maxKeys: 3 }))),
+      supersteps: opt(
+        fc.array(fc.record({ updates: fc.array(fc.record({ values: opt(wrongValue()), command: opt(fc.record({ goto: opt(hostileString()), resume: opt(wrongValue()) })), as_node: fc.oneof(fc.constantFrom("agent", "review", "__start__", "tools"), hostileString()) }), { maxLength: 2 }) }), { maxLength: 2 }),
+      ),
+    })
+    .map((r) => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)));
+}
+
+/** State updates with hostile nodes, values and checkpoints. */
+function stateVariants(w: WatchedIds): fc.Arbitrary<unknown> {
+  return fc
+    .record({
+      values: opt(fc.oneof(fc.constant({ messages: [{ type: "human", content: "hi" }] }), fc.constant({ messages: [{ type: "alien" }] }), wrongValue())),
+      as_node: opt(fc.oneof(fc.constantFrom("agent", "review", "tools", "__start__", "__end__"), hostileString())),
+      checkpoint_id: opt(fc.oneof(fc.constant(w.checkpointId), hostileString())),
+      checkpoint: opt(fc.record({ checkpoint_id: opt(fc.oneof(fc.constant(w.checkpointId), hostileString())), checkpoint_ns: opt(hostileString()) })),
+      limit: opt(fc.constantFrom(-1, 0, 1e20, 1.5, 1001)),
+      before: opt(fc.oneof(fc.constant(w.checkpointId), hostileString())),
+    })
+    .map((r) => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)));
 }
 
 const runBody = (_w: WatchedIds): Record<string, unknown> => ({ assistant_id: "onboarding", input: null, metadata: { k: "v" }, stream_mode: ["values"], multitask_strategy: "reject" });
@@ -316,7 +377,7 @@ export const ROUTES: readonly Route[] = [
   { method: "POST", path: "/assistants/:assistant/latest", body: () => ({ version: 1 }) },
   { method: "POST", path: "/assistants/:assistant/versions", body: () => ({ limit: 10, offset: 0, metadata: {} }) },
   // threads
-  { method: "POST", path: "/threads", body: () => ({ metadata: { k: "v" }, if_exists: "raise" }) },
+  { method: "POST", path: "/threads", body: () => ({ metadata: { k: "v" }, if_exists: "raise" }), variants: threadVariants },
   { method: "POST", path: "/threads/search", body: () => ({ metadata: {}, status: "idle", limit: 10, offset: 0, sort_by: "created_at", sort_order: "desc" }) },
   { method: "POST", path: "/threads/count", body: () => ({ metadata: {}, status: "idle" }) },
   { method: "GET", path: "/threads/:thread" },
@@ -324,25 +385,25 @@ export const ROUTES: readonly Route[] = [
   { method: "DELETE", path: "/threads/:thread" },
   { method: "POST", path: "/threads/:thread/copy" },
   { method: "GET", path: "/threads/:thread/state", query: ["subgraphs"] },
-  { method: "POST", path: "/threads/:thread/state", body: () => ({ values: { messages: [] }, as_node: "agent" }) },
+  { method: "POST", path: "/threads/:thread/state", body: () => ({ values: { messages: [] }, as_node: "agent" }), variants: stateVariants },
   { method: "GET", path: "/threads/:thread/state/:checkpoint", query: ["subgraphs"] },
-  { method: "POST", path: "/threads/:thread/state/checkpoint", body: (w) => ({ checkpoint: { checkpoint_id: w.checkpointId }, subgraphs: false }) },
+  { method: "POST", path: "/threads/:thread/state/checkpoint", body: (w) => ({ checkpoint: { checkpoint_id: w.checkpointId }, subgraphs: false }), variants: stateVariants },
   { method: "GET", path: "/threads/:thread/history", query: ["limit", "before"] },
-  { method: "POST", path: "/threads/:thread/history", body: (w) => ({ limit: 5, before: w.checkpointId, metadata: {} }) },
+  { method: "POST", path: "/threads/:thread/history", body: (w) => ({ limit: 5, before: w.checkpointId, metadata: {} }), variants: stateVariants },
   // runs
   { method: "GET", path: "/threads/:thread/runs", query: ["limit", "offset", "status"] },
-  { method: "POST", path: "/threads/:thread/runs", body: runBody, resume: true },
-  { method: "POST", path: "/threads/:thread/runs/wait", body: runBody, resume: true },
-  { method: "POST", path: "/threads/:thread/runs/stream", body: runBody, resume: true },
+  { method: "POST", path: "/threads/:thread/runs", body: runBody, resume: true, variants: runVariants },
+  { method: "POST", path: "/threads/:thread/runs/wait", body: runBody, resume: true, variants: runVariants },
+  { method: "POST", path: "/threads/:thread/runs/stream", body: runBody, resume: true, variants: runVariants },
   { method: "GET", path: "/threads/:thread/runs/:run" },
   { method: "DELETE", path: "/threads/:thread/runs/:run" },
   { method: "GET", path: "/threads/:thread/runs/:run/join" },
   { method: "GET", path: "/threads/:thread/runs/:run/stream", query: ["cancel_on_disconnect"] },
   { method: "POST", path: "/threads/:thread/runs/:run/cancel", query: ["wait", "action"] },
-  { method: "POST", path: "/runs", body: runBody },
-  { method: "POST", path: "/runs/wait", body: runBody },
-  { method: "POST", path: "/runs/stream", body: runBody },
-  { method: "POST", path: "/runs/batch", body: (w) => [runBody(w)] },
+  { method: "POST", path: "/runs", body: runBody, variants: runVariants },
+  { method: "POST", path: "/runs/wait", body: runBody, variants: runVariants },
+  { method: "POST", path: "/runs/stream", body: runBody, variants: runVariants },
+  { method: "POST", path: "/runs/batch", body: (w) => [runBody(w)], variants: (w) => fc.array(runVariants(w), { minLength: 1, maxLength: 3 }) },
   { method: "GET", path: "/runs/:run/stream", query: ["cancel_on_disconnect"] },
   { method: "POST", path: "/runs/crons", body: (w) => ({ thread_id: w.idle[0], assistant_id: w.assistantId, schedule: "* * * * *" }) },
   { method: "POST", path: "/runs/crons/search", body: () => ({ limit: 10 }) },
@@ -369,6 +430,8 @@ export const ROUTES: readonly Route[] = [
   { method: "PUT", path: "/threads" },
   { method: "PATCH", path: "/runs" },
   { method: "DELETE", path: "/store/namespaces" },
+  { method: "HEAD", path: "/threads/:thread" },
+  { method: "OPTIONS", path: "/threads/:thread/runs" },
 ];
 
 function idArb(param: Param, w: WatchedIds): fc.Arbitrary<{ value: string; raw: boolean }> {
@@ -456,7 +519,7 @@ export function caseArb(tokens: FuzzTokens, w: WatchedIds, maxBodyBytes: number)
     const params = fc.record(Object.fromEntries(names.map((n) => [n, idArb(n, w)])) as Record<Param, fc.Arbitrary<{ value: string; raw: boolean }>>) as fc.Arbitrary<FuzzCase["params"]>;
     const query = route.query ? fc.array(fc.tuple(fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...route.query) }, { weight: 1, arbitrary: hostileString() }), fc.constant("")), { maxLength: 3 }) : fc.constant([] as Array<[string, string]>);
     const queryWithValues = query.chain((pairs) => (pairs.length === 0 ? fc.constant(pairs) : fc.tuple(...pairs.map(([k]) => queryValueArb(k, w).map((v) => [k, v] as [string, string])))));
-    const baseBody = route.body ? bodyArb(route.body(w), maxBodyBytes) : fc.oneof({ weight: 6, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: bodyArb(undefined, maxBodyBytes) });
+    const baseBody = route.body ? bodyArb(route.body(w), maxBodyBytes, route.variants?.(w)) : fc.oneof({ weight: 6, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: bodyArb(undefined, maxBodyBytes) });
     // Decisions for the review: runs on the thread that waits, with a command that cannot be a whole valid answer.
     const resumeBody: fc.Arbitrary<BodySpec | undefined> = route.resume
       ? fc.record({ resume: badResume(w.interruptId), strategy: fc.constantFrom(undefined, "reject", "enqueue", "interrupt", "rollback", "sideways") }).map(({ resume, strategy }) => ({
@@ -637,7 +700,7 @@ async function send(baseUrl: string, c: FuzzCase, timeoutMs: number): Promise<Ou
   const headers: Record<string, string> = { ...c.token.headers, ...c.headers };
   if (c.body?.contentType) headers["content-type"] = c.body.contentType;
   const init: RequestInit & { duplex?: "half" } = { method: c.route.method, headers, signal: ctl.signal };
-  if (c.body && c.route.method !== "GET") {
+  if (c.body && c.route.method !== "GET" && c.route.method !== "HEAD") {
     if (c.body.streamBytes) {
       init.body = chunkedBody(c.body.streamBytes);
       init.duplex = "half";
