@@ -142,3 +142,25 @@ test("an escaped surrogate pair (an emoji) and an escaped backslash-u are stored
   expect(made.status).toBe(200);
   expect(JSON.parse(made.text).metadata).toMatchObject({ emoji: "😀", literal: "\\u0000" });
 });
+
+// Defect 5 (found by the fuzz): POST /threads with supersteps made the thread, then refused the
+// supersteps (an as_node the graph does not have, or no graph named) with a 4xx: the thread stayed.
+test.each([
+  ["an as_node the graph does not have", { metadata: { graph_id: "onboarding" }, supersteps: [{ updates: [{ as_node: "{6ba7b810-9dad-11d1-80b4-00c04fd430c8}" }] }] }, 422, /as_node "\{6ba7b810.*" is not a node of the onboarding graph \(its nodes: .*agent/],
+  ["a bad superstep after a good one", { metadata: { graph_id: "onboarding" }, supersteps: [{ updates: [{ as_node: "agent", values: { messages: [] } }] }, { updates: [{ as_node: "nowhere", values: {} }] }] }, 422, /supersteps\[1\]: as_node "nowhere"/],
+  ["no graph named", { supersteps: [{ updates: [{ as_node: "agent", values: { messages: [] } }] }] }, 400, /has no graph ID/],
+])("POST /threads with supersteps refused (%s) leaves no thread", async (_what, body, status, message) => {
+  const threadId = "0190a0a0-0000-7000-8000-0000000000" + String(status).padStart(2, "0").slice(-2);
+  const out = await refusedAndUnchanged(() => req("POST", "/threads", JSON.stringify({ thread_id: threadId, ...body })));
+  expect(out.status).toBe(status);
+  expect(out.text).toMatch(message);
+  expect((await req("GET", `/threads/${threadId}`)).status).toBe(404);
+});
+
+test("POST /threads with good supersteps still makes the thread with its state", async () => {
+  const out = await req("POST", "/threads", JSON.stringify({ metadata: { graph_id: "onboarding" }, supersteps: [{ updates: [{ as_node: "agent", values: { messages: [{ type: "human", content: "hello" }] } }] }] }));
+  expect(out.status).toBe(200);
+  const id = (JSON.parse(out.text) as { thread_id: string }).thread_id;
+  const state = JSON.parse((await req("GET", `/threads/${id}/state`)).text) as { values: { messages: Array<{ content: string }> } };
+  expect(state.values.messages.map((m) => m.content)).toEqual(["hello"]);
+});

@@ -293,7 +293,10 @@ class Threads implements ThreadsRepo {
       `INSERT INTO waypoint.threads (thread_id, status, metadata) VALUES ($1, 'idle', $2) ON CONFLICT (thread_id) DO NOTHING RETURNING *`,
       [threadId, json(metadata)],
     );
-    if (rows[0]) return toThread(rows[0]);
+    if (rows[0]) {
+      markCreated(threadId);
+      return toThread(rows[0]);
+    }
     const existing = await this.visible(threadId, filters);
     if (!existing || options.if_exists === "raise") throw new HTTPException(409, { message: "Thread already exists" });
     return toThread(existing);
@@ -398,7 +401,17 @@ class ThreadState implements ThreadsStateRepo {
   async bulk(config: { configurable?: Record<string, unknown> }, supersteps: Parameters<ThreadsStateRepo["bulk"]>[1], auth: AuthContext): Promise<{ checkpoint: Record<string, unknown> | undefined }> {
     const threadId = config.configurable?.thread_id as string | undefined;
     if (!threadId) return { checkpoint: undefined };
-    let row = await this.thread(threadId, auth, "threads:update");
+    try {
+      return await this.applySupersteps(threadId, config, supersteps, auth);
+    } catch (e) {
+      // POST /threads with supersteps makes the thread, then applies them: refused supersteps leave no thread behind.
+      if (createdInThisRequest() === threadId) await this.wp.deleteThread(threadId);
+      throw e;
+    }
+  }
+
+  private async applySupersteps(threadId: string, config: { configurable?: Record<string, unknown> }, supersteps: Parameters<ThreadsStateRepo["bulk"]>[1], auth: AuthContext): Promise<{ checkpoint: Record<string, unknown> | undefined }> {
+    const row = await this.thread(threadId, auth, "threads:update");
     // A thread made with supersteps names its graph in its metadata (the SDK's graphId).
     const graphId = row.graph_id ?? (typeof row.metadata?.graph_id === "string" ? row.metadata.graph_id : undefined);
     if (!graphId) throw new HTTPException(400, { message: `Thread ${threadId} has no graph ID` });
@@ -409,11 +422,16 @@ class ThreadState implements ThreadsStateRepo {
         return asHttp(e);
       }
     })();
-    if (!row.graph_id) {
-      await this.wp.pool.query("UPDATE waypoint.threads SET graph_id = $2, graph_version = $3 WHERE thread_id = $1 AND graph_id IS NULL", [threadId, graphId, lg.version]);
-      row = (await findThreadRow(this.wp.pool, threadId)) as ThreadRow;
-    }
     const g = await this.wp.graph(graphId);
+    // Checked before anything is written: an update as a node the graph does not have would fail halfway.
+    const nodes = Object.keys((g as unknown as { nodes: Record<string, unknown> }).nodes ?? {});
+    for (const [i, s] of supersteps.entries()) {
+      for (const u of s.updates) {
+        if (u.as_node !== undefined && !SPECIAL_AS_NODE.has(u.as_node) && !nodes.includes(u.as_node)) {
+          throw new HTTPException(422, { message: `supersteps[${i}]: as_node ${JSON.stringify(u.as_node.slice(0, 100))} is not a node of the ${graphId} graph (its nodes: ${nodes.filter((n) => !n.startsWith("__")).join(", ")}; or __input__, __copy__).` });
+        }
+      }
+    }
     const { toCommand } = await import("../runs/execute.js");
     let next;
     try {
@@ -424,6 +442,8 @@ class ThreadState implements ThreadsStateRepo {
     } catch (e) {
       throw new HTTPException(422, { message: `Could not apply the supersteps to thread ${threadId}: ${(e as Error).message}` });
     }
+    // The graph is the thread's once its supersteps are applied (not before: a refusal changes nothing).
+    if (!row.graph_id) await this.wp.pool.query("UPDATE waypoint.threads SET graph_id = $2, graph_version = $3 WHERE thread_id = $1 AND graph_id IS NULL", [threadId, graphId, lg.version]);
     await this.wp.refreshThread(threadId);
     return { checkpoint: next.configurable };
   }
@@ -441,6 +461,28 @@ class ThreadState implements ThreadsStateRepo {
     const limit = Math.min(Math.max(options.limit ?? 10, 1), 1000);
     for await (const s of g.getStateHistory(config as never, { limit, ...(before ? { before: before as never } : {}), ...(options.metadata ? { filter: options.metadata } : {}) })) out.push(s);
     return out;
+  }
+}
+
+/** as_node values LangGraph's bulkUpdateState takes that are not nodes. */
+const SPECIAL_AS_NODE = new Set(["__input__", "__copy__", "__end__"]);
+
+type CreatedVars = { Variables: { waypointCreatedThread?: string } };
+
+/** Remember, for the request being served, the thread it created (POST /threads, before its supersteps). */
+function markCreated(threadId: string): void {
+  try {
+    getContext<CreatedVars>().set("waypointCreatedThread", threadId);
+  } catch {
+    // outside a request (tests driving Ops directly): nothing to undo later
+  }
+}
+
+function createdInThisRequest(): string | undefined {
+  try {
+    return getContext<CreatedVars>().get("waypointCreatedThread");
+  } catch {
+    return undefined;
   }
 }
 

@@ -800,7 +800,7 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzReport> {
           if (changes.length) report.refusedChanges.push({ ...result(out), changes });
           // A refusal says what was wrong: a message (JSON) or at least some text.
           // (431 and 414 come from Node's HTTP parser before any route runs: their status line is the message.)
-          if (out.text.trim().length === 0 && out.status !== 431 && out.status !== 414) report.unclear.push({ ...result(out), detail: "empty body" });
+          if (out.text.trim().length === 0 && out.status !== 431 && out.status !== 414 && c.route.method !== "HEAD") report.unclear.push({ ...result(out), detail: "empty body" });
         }
         const key = String(out.status);
         report.byStatus[key] = (report.byStatus[key] ?? 0) + 1;
