@@ -164,3 +164,14 @@ test("POST /threads with good supersteps still makes the thread with its state",
   const state = JSON.parse((await req("GET", `/threads/${id}/state`)).text) as { values: { messages: Array<{ content: string }> } };
   expect(state.values.messages.map((m) => m.content)).toEqual(["hello"]);
 });
+
+// Defect 6 (found while pinning defect 5): on a thread that already existed (if_exists: do_nothing), a
+// superstep refused halfway left the ones before it applied (a checkpoint, its writes and blobs).
+test("supersteps on an existing thread (if_exists: do_nothing) are a 409 that says so, and change nothing", async () => {
+  const idle = watched.idle[1]; // the finished onboarding thread (it has a graph)
+  const out = await refusedAndUnchanged(() =>
+    req("POST", "/threads", JSON.stringify({ thread_id: idle, if_exists: "do_nothing", metadata: { graph_id: "onboarding" }, supersteps: [{ updates: [{ as_node: "agent", values: { messages: [{ type: "human", content: "one" }] } }] }, { updates: [{ as_node: "agent", values: { messages: 5 } }] }] })),
+  );
+  expect(out.status).toBe(409);
+  expect(out.text).toMatch(/already exists; supersteps are applied only to the thread a POST \/threads creates/);
+});

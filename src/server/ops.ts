@@ -401,6 +401,13 @@ class ThreadState implements ThreadsStateRepo {
   async bulk(config: { configurable?: Record<string, unknown> }, supersteps: Parameters<ThreadsStateRepo["bulk"]>[1], auth: AuthContext): Promise<{ checkpoint: Record<string, unknown> | undefined }> {
     const threadId = config.configurable?.thread_id as string | undefined;
     if (!threadId) return { checkpoint: undefined };
+    // All or nothing only holds for a thread this request made (undone by deleting it): on a thread
+    // that was there before (if_exists: do_nothing), a superstep refused halfway would leave the first ones.
+    if (inRequest() && createdInThisRequest() !== threadId) {
+      const [filters] = await handleAuthEvent(auth, "threads:update", { thread_id: threadId });
+      if (!(await this.threads.visible(threadId, filters))) throw notFound(`Thread with ID ${threadId} not found`);
+      throw new HTTPException(409, { message: `Thread ${threadId} already exists; supersteps are applied only to the thread a POST /threads creates (all or nothing), not to an existing one.` });
+    }
     try {
       return await this.applySupersteps(threadId, config, supersteps, auth);
     } catch (e) {
@@ -475,6 +482,15 @@ function markCreated(threadId: string): void {
     getContext<CreatedVars>().set("waypointCreatedThread", threadId);
   } catch {
     // outside a request (tests driving Ops directly): nothing to undo later
+  }
+}
+
+function inRequest(): boolean {
+  try {
+    getContext();
+    return true;
+  } catch {
+    return false;
   }
 }
 
