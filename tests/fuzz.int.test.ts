@@ -175,3 +175,15 @@ test("supersteps on an existing thread (if_exists: do_nothing) are a 409 that sa
   expect(out.status).toBe(409);
   expect(out.text).toMatch(/already exists; supersteps are applied only to the thread a POST \/threads creates/);
 });
+
+// Defect 7 (found by the fuzz): GET /store/items?key=a%00b was a 500 (Postgres cannot take a NUL in text).
+test.each([
+  ["/store/items?namespace=fuzz.a&key=a%00b", /query parameter "key" holds a NUL character/],
+  ["/store/items?namespace=fu%00zz&key=k", /query parameter "namespace" holds a NUL/],
+  ["/threads/:review/history?before=a%00b", /query parameter "before" holds a NUL/],
+  ["/threads/a%00b/state", /path segment 2 holds a NUL/],
+])("GET %s is a 422 naming the part with the NUL", async (path, message) => {
+  const out = await refusedAndUnchanged(() => req("GET", path.replace(":review", watched.review)));
+  expect(out.status).toBe(422);
+  expect(JSON.parse(out.text)).toMatchObject({ error: "invalid_input", message: expect.stringMatching(message) });
+});

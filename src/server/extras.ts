@@ -95,6 +95,26 @@ export function unstorableString(text: string): string | undefined {
   return walk(value, "body");
 }
 
+/** Which part of a URL decodes to a NUL character ("path segment 3", "query parameter \"key\""), if any. */
+export function nulInUrl(raw: string): string | undefined {
+  if (!raw.includes("%00") && !raw.includes("\u0000")) return undefined;
+  const url = new URL(raw);
+  const segments = url.pathname.split("/");
+  for (let i = 0; i < segments.length; i++) {
+    let seg: string;
+    try {
+      seg = decodeURIComponent(segments[i] ?? "");
+    } catch {
+      continue; // malformed percent-encoding: the route refuses it
+    }
+    if (seg.includes("\u0000")) return `path segment ${i}`;
+  }
+  for (const [k, v] of url.searchParams) {
+    if (k.includes("\u0000") || v.includes("\u0000")) return `query parameter ${JSON.stringify(k.replace(/\u0000/g, "%00").slice(0, 60))}`;
+  }
+  return undefined;
+}
+
 function fail(c: Context<Env>, status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422, error: string, message: string) {
   return c.json({ error, message, detail: message }, status);
 }
@@ -118,6 +138,9 @@ export function createExtras(): Hono<Env> {
   // 1. Limits, before anything reads the body: its size (413, never buffered past the limit), its
   //    nesting (a 10,000-deep array must not reach a recursive parser or validator).
   app.use("*", async (c, next) => {
+    // A NUL (%00) in a path segment or a query parameter reaches no query: Postgres cannot take it in text.
+    const nul = nulInUrl(c.req.url);
+    if (nul) return fail(c, 422, "invalid_input", `The ${nul} holds a NUL character (%00), which no id, key or filter can contain.`);
     if (c.req.method === "GET" || c.req.method === "HEAD" || c.req.method === "OPTIONS") return next();
     return bodyLimit({
       maxSize: config().api.maxBodyBytes,

@@ -73,6 +73,10 @@ export interface FuzzReport {
   byStatus: Record<string, number>;
   /** Route template -> status -> count. */
   byRoute: Record<string, Record<string, number>>;
+  /** Kind of body (near-valid, bad-decision, deep-10000, huge, ...) -> status -> count. */
+  byKind: Record<string, Record<string, number>>;
+  /** Bad decisions the server accepted (2xx): each must have been no whole valid answer, see badResume. */
+  acceptedDecisions: CaseResult[];
   serverErrors: CaseResult[];
   hangs: CaseResult[];
   /** Refused (4xx) requests after which a row count or a watched thread's state differed. */
@@ -757,6 +761,8 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzReport> {
     cases: opts.cases,
     byStatus: {},
     byRoute: {},
+    byKind: {},
+    acceptedDecisions: [],
     serverErrors: [],
     hangs: [],
     refusedChanges: [],
@@ -807,6 +813,10 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzReport> {
         const routeKey = `${c.route.method} ${c.route.path}`;
         const r = (report.byRoute[routeKey] ??= {});
         r[key] = (r[key] ?? 0) + 1;
+        const kind = c.body?.kind ?? "no body";
+        const k = (report.byKind[kind] ??= {});
+        k[key] = (k[key] ?? 0) + 1;
+        if (kind === "bad-decision" && typeof out.status === "number" && out.status < 300) report.acceptedDecisions.push({ ...result(out), detail: out.text.slice(0, 300) });
         if (out.openStream) report.openStreams++;
         if (out.status === "hang") report.hangs.push({ ...result(out), detail: `${out.detail}` });
         else if (out.status === "client_error" && c.body?.kind.startsWith("huge") && /EPIPE|ECONNRESET|other side closed|UND_ERR_SOCKET/.test(out.detail ?? "")) report.closedUploads++;
@@ -914,6 +924,8 @@ export function formatReport(r: FuzzReport): string {
   lines.push(`${pad("review threads remade", 48)}${r.reviewsRemade}`);
   lines.push(`${pad("routes exercised", 48)}${Object.keys(r.byRoute).length} of ${ROUTES.length}`);
   lines.push(`${pad("peak server RSS (MB)", 48)}${r.peakRssMb}`);
+  lines.push("", "by kind of body (status: requests):");
+  for (const [kind, byStatus] of Object.entries(r.byKind).sort(([a], [b]) => a.localeCompare(b))) lines.push(`  ${kind.padEnd(20)}${Object.entries(byStatus).map(([s, n]) => `${s}: ${n}`).join(", ")}`);
   const show = (title: string, xs: Array<CaseResult & { changes?: string[] }>) => {
     if (!xs.length) return;
     lines.push("", `${title}:`);
@@ -925,5 +937,6 @@ export function formatReport(r: FuzzReport): string {
   show("changed by refused requests", r.refusedChanges);
   show("4xx without a message", r.unclear);
   show("client-side errors", r.clientErrors);
+  show("bad decisions accepted", r.acceptedDecisions);
   return lines.join("\n");
 }
