@@ -91,6 +91,8 @@ export interface FuzzReport {
   /** How often the watched review thread had to be made again (an accepted decision answered it). */
   reviewsRemade: number;
   peakRssMb: number;
+  /** Whose RSS: the server child's (VmHWM) or this process's, which holds the server and the fuzz. */
+  rssOf: "server" | "this process";
   wallMs: number;
 }
 
@@ -777,6 +779,7 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzReport> {
     closedUploads: 0,
     reviewsRemade: 0,
     peakRssMb: 0,
+    rssOf: opts.serverPid === undefined ? "this process" : "server",
     wallMs: 0,
   };
   const started = Date.now();
@@ -928,7 +931,7 @@ export function formatReport(r: FuzzReport): string {
   lines.push(`${pad("other client-side errors", 48)}${r.clientErrors.length}`);
   lines.push(`${pad("review threads remade", 48)}${r.reviewsRemade}`);
   lines.push(`${pad("routes exercised", 48)}${Object.keys(r.byRoute).length} of ${ROUTES.length}`);
-  lines.push(`${pad("peak server RSS (MB)", 48)}${r.peakRssMb}`);
+  lines.push(`${pad(r.rssOf === "server" ? "peak server RSS (MB)" : "peak RSS of this process (server and fuzz, MB)", 48)}${r.peakRssMb}`);
   lines.push("", "by kind of body (status: requests):");
   for (const [kind, byStatus] of Object.entries(r.byKind).sort(([a], [b]) => a.localeCompare(b))) lines.push(`  ${kind.padEnd(20)}${Object.entries(byStatus).map(([s, n]) => `${s}: ${n}`).join(", ")}`);
   const show = (title: string, xs: Array<CaseResult & { changes?: string[] }>) => {
