@@ -520,7 +520,9 @@ function tokenArb(tokens: FuzzTokens): fc.Arbitrary<FuzzCase["token"]> {
 
 /** The arbitrary of whole requests over every route. */
 export function caseArb(tokens: FuzzTokens, w: WatchedIds, maxBodyBytes: number): fc.Arbitrary<FuzzCase> {
-  return fc.constantFrom(...ROUTES).chain((route) => {
+  // Routes that take a decision are picked more often: bad decisions on a waiting thread are a main hazard.
+  const route = fc.oneof(...ROUTES.map((r) => ({ weight: r.resume ? 5 : 1, arbitrary: fc.constant(r) })));
+  return route.chain((route) => {
     const names = [...route.path.matchAll(/:(\w+)/g)].map((m) => m[1] as Param);
     const params = fc.record(Object.fromEntries(names.map((n) => [n, idArb(n, w)])) as Record<Param, fc.Arbitrary<{ value: string; raw: boolean }>>) as fc.Arbitrary<FuzzCase["params"]>;
     const query = route.query ? fc.array(fc.tuple(fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...route.query) }, { weight: 1, arbitrary: hostileString() }), fc.constant("")), { maxLength: 3 }) : fc.constant([] as Array<[string, string]>);
