@@ -543,7 +543,9 @@ export function caseArb(tokens: FuzzTokens, w: WatchedIds, maxBodyBytes: number)
     );
     return fc
       .record({ token: tokenArb(tokens), params, query: queryWithValues, body: baseBody, resumeBody, useResume: fc.boolean(), headers: extraHeaders })
-      .map(({ token, params, query, body, resumeBody, useResume, headers }) => {
+      .map(({ token, params, query, body: generated, resumeBody, useResume, headers }) => {
+        // fetch sends no body with GET or HEAD: say so in the tables rather than count a body never sent.
+        const body = route.method === "GET" || route.method === "HEAD" ? undefined : generated;
         // A bad decision goes to the thread that waits at its review.
         if (resumeBody && useResume) return { route, token, params: { ...params, thread: { value: w.review, raw: false } }, query, body: resumeBody, headers: sanitizeHeaders(headers) };
         return { route, token, params, query, body, headers: sanitizeHeaders(headers) };
