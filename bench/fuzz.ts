@@ -109,7 +109,7 @@ async function main(): Promise<number> {
     for (const [route, byStatus] of Object.entries(report.byRoute).sort(([a], [b]) => a.localeCompare(b))) {
       console.log(`  ${route.padEnd(48)}${Object.entries(byStatus).map(([s, n]) => `${s}: ${n}`).join(", ")}`);
     }
-    return report.serverErrors.length + report.hangs.length + report.refusedChanges.length === 0 ? 0 : 1;
+    return report.serverErrors.length + report.hangs.length + report.refusedChanges.length + report.hugeAccepted.length === 0 ? 0 : 1;
   } finally {
     if (!gone) {
       server.child.kill("SIGTERM");

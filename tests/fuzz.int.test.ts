@@ -166,6 +166,28 @@ test.each([
   expect(JSON.parse(out.text)).toMatchObject({ error: "invalid_input", message: expect.stringMatching(message) });
 });
 
+// Defect 8 (found by the fuzz): POST /runs/batch created its runs one by one; when one was refused (422)
+// the ones before it stayed queued, with their threads.
+test("POST /runs/batch with one bad run is refused and queues none; a good batch queues all", async () => {
+  const good = { assistant_id: "onboarding", input: { hire: { name: "Batch Lovelace", email: "batch@acme.test", department: "Engineering", manager: "grace.hopper@acme.test", privileges: ["wiki:read"] } } };
+  const marked = { ...good, metadata: { batch: "defect-8" } };
+  const out = await refusedAndUnchanged(async () => {
+    const res = await req("POST", "/runs/batch", JSON.stringify([marked, marked, { assistant_id: "onboarding", input: [true, "x"] }]));
+    // The reference answers at the first refusal while the other runs' submissions go on: wait for them.
+    await new Promise((r) => setTimeout(r, 1000));
+    return res;
+  });
+  expect(out.status).toBe(422);
+  const { rows: left } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM waypoint.runs WHERE metadata @> '{"batch":"defect-8"}'`);
+  expect(left[0]?.n).toBe(0);
+  const ok = await req("POST", "/runs/batch", JSON.stringify([good, good]));
+  expect(ok.status).toBe(200);
+  const runs = JSON.parse(ok.text) as Array<{ run_id: string; status: string }>;
+  expect(runs).toHaveLength(2);
+  const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM waypoint.runs WHERE run_id = ANY($1)", [runs.map((r) => r.run_id)]);
+  expect(rows[0]?.n).toBe(2);
+});
+
 // Last: the fuzz may delete or answer the watched threads the tests above rely on (it remakes its own review).
 test("fuzz: a few hundred requests over every route, no 5xx, no hang, refused requests change nothing", async () => {
   const report = await fuzz({
@@ -185,6 +207,7 @@ test("fuzz: a few hundred requests over every route, no 5xx, no hang, refused re
   expect(report.refusedChanges).toEqual([]);
   expect(report.unclear).toEqual([]);
   expect(report.clientErrors).toEqual([]);
+  expect(report.hugeAccepted).toEqual([]);
   // The fuzz reached most routes and was mostly answered, not merely refused at the door.
   expect(Object.keys(report.byRoute).length).toBeGreaterThan(40);
   expect(Object.entries(report.byStatus).filter(([k]) => k.startsWith("2")).length).toBeGreaterThan(0);

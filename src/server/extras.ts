@@ -11,7 +11,8 @@ import { AUDIT_ACTIONS, commentAudit, flagAudit, listAudit } from "../approvals/
 import { config } from "../config.js";
 import { isWaypointError, WaypointError, type WaypointErrorCode } from "../errors.js";
 import { log } from "../log.js";
-import { findRun, isUuid, type RunRow } from "../runs/queue.js";
+import { findRun, isUuid, submitRun, type RunRow } from "../runs/queue.js";
+import type pg from "pg";
 import { filterJson, IdempotentReplay, toRun, type WaypointOps } from "./ops.js";
 import { INBOX_HTML } from "./inbox-page.js";
 import { body, type Env } from "./http.js";
@@ -204,6 +205,33 @@ export function createExtras(): Hono<Env> {
       return fail(c, 422, "invalid_input", `The Idempotency-Key was used for a run on another thread (${earlier.thread_id}); use a new key.`);
     }
     return replay(c, earlier);
+  });
+
+  // 4. POST /runs/batch is all or nothing: the reference creates its runs one by one, so one refused run
+  //    left the others queued. Waypoint's Ops only check them (ops.ts); they are queued here, together.
+  app.use("/runs/batch", async (c, next) => {
+    await next();
+    const batch = c.get("waypointBatch");
+    if (c.req.method !== "POST" || !batch?.length || c.res.status >= 300) return;
+    const client = await c.var.LANGGRAPH_OPS.wp.pool.connect();
+    try {
+      await client.query("BEGIN");
+      for (const [i, run] of batch.entries()) {
+        // submitRun takes a pool; a client in a transaction answers the same queries.
+        const out = await submitRun(client as unknown as pg.Pool, run);
+        if (out.outcome !== "created") {
+          await client.query("ROLLBACK");
+          c.res = fail(c, 409, "batch_refused", `Run ${i + 1} of the batch (on thread ${run.threadId}) could not be queued (${out.outcome}); none of the batch was queued.`);
+          return;
+        }
+      }
+      await client.query("COMMIT");
+    } catch (e) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw e;
+    } finally {
+      client.release();
+    }
   });
 
   async function replay(c: Context<Env>, run: RunRow): Promise<Response> {

@@ -24,7 +24,7 @@ import { HTTPException } from "hono/http-exception";
 import { v7 as uuid7 } from "@langchain/core/utils/uuid";
 import { isWaypointError, WaypointError } from "../errors.js";
 import type { Waypoint } from "../runs/index.js";
-import { findRun, isUuid, listRuns, requestStop, submitRun, type RunRow } from "../runs/queue.js";
+import { findRun, isUuid, listRuns, requestStop, submitRun, type NewRun, type RunRow } from "../runs/queue.js";
 import { prepareSubmission, type Submission } from "../runs/submit.js";
 import { findThreadRow, type ThreadRow } from "../runs/threads.js";
 import type { RunFeed } from "../runs/feed.js";
@@ -485,6 +485,19 @@ function markCreated(threadId: string): void {
   }
 }
 
+/** The runs a POST /runs/batch has checked so far (queued together once the batch is accepted); else undefined. */
+function batchOfThisRequest(): NewRun[] | undefined {
+  try {
+    const c = getContext<{ Variables: { waypointBatch?: NewRun[] } }>();
+    if (c.req.method !== "POST" || c.req.path !== "/runs/batch") return undefined;
+    let batch = c.get("waypointBatch");
+    if (!batch) c.set("waypointBatch", (batch = []));
+    return batch;
+  } catch {
+    return undefined;
+  }
+}
+
 function inRequest(): boolean {
   try {
     getContext();
@@ -604,6 +617,14 @@ class Runs implements RunsRepo {
       return asHttp(e);
     }
     prepared.runId = runId;
+    // POST /runs/batch: every run is checked first, and all are queued in one transaction once the
+    // whole batch was accepted (createExtras), so a batch refused for one bad run queues none.
+    const batch = batchOfThisRequest();
+    if (batch) {
+      batch.push(prepared);
+      const now = new Date();
+      return [{ run_id: runId, thread_id: prepared.threadId, assistant_id: prepared.assistantId ?? "", created_at: now, updated_at: now, status: "pending", metadata: prepared.metadata ?? {}, kwargs: prepared.kwargs as ApiRunKwargs, multitask_strategy: prepared.strategy }];
+    }
     const out = await submitRun(this.pool, prepared);
     switch (out.outcome) {
       case "created":

@@ -77,6 +77,8 @@ export interface FuzzReport {
   byKind: Record<string, Record<string, number>>;
   /** Bad decisions the server accepted (2xx): each must have been no whole valid answer, see badResume. */
   acceptedDecisions: CaseResult[];
+  /** Bodies past the limit answered with something other than a refusal (2xx or 3xx). */
+  hugeAccepted: CaseResult[];
   serverErrors: CaseResult[];
   hangs: CaseResult[];
   /** Refused (4xx) requests after which a row count or a watched thread's state differed. */
@@ -230,7 +232,7 @@ export function bodyArb(template: Record<string, unknown> | unknown[] | undefine
     { weight: 2, arbitrary: fc.record({ depth: fc.constantFrom(65, 200, 10_000, 100_000), shape: fc.constantFrom("array" as const, "object" as const, "mixed" as const) }).map(({ depth, shape }) => ({ kind: `deep-${depth}`, text: deepText(depth, shape), contentType: "application/json" })) },
     {
       weight: 1,
-      arbitrary: fc.constantFrom(maxBodyBytes + 1, maxBodyBytes * 2, maxBodyBytes * 5).map((n) => ({ kind: "huge", text: `{"metadata":{"pad":"${"x".repeat(Math.max(0, n - 24))}"}}`, contentType: "application/json" })),
+      arbitrary: fc.constantFrom(maxBodyBytes + 1, maxBodyBytes * 2, maxBodyBytes * 5).map((n) => ({ kind: "huge", text: `{"metadata":{"pad":"${"x".repeat(Math.max(0, n - 23))}"}}`, contentType: "application/json" })),
     },
     { weight: 1, arbitrary: fc.constantFrom(maxBodyBytes + 1, maxBodyBytes * 4).map((n) => ({ kind: "huge-chunked", streamBytes: n, contentType: "application/json" })) },
     {
@@ -774,6 +776,7 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzReport> {
     byRoute: {},
     byKind: {},
     acceptedDecisions: [],
+    hugeAccepted: [],
     serverErrors: [],
     hangs: [],
     refusedChanges: [],
@@ -829,6 +832,7 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzReport> {
         const k = (report.byKind[kind] ??= {});
         k[key] = (k[key] ?? 0) + 1;
         if (kind === "bad-decision" && typeof out.status === "number" && out.status < 300) report.acceptedDecisions.push({ ...result(out), detail: out.text.slice(0, 300) });
+        if (kind.startsWith("huge") && typeof out.status === "number" && out.status < 400) report.hugeAccepted.push({ ...result(out), detail: out.text.slice(0, 200) });
         if (out.openStream) report.openStreams++;
         if (out.status === "hang") report.hangs.push({ ...result(out), detail: `${out.detail}` });
         else if (out.status === "client_error" && c.body?.kind.startsWith("huge") && /EPIPE|ECONNRESET|other side closed|UND_ERR_SOCKET/.test(out.detail ?? "")) report.closedUploads++;
@@ -950,5 +954,6 @@ export function formatReport(r: FuzzReport): string {
   show("4xx without a message", r.unclear);
   show("client-side errors", r.clientErrors);
   show("bad decisions accepted", r.acceptedDecisions);
+  show("bodies past the limit accepted", r.hugeAccepted);
   return lines.join("\n");
 }
