@@ -188,6 +188,18 @@ test("POST /runs/batch with one bad run is refused and queues none; a good batch
   expect(rows[0]?.n).toBe(2);
 });
 
+// Defect 9 (found by the fuzz): an offset of 2.6e203 (or 1.5) passed the reference's schema and reached
+// Postgres's OFFSET: a 500 "bigint out of range".
+test.each([
+  ["/assistants/:assistant/versions", { limit: 10, offset: 2.6890504306297545e203 }, /offset must be a whole number/],
+  ["/assistants/search", { limit: 10, offset: 1e20 }, /offset must be a whole number/],
+  ["/threads/search", { limit: 10, offset: 1e20 }, /offset must be a whole number/],
+  ["/assistants/:assistant/versions", { limit: 1.5 }, /limit must be a whole number|number|integer/],
+])("POST %s with %j is a 4xx naming the field", async (path, body, message) => {
+  const out = await refusedAndUnchanged(() => req("POST", path.replace(":assistant", watched.assistantId), JSON.stringify(body)));
+  expect(out.text).toMatch(message);
+});
+
 // Last: the fuzz may delete or answer the watched threads the tests above rely on (it remakes its own review).
 test("fuzz: a few hundred requests over every route, no 5xx, no hang, refused requests change nothing", async () => {
   const report = await fuzz({

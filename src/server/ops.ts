@@ -46,6 +46,19 @@ export function filterJson(filters: Filters): Record<string, unknown> | undefine
   return out;
 }
 
+/**
+ * LIMIT and OFFSET as Postgres takes them: the reference's schemas let through 2.6e203 or 1.5 (a 500 from
+ * "bigint out of range"); refused with a 422 that names the field.
+ */
+function page(limit: unknown, offset: unknown): [number, number] {
+  const check = (name: string, v: unknown, min: number, fallback: number) => {
+    if (v === undefined || v === null) return fallback;
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) throw new HTTPException(422, { message: `${name} must be a whole number from ${min} to ${Number.MAX_SAFE_INTEGER}, not ${String(v).slice(0, 40)}.` });
+    return v;
+  };
+  return [Math.min(check("limit", limit, 0, 10), 1000), check("offset", offset, 0, 0)];
+}
+
 const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
 const notFound = (message: string) => new HTTPException(404, { message });
 
@@ -133,7 +146,7 @@ class Assistants implements AssistantsRepo {
         WHERE ($1::text IS NULL OR graph_id = $1) AND ($2::text IS NULL OR name ILIKE '%' || $2 || '%')
           AND ($3::jsonb IS NULL OR metadata @> $3) AND ($4::jsonb IS NULL OR metadata @> $4) AND graph_id = ANY($7)
         ORDER BY ${sortBy} ${order}, assistant_id LIMIT $5 OFFSET $6`,
-      [options.graph_id ?? null, options.name ?? null, json(options.metadata), json(filterJson(filters)), options.limit, options.offset, this.wp.registry.ids],
+      [options.graph_id ?? null, options.name ?? null, json(options.metadata), json(filterJson(filters)), ...page(options.limit, options.offset), this.wp.registry.ids],
     );
     for (const a of rows) yield { assistant: toAssistant(a), total: rows.length };
   }
@@ -238,7 +251,7 @@ class Assistants implements AssistantsRepo {
     const { rows } = await this.pool.query(
       `SELECT v.* FROM waypoint.assistant_versions v WHERE v.assistant_id = $1 AND ($2::jsonb IS NULL OR v.metadata @> $2) AND ($3::jsonb IS NULL OR v.metadata @> $3)
         ORDER BY v.version DESC LIMIT $4 OFFSET $5`,
-      [assistantId, json(options.metadata), json(filterJson(filters)), options.limit, options.offset],
+      [assistantId, json(options.metadata), json(filterJson(filters)), ...page(options.limit, options.offset)],
     );
     return rows as AssistantVersion[];
   }
@@ -266,7 +279,7 @@ class Threads implements ThreadsRepo {
               WHERE ($1::text[] IS NULL OR thread_id = ANY($1)) AND ($2::jsonb IS NULL OR metadata @> $2) AND ($3::jsonb IS NULL OR "values" @> $3)
                 AND ($4::text IS NULL OR status = $4) AND ($5::jsonb IS NULL OR metadata @> $5)
               ORDER BY ${sortBy} ${order}, thread_id ${order} LIMIT $6 OFFSET $7`,
-      values: [options.ids?.length ? options.ids : null, json(options.metadata), json(options.values), options.status ?? null, json(filterJson(filters)), options.limit, options.offset],
+      values: [options.ids?.length ? options.ids : null, json(options.metadata), json(options.values), options.status ?? null, json(filterJson(filters)), ...page(options.limit, options.offset)],
     });
     for (const t of rows) yield { thread: toThread(t), total: rows.length };
   }
