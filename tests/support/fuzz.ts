@@ -480,7 +480,7 @@ function queryValueArb(name: string, w: WatchedIds): fc.Arbitrary<string> {
     token: ["x"],
   };
   return fc.oneof(
-    fc.constantFrom(...(good[name] ?? ["x"])),
+    fc.constantFrom(...(Object.hasOwn(good, name) ? (good[name] as string[]) : ["x"])),
     fc.constantFrom("abc", "-1", "1e20", "0", "NaN", "1.5", "", "true", "99999999999999999999", "[]", "{}", "-0", " 1"),
     hostileString(),
   );
