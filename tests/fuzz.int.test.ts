@@ -202,6 +202,19 @@ test.each([
   expect(out.text).toMatch(message);
 });
 
+// Defect 10 (found by the fuzz): GET /threads/:id/history?limit=[] (or abc) reached LIMIT as NaN: a 500.
+test.each(["[]", "abc", "-"])("GET /threads/:id/history?limit=%s is a 422 naming limit", async (limit) => {
+  const out = await refusedAndUnchanged(() => req("GET", `/threads/${watched.idle[1]}/history?limit=${encodeURIComponent(limit)}`));
+  expect(out.status).toBe(422);
+  expect(out.text).toMatch(/limit must be a whole number from 1 to 1000/);
+});
+
+test("GET /threads/:id/history?limit=2 still pages", async () => {
+  const out = await req("GET", `/threads/${watched.idle[1]}/history?limit=2`);
+  expect(out.status).toBe(200);
+  expect(JSON.parse(out.text)).toHaveLength(2);
+});
+
 // Last: the fuzz may delete or answer the watched threads the tests above rely on (it remakes its own review).
 test("fuzz: a few hundred requests over every route, no 5xx, no hang, refused requests change nothing", async () => {
   const report = await fuzz({

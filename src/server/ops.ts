@@ -478,6 +478,8 @@ class ThreadState implements ThreadsStateRepo {
     const g = await this.wp.graph(row.graph_id, { configurable: { thread_id: threadId } }).catch(asHttp);
     const before = typeof options.before === "string" ? { configurable: { checkpoint_id: options.before } } : options.before;
     const out: StateSnapshot[] = [];
+    // GET /threads/:id/history?limit=abc reaches here as NaN (the reference parseInt's it): a 422, not LIMIT NaN.
+    if (options.limit != null && !Number.isSafeInteger(options.limit)) throw new HTTPException(422, { message: `limit must be a whole number from 1 to 1000, not ${String(options.limit)}.` });
     const limit = Math.min(Math.max(options.limit ?? 10, 1), 1000);
     for await (const s of g.getStateHistory(config as never, { limit, ...(before ? { before: before as never } : {}), ...(options.metadata ? { filter: options.metadata } : {}) })) out.push(s);
     return out;
