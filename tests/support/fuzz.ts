@@ -619,10 +619,22 @@ export class Snapshotter {
   }
 
   async take(watched: WatchedIds): Promise<Snapshot> {
-    const [{ rows: counts }, { rows: runs }] = await Promise.all([
-      this.pool.query<{ t: string; n: number }>(await this.sql()),
-      this.pool.query<{ run_id: string; status: string }>("SELECT run_id, status FROM waypoint.runs"),
-    ]);
+    // Counts and runs from one snapshot of the database: a stateless run's thread deleted by the worker in
+    // between would otherwise show as a change in the counts that the runs do not explain.
+    const client = await this.pool.connect();
+    let counts: Array<{ t: string; n: number }>;
+    let runs: Array<{ run_id: string; status: string }>;
+    try {
+      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      counts = (await client.query<{ t: string; n: number }>(await this.sql())).rows;
+      runs = (await client.query<{ run_id: string; status: string }>("SELECT run_id, status FROM waypoint.runs")).rows;
+      await client.query("COMMIT");
+    } catch (e) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw e;
+    } finally {
+      client.release();
+    }
     const threads = new Map<string, string>();
     const own = [watched.review, ...watched.idle];
     const reads = [...own.map((id) => [id, this.tokens.owner] as const), [watched.foreign, this.tokens.other] as const];
