@@ -48,6 +48,8 @@ export const auth = new Auth()
   .authenticate(async (request: Request) => {
     const url = new URL(request.url);
     if (request.method === "GET" && PUBLIC_PAGES.has(url.pathname)) return { identity: "anonymous", permissions: [], is_authenticated: false };
+    // The reference mounts this route before Waypoint's request limits: refused here, before its body is read.
+    if (url.pathname === "/internal/truncate") throw new HTTPException(403, { message: "Waypoint does not truncate its storage over HTTP (POST /internal/truncate is refused)." });
     const who = lookupToken(tokenOf(request));
     if (!who) throw new HTTPException(401, { message: "Missing or unknown bearer token (Authorization: Bearer <token>, or x-api-key)." });
     return { identity: who.owner, permissions: who.admin ? ["admin"] : [], is_authenticated: true };

@@ -11,7 +11,8 @@ import { AUDIT_ACTIONS, commentAudit, flagAudit, listAudit } from "../approvals/
 import { config } from "../config.js";
 import { isWaypointError, WaypointError, type WaypointErrorCode } from "../errors.js";
 import { log } from "../log.js";
-import { findRun, isUuid, type RunRow } from "../runs/queue.js";
+import { findRun, isUuid, submitRun, type RunRow } from "../runs/queue.js";
+import type pg from "pg";
 import { filterJson, IdempotentReplay, toRun, type WaypointOps } from "./ops.js";
 import { INBOX_HTML } from "./inbox-page.js";
 import { body, type Env } from "./http.js";
@@ -64,6 +65,60 @@ export function jsonDepth(text: string, max = MAX_JSON_DEPTH): number {
   return deepest;
 }
 
+// eslint-disable-next-line no-control-regex
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Where a JSON text holds a key or string Postgres cannot store ("body", "metadata.x", "input[2]"), if anywhere. */
+export function unstorableString(text: string): string | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined; // not JSON: the route says so
+  }
+  // The depth is bounded (MAX_JSON_DEPTH) before this runs, so the walk is too.
+  const walk = (v: unknown, at: string): string | undefined => {
+    if (typeof v === "string") return UNSTORABLE.test(v) ? at : undefined;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const found = walk(v[i], `${at}[${i}]`);
+        if (found) return found;
+      }
+      return undefined;
+    }
+    if (v && typeof v === "object") {
+      for (const [k, x] of Object.entries(v)) {
+        const here = at === "body" ? JSON.stringify(k).slice(1, -1) : `${at}.${JSON.stringify(k).slice(1, -1)}`;
+        if (UNSTORABLE.test(k)) return `${here} (the key)`;
+        const found = walk(x, here);
+        if (found) return found;
+      }
+    }
+    return undefined;
+  };
+  return walk(value, "body");
+}
+
+/** Which part of a URL decodes to a NUL character ("path segment 3", "query parameter \"key\""), if any. */
+export function nulInUrl(raw: string): string | undefined {
+  if (!raw.includes("%00") && !raw.includes("\u0000")) return undefined;
+  const url = new URL(raw);
+  const segments = url.pathname.split("/");
+  for (let i = 0; i < segments.length; i++) {
+    let seg: string;
+    try {
+      seg = decodeURIComponent(segments[i] ?? "");
+    } catch {
+      continue; // malformed percent-encoding: the route refuses it
+    }
+    if (seg.includes("\u0000")) return `path segment ${i}`;
+  }
+  for (const [k, v] of url.searchParams) {
+    if (k.includes("\u0000") || v.includes("\u0000")) return `query parameter ${JSON.stringify(k.replace(/\u0000/g, "%00").slice(0, 60))}`;
+  }
+  return undefined;
+}
+
 function fail(c: Context<Env>, status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422, error: string, message: string) {
   return c.json({ error, message, detail: message }, status);
 }
@@ -87,16 +142,34 @@ export function createExtras(): Hono<Env> {
   // 1. Limits, before anything reads the body: its size (413, never buffered past the limit), its
   //    nesting (a 10,000-deep array must not reach a recursive parser or validator).
   app.use("*", async (c, next) => {
+    // A NUL (%00) in a path segment or a query parameter reaches no query: Postgres cannot take it in text.
+    const nul = nulInUrl(c.req.url);
+    if (nul) return fail(c, 422, "invalid_input", `The ${nul} holds a NUL character (%00), which no id, key or filter can contain.`);
     if (c.req.method === "GET" || c.req.method === "HEAD" || c.req.method === "OPTIONS") return next();
     return bodyLimit({
       maxSize: config().api.maxBodyBytes,
-      onError: (cc) => fail(cc as Context<Env>, 413, "payload_too_large", `The request body is larger than ${config().api.maxBodyBytes} bytes (WAYPOINT_MAX_BODY_BYTES).`),
+      // Connection: close, so that a client does not send its next request on a socket whose unread
+      // upload the server is about to drop (it would see "other side closed").
+      onError: (cc) => {
+        cc.header("Connection", "close");
+        return fail(cc as Context<Env>, 413, "payload_too_large", `The request body is larger than ${config().api.maxBodyBytes} bytes (WAYPOINT_MAX_BODY_BYTES).`);
+      },
     })(c, async () => {
       const type = c.req.header("content-type") ?? "";
       const text = await c.req.text();
-      if (text.length > 0 && (type.includes("json") || type === "" || type.startsWith("text/plain")) && jsonDepth(text) === Infinity) {
+      const jsonish = text.length > 0 && (type.includes("json") || type === "" || type.startsWith("text/plain"));
+      if (jsonish && jsonDepth(text) === Infinity) {
         c.res = fail(c, 422, "invalid_input", `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`);
         return;
+      }
+      // Postgres cannot store a NUL character or an unpaired surrogate in text or jsonb (a 500 from
+      // deep inside a write): refused here, naming where it is. Only "\u" escapes can make them.
+      if (jsonish && text.includes("\\u")) {
+        const where = unstorableString(text);
+        if (where !== undefined) {
+          c.res = fail(c, 422, "invalid_input", `The request body holds a string Postgres cannot store (a \\u0000 character or an unpaired UTF-16 surrogate) at ${where}; remove it or encode the data another way.`);
+          return;
+        }
       }
       await next();
     });
@@ -148,6 +221,33 @@ export function createExtras(): Hono<Env> {
       return fail(c, 422, "invalid_input", `The Idempotency-Key was used for a run on another thread (${earlier.thread_id}); use a new key.`);
     }
     return replay(c, earlier);
+  });
+
+  // 4. POST /runs/batch is all or nothing: the reference creates its runs one by one, so one refused run
+  //    left the others queued. Waypoint's Ops only check them (ops.ts); they are queued here, together.
+  app.use("/runs/batch", async (c, next) => {
+    await next();
+    const batch = c.get("waypointBatch");
+    if (c.req.method !== "POST" || !batch?.length || c.res.status >= 300) return;
+    const client = await c.var.LANGGRAPH_OPS.wp.pool.connect();
+    try {
+      await client.query("BEGIN");
+      for (const [i, run] of batch.entries()) {
+        // submitRun takes a pool; a client in a transaction answers the same queries.
+        const out = await submitRun(client as unknown as pg.Pool, run);
+        if (out.outcome !== "created") {
+          await client.query("ROLLBACK");
+          c.res = fail(c, 409, "batch_refused", `Run ${i + 1} of the batch (on thread ${run.threadId}) could not be queued (${out.outcome}); none of the batch was queued.`);
+          return;
+        }
+      }
+      await client.query("COMMIT");
+    } catch (e) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw e;
+    } finally {
+      client.release();
+    }
   });
 
   async function replay(c: Context<Env>, run: RunRow): Promise<Response> {
@@ -247,6 +347,20 @@ export function createExtras(): Hono<Env> {
   });
 
   registerStoreRoutes(app);
+
+  // Crons: the reference's routes answer every call with a 500 "Not implemented". Waypoint has no cron
+  // scheduler either, so a search finds none and the rest are a 404 that says so (not a server error).
+  const CronSearch = z
+    .object({ assistant_id: z.string().max(200).optional(), thread_id: z.string().max(200).optional(), limit: z.number().int().min(1).max(1000).optional(), offset: z.number().int().min(0).optional() })
+    .loose();
+  const noCrons = (c: Context<Env>) => fail(c, 404, "not_supported", "Waypoint's server does not schedule crons (POST /runs/crons and its siblings); queue runs with POST /threads/{thread_id}/runs or `waypoint submit` instead.");
+  app.post("/runs/crons/search", async (c) => {
+    await body(c, CronSearch);
+    return c.json([]);
+  });
+  app.post("/runs/crons", noCrons);
+  app.delete("/runs/crons/:cron_id", noCrons);
+  app.post("/threads/:thread_id/runs/crons", noCrons);
 
   // Run and thread ids of Waypoint's extra routes are checked like the reference checks its own.
   app.get("/waypoint/runs/:run_id", async (c) => {

@@ -4,9 +4,10 @@ import type { Context } from "hono";
 import type { z } from "zod";
 import { WaypointError } from "../errors.js";
 import { describeZodError } from "../tools/index.js";
+import type { NewRun } from "../runs/queue.js";
 import type { WaypointOps } from "./ops.js";
 
-export type Env = { Variables: { LANGGRAPH_OPS: WaypointOps; auth?: { user: { identity: string; permissions?: string[] }; scopes: string[] } | undefined } };
+export type Env = { Variables: { LANGGRAPH_OPS: WaypointOps; waypointBatch?: NewRun[]; auth?: { user: { identity: string; permissions?: string[] }; scopes: string[] } | undefined } };
 
 /** The JSON body, checked against `schema`; a bad one is a 422 naming each wrong field. */
 export async function body<T extends z.ZodType>(c: Context, schema: T): Promise<z.infer<T>> {

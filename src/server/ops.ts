@@ -24,7 +24,7 @@ import { HTTPException } from "hono/http-exception";
 import { v7 as uuid7 } from "@langchain/core/utils/uuid";
 import { isWaypointError, WaypointError } from "../errors.js";
 import type { Waypoint } from "../runs/index.js";
-import { findRun, isUuid, listRuns, requestStop, submitRun, type RunRow } from "../runs/queue.js";
+import { findRun, isUuid, listRuns, requestStop, submitRun, type NewRun, type RunRow } from "../runs/queue.js";
 import { prepareSubmission, type Submission } from "../runs/submit.js";
 import { findThreadRow, type ThreadRow } from "../runs/threads.js";
 import type { RunFeed } from "../runs/feed.js";
@@ -44,6 +44,19 @@ export function filterJson(filters: Filters): Record<string, unknown> | undefine
     } else out[key] = v;
   }
   return out;
+}
+
+/**
+ * LIMIT and OFFSET as Postgres takes them: the reference's schemas let through 2.6e203 or 1.5 (a 500 from
+ * "bigint out of range"); refused with a 422 that names the field.
+ */
+function page(limit: unknown, offset: unknown): [number, number] {
+  const check = (name: string, v: unknown, min: number, fallback: number) => {
+    if (v === undefined || v === null) return fallback;
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) throw new HTTPException(422, { message: `${name} must be a whole number from ${min} to ${Number.MAX_SAFE_INTEGER}, not ${String(v).slice(0, 40)}.` });
+    return v;
+  };
+  return [Math.min(check("limit", limit, 0, 10), 1000), check("offset", offset, 0, 0)];
 }
 
 const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
@@ -108,8 +121,12 @@ export class WaypointOps implements Ops {
     this.runs = new Runs(wp, feed, this.threads);
   }
 
-  async truncate(): Promise<void> {
-    throw new HTTPException(403, { message: "Waypoint does not truncate its storage over HTTP." });
+  /**
+   * Refused, synchronously: the reference's POST /internal/truncate calls this without awaiting it, so
+   * a rejected promise was never seen and the route answered 200 {"ok":true} for nothing done.
+   */
+  truncate(): Promise<void> {
+    throw new HTTPException(403, { message: "Waypoint does not truncate its storage over HTTP (POST /internal/truncate is refused)." });
   }
 }
 
@@ -129,7 +146,7 @@ class Assistants implements AssistantsRepo {
         WHERE ($1::text IS NULL OR graph_id = $1) AND ($2::text IS NULL OR name ILIKE '%' || $2 || '%')
           AND ($3::jsonb IS NULL OR metadata @> $3) AND ($4::jsonb IS NULL OR metadata @> $4) AND graph_id = ANY($7)
         ORDER BY ${sortBy} ${order}, assistant_id LIMIT $5 OFFSET $6`,
-      [options.graph_id ?? null, options.name ?? null, json(options.metadata), json(filterJson(filters)), options.limit, options.offset, this.wp.registry.ids],
+      [options.graph_id ?? null, options.name ?? null, json(options.metadata), json(filterJson(filters)), ...page(options.limit, options.offset), this.wp.registry.ids],
     );
     for (const a of rows) yield { assistant: toAssistant(a), total: rows.length };
   }
@@ -234,7 +251,7 @@ class Assistants implements AssistantsRepo {
     const { rows } = await this.pool.query(
       `SELECT v.* FROM waypoint.assistant_versions v WHERE v.assistant_id = $1 AND ($2::jsonb IS NULL OR v.metadata @> $2) AND ($3::jsonb IS NULL OR v.metadata @> $3)
         ORDER BY v.version DESC LIMIT $4 OFFSET $5`,
-      [assistantId, json(options.metadata), json(filterJson(filters)), options.limit, options.offset],
+      [assistantId, json(options.metadata), json(filterJson(filters)), ...page(options.limit, options.offset)],
     );
     return rows as AssistantVersion[];
   }
@@ -262,7 +279,7 @@ class Threads implements ThreadsRepo {
               WHERE ($1::text[] IS NULL OR thread_id = ANY($1)) AND ($2::jsonb IS NULL OR metadata @> $2) AND ($3::jsonb IS NULL OR "values" @> $3)
                 AND ($4::text IS NULL OR status = $4) AND ($5::jsonb IS NULL OR metadata @> $5)
               ORDER BY ${sortBy} ${order}, thread_id ${order} LIMIT $6 OFFSET $7`,
-      values: [options.ids?.length ? options.ids : null, json(options.metadata), json(options.values), options.status ?? null, json(filterJson(filters)), options.limit, options.offset],
+      values: [options.ids?.length ? options.ids : null, json(options.metadata), json(options.values), options.status ?? null, json(filterJson(filters)), ...page(options.limit, options.offset)],
     });
     for (const t of rows) yield { thread: toThread(t), total: rows.length };
   }
@@ -289,7 +306,10 @@ class Threads implements ThreadsRepo {
       `INSERT INTO waypoint.threads (thread_id, status, metadata) VALUES ($1, 'idle', $2) ON CONFLICT (thread_id) DO NOTHING RETURNING *`,
       [threadId, json(metadata)],
     );
-    if (rows[0]) return toThread(rows[0]);
+    if (rows[0]) {
+      markCreated(threadId);
+      return toThread(rows[0]);
+    }
     const existing = await this.visible(threadId, filters);
     if (!existing || options.if_exists === "raise") throw new HTTPException(409, { message: "Thread already exists" });
     return toThread(existing);
@@ -394,7 +414,24 @@ class ThreadState implements ThreadsStateRepo {
   async bulk(config: { configurable?: Record<string, unknown> }, supersteps: Parameters<ThreadsStateRepo["bulk"]>[1], auth: AuthContext): Promise<{ checkpoint: Record<string, unknown> | undefined }> {
     const threadId = config.configurable?.thread_id as string | undefined;
     if (!threadId) return { checkpoint: undefined };
-    let row = await this.thread(threadId, auth, "threads:update");
+    // All or nothing only holds for a thread this request made (undone by deleting it): on a thread
+    // that was there before (if_exists: do_nothing), a superstep refused halfway would leave the first ones.
+    if (inRequest() && createdInThisRequest() !== threadId) {
+      const [filters] = await handleAuthEvent(auth, "threads:update", { thread_id: threadId });
+      if (!(await this.threads.visible(threadId, filters))) throw notFound(`Thread with ID ${threadId} not found`);
+      throw new HTTPException(409, { message: `Thread ${threadId} already exists; supersteps are applied only to the thread a POST /threads creates (all or nothing), not to an existing one.` });
+    }
+    try {
+      return await this.applySupersteps(threadId, config, supersteps, auth);
+    } catch (e) {
+      // POST /threads with supersteps makes the thread, then applies them: refused supersteps leave no thread behind.
+      if (createdInThisRequest() === threadId) await this.wp.deleteThread(threadId);
+      throw e;
+    }
+  }
+
+  private async applySupersteps(threadId: string, config: { configurable?: Record<string, unknown> }, supersteps: Parameters<ThreadsStateRepo["bulk"]>[1], auth: AuthContext): Promise<{ checkpoint: Record<string, unknown> | undefined }> {
+    const row = await this.thread(threadId, auth, "threads:update");
     // A thread made with supersteps names its graph in its metadata (the SDK's graphId).
     const graphId = row.graph_id ?? (typeof row.metadata?.graph_id === "string" ? row.metadata.graph_id : undefined);
     if (!graphId) throw new HTTPException(400, { message: `Thread ${threadId} has no graph ID` });
@@ -405,11 +442,16 @@ class ThreadState implements ThreadsStateRepo {
         return asHttp(e);
       }
     })();
-    if (!row.graph_id) {
-      await this.wp.pool.query("UPDATE waypoint.threads SET graph_id = $2, graph_version = $3 WHERE thread_id = $1 AND graph_id IS NULL", [threadId, graphId, lg.version]);
-      row = (await findThreadRow(this.wp.pool, threadId)) as ThreadRow;
-    }
     const g = await this.wp.graph(graphId);
+    // Checked before anything is written: an update as a node the graph does not have would fail halfway.
+    const nodes = Object.keys((g as unknown as { nodes: Record<string, unknown> }).nodes ?? {});
+    for (const [i, s] of supersteps.entries()) {
+      for (const u of s.updates) {
+        if (u.as_node !== undefined && !SPECIAL_AS_NODE.has(u.as_node) && !nodes.includes(u.as_node)) {
+          throw new HTTPException(422, { message: `supersteps[${i}]: as_node ${JSON.stringify(u.as_node.slice(0, 100))} is not a node of the ${graphId} graph (its nodes: ${nodes.filter((n) => !n.startsWith("__")).join(", ")}; or __input__, __copy__).` });
+        }
+      }
+    }
     const { toCommand } = await import("../runs/execute.js");
     let next;
     try {
@@ -420,6 +462,8 @@ class ThreadState implements ThreadsStateRepo {
     } catch (e) {
       throw new HTTPException(422, { message: `Could not apply the supersteps to thread ${threadId}: ${(e as Error).message}` });
     }
+    // The graph is the thread's once its supersteps are applied (not before: a refusal changes nothing).
+    if (!row.graph_id) await this.wp.pool.query("UPDATE waypoint.threads SET graph_id = $2, graph_version = $3 WHERE thread_id = $1 AND graph_id IS NULL", [threadId, graphId, lg.version]);
     await this.wp.refreshThread(threadId);
     return { checkpoint: next.configurable };
   }
@@ -434,9 +478,55 @@ class ThreadState implements ThreadsStateRepo {
     const g = await this.wp.graph(row.graph_id, { configurable: { thread_id: threadId } }).catch(asHttp);
     const before = typeof options.before === "string" ? { configurable: { checkpoint_id: options.before } } : options.before;
     const out: StateSnapshot[] = [];
+    // GET /threads/:id/history?limit=abc reaches here as NaN (the reference parseInt's it): a 422, not LIMIT NaN.
+    if (options.limit != null && !Number.isSafeInteger(options.limit)) throw new HTTPException(422, { message: `limit must be a whole number from 1 to 1000, not ${String(options.limit)}.` });
     const limit = Math.min(Math.max(options.limit ?? 10, 1), 1000);
     for await (const s of g.getStateHistory(config as never, { limit, ...(before ? { before: before as never } : {}), ...(options.metadata ? { filter: options.metadata } : {}) })) out.push(s);
     return out;
+  }
+}
+
+/** as_node values LangGraph's bulkUpdateState takes that are not nodes. */
+const SPECIAL_AS_NODE = new Set(["__input__", "__copy__", "__end__"]);
+
+type CreatedVars = { Variables: { waypointCreatedThread?: string } };
+
+/** Remember, for the request being served, the thread it created (POST /threads, before its supersteps). */
+function markCreated(threadId: string): void {
+  try {
+    getContext<CreatedVars>().set("waypointCreatedThread", threadId);
+  } catch {
+    // outside a request (tests driving Ops directly): nothing to undo later
+  }
+}
+
+/** The runs a POST /runs/batch has checked so far (queued together once the batch is accepted); else undefined. */
+function batchOfThisRequest(): NewRun[] | undefined {
+  try {
+    const c = getContext<{ Variables: { waypointBatch?: NewRun[] } }>();
+    if (c.req.method !== "POST" || c.req.path !== "/runs/batch") return undefined;
+    let batch = c.get("waypointBatch");
+    if (!batch) c.set("waypointBatch", (batch = []));
+    return batch;
+  } catch {
+    return undefined;
+  }
+}
+
+function inRequest(): boolean {
+  try {
+    getContext();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function createdInThisRequest(): string | undefined {
+  try {
+    return getContext<CreatedVars>().get("waypointCreatedThread");
+  } catch {
+    return undefined;
   }
 }
 
@@ -542,6 +632,14 @@ class Runs implements RunsRepo {
       return asHttp(e);
     }
     prepared.runId = runId;
+    // POST /runs/batch: every run is checked first, and all are queued in one transaction once the
+    // whole batch was accepted (createExtras), so a batch refused for one bad run queues none.
+    const batch = batchOfThisRequest();
+    if (batch) {
+      batch.push(prepared);
+      const now = new Date();
+      return [{ run_id: runId, thread_id: prepared.threadId, assistant_id: prepared.assistantId ?? "", created_at: now, updated_at: now, status: "pending", metadata: prepared.metadata ?? {}, kwargs: prepared.kwargs as ApiRunKwargs, multitask_strategy: prepared.strategy }];
+    }
     const out = await submitRun(this.pool, prepared);
     switch (out.outcome) {
       case "created":
