@@ -82,12 +82,12 @@ export function isUuid(id: string): boolean {
   return UUID.test(id);
 }
 
-export async function findRun(pool: pg.Pool, runId: string): Promise<RunRow | undefined> {
+export async function findRun(pool: pg.Pool | pg.PoolClient, runId: string): Promise<RunRow | undefined> {
   if (!isUuid(runId)) return undefined;
   return (await pool.query<RunRow>("SELECT * FROM waypoint.runs WHERE run_id = $1", [runId])).rows[0];
 }
 
-export async function getRun(pool: pg.Pool, runId: string): Promise<RunRow> {
+export async function getRun(pool: pg.Pool | pg.PoolClient, runId: string): Promise<RunRow> {
   const row = await findRun(pool, runId);
   if (!row) throw new WaypointError("unknown_run", `No run with id "${runId}". List runs with \`waypoint runs\`.`, { details: { runId } });
   return row;
@@ -156,7 +156,11 @@ export type SubmitOutcome =
  * BEGIN/COMMIT around it gives crash tests a halt point on each side of the writes; a process that
  * dies at either leaves its transaction open, and Postgres rolls it back when the connection goes.
  */
-export async function submitRun(pool: pg.Pool, r: NewRun): Promise<SubmitOutcome> {
+/**
+ * Queue a run (and its thread, policy and decision) in one transaction of its own; or, given a client
+ * in a transaction the caller owns (POST /runs/batch), inside that one.
+ */
+export async function submitRun(pool: pg.Pool | pg.PoolClient, r: NewRun): Promise<SubmitOutcome> {
   const query = {
     name: "waypoint_submit_run",
     text: `SELECT * FROM waypoint.submit_run($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
@@ -186,12 +190,13 @@ export async function submitRun(pool: pg.Pool, r: NewRun): Promise<SubmitOutcome
       r.claimFor?.lock ?? null,
     ],
   };
-  const row = await withTransaction(pool, async (client) => {
+  const write = async (client: pg.Pool | pg.PoolClient) => {
     await haltPoint("submit.begun", r.kind);
     const { rows } = await client.query<{ outcome: string; detail: string | null; run_id: string | null }>(query);
     await haltPoint("submit.written", r.kind);
     return rows[0];
-  });
+  };
+  const row = "release" in pool ? await write(pool) : await withTransaction(pool, write);
   await haltPoint("submit.committed", r.kind);
   switch (row?.outcome) {
     case "created":

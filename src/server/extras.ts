@@ -233,8 +233,8 @@ export function createExtras(): Hono<Env> {
     try {
       await client.query("BEGIN");
       for (const [i, run] of batch.entries()) {
-        // submitRun takes a pool; a client in a transaction answers the same queries.
-        const out = await submitRun(client as unknown as pg.Pool, run);
+        // Given this client, submitRun writes inside this transaction.
+        const out = await submitRun(client, run);
         if (out.outcome !== "created") {
           await client.query("ROLLBACK");
           c.res = fail(c, 409, "batch_refused", `Run ${i + 1} of the batch (on thread ${run.threadId}) could not be queued (${out.outcome}); none of the batch was queued.`);
