@@ -1,6 +1,7 @@
 // The only module that reads process.env: every setting Waypoint honours, parsed and validated once.
 // Each variable here is listed in .env.example and in the README's configuration table.
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
@@ -24,6 +25,8 @@ const EnvSchema = z.object({
   OPENAI_FALLBACK_MODEL: optionalString,
   WAYPOINT_MODEL_MAX_ATTEMPTS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(20).default(5)),
   WAYPOINT_FAULTS: optionalString,
+  WAYPOINT_PROCESSES: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(256).optional()),
+  WAYPOINT_WORKER_HOST: z.preprocess(emptyToUndefined, z.string().regex(/^[^:\s]+$/, { message: "WAYPOINT_WORKER_HOST must be a name without spaces or colons" }).optional()),
   WAYPOINT_WORKER_CONCURRENCY: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(10_000).default(10)),
   WAYPOINT_DRAIN_GRACE_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(600_000).default(25_000)),
   WAYPOINT_MAX_CRASHES: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(100).default(3)),
@@ -75,6 +78,10 @@ export type Config = {
   modelMaxAttempts: number;
   /** Workers: runs at once, SIGTERM grace period, worker deaths and failed attempts a run survives. */
   worker: { concurrency: number; graceMs: number; maxCrashes: number; maxAttempts: number };
+  /** Worker processes `waypoint worker` / `serve` / `start` run (default: the number of cores). */
+  processes: number;
+  /** The host part of every worker id this process makes (default: the machine's hostname). */
+  workerHost: string;
   /** Fault injection in the world adapters (tests, chaos, demos): see src/world/faults.ts for the syntax. */
   faults: string | undefined;
   /** Agent server: where it listens, bearer tokens ("owner:token,..."), and whether auth is on. */
@@ -142,6 +149,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxCrashes: e.WAYPOINT_MAX_CRASHES,
       maxAttempts: e.WAYPOINT_RUN_MAX_ATTEMPTS,
     },
+    processes: e.WAYPOINT_PROCESSES ?? os.availableParallelism(),
+    workerHost: e.WAYPOINT_WORKER_HOST ?? os.hostname(),
     api: {
       host: e.WAYPOINT_API_HOST,
       port: e.WAYPOINT_API_PORT,

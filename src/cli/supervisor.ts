@@ -12,6 +12,7 @@ import type { ServerAuth } from "../server/index.js";
 import type { Worker, WorkerEvent } from "../runs/worker.js";
 import { bold, dim } from "./format.js";
 import { checkUuid, type GlobalOpts } from "./args.js";
+import { childWorkerArgs, onSupervisorGone, ProcessSupervisor, tellSupervisor } from "./processes.js";
 
 type WithWaypoint = <T>(opts: GlobalOpts, fn: (wp: Waypoint) => Promise<T>) => Promise<T>;
 
@@ -90,14 +91,41 @@ export async function runWorker(opts: { concurrency?: number; graceMs?: number; 
     console.log(`Worker ${bold(worker.id)} runs ${worker.versions.join(", ")}. SIGTERM or Ctrl-C drains it.`);
   }
   await opts.onStarted?.(worker);
+  tellSupervisor({ type: "ready", workerId: worker.id });
   await new Promise<void>((resolve) => {
+    let stopping = false;
     const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
       if (!opts.json) console.log(`${signal}: draining (runs stop at their next step and go back to the queue)...`);
       void worker.drain(signal.toLowerCase()).then(resolve, resolve);
     };
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));
+    onSupervisorGone(() => stop("supervisor gone"));
   });
+}
+
+/**
+ * Fork `count` worker processes and keep them running until SIGTERM / SIGINT, which is forwarded to
+ * each (they drain); resolves when every child has exited. `alsoStop` (the server) stops alongside.
+ */
+async function superviseWorkers(count: number, args: string[], alsoStop?: () => Promise<void>): Promise<void> {
+  const sup = new ProcessSupervisor({ count, args });
+  sup.start();
+  console.log(`Supervisor ${bold(String(process.pid))}: ${count} worker process(es); one that dies is replaced. SIGTERM or Ctrl-C drains them all.`);
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      console.log(`${signal}: draining ${sup.pids.length} worker process(es)...`);
+      void Promise.allSettled([sup.stop(signal), alsoStop?.()]).then(() => resolve());
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+  console.log("every worker process has exited");
 }
 
 export function registerSupervisorCommands(program: Command, withWaypoint: WithWaypoint, parseJson: (label: string) => (raw: string) => unknown): void {
@@ -109,13 +137,20 @@ export function registerSupervisorCommands(program: Command, withWaypoint: WithW
     .description("claim queued runs and carry them to their end; recovers runs of dead workers; SIGTERM drains")
     .option("--concurrency <n>", "runs at once (default WAYPOINT_WORKER_CONCURRENCY)", positiveInt("--concurrency"))
     .option("--grace-ms <n>", "drain grace period (default WAYPOINT_DRAIN_GRACE_MS)", positiveInt("--grace-ms"))
-    .action(async (o: { concurrency?: number; graceMs?: number }) => {
+    .option(
+      "--processes <n>",
+      "worker processes (default WAYPOINT_PROCESSES, else the number of cores); above 1 this process supervises: it forks them, replaces one that dies, and forwards SIGTERM/SIGINT (each drains); --concurrency applies to each",
+      positiveInt("--processes"),
+    )
+    .action(async (o: { concurrency?: number; graceMs?: number; processes?: number }) => {
       const { pace, json, config: configPath } = g();
-      await runWorker({ ...o, ...(pace ? { paceMs: pace } : {}), ...(json ? { json } : {}), ...(configPath ? { config: configPath } : {}) });
+      const processes = o.processes ?? config().processes;
+      if (processes > 1) return superviseWorkers(processes, childWorkerArgs({ pace, json, config: configPath }, o));
+      await runWorker({ concurrency: o.concurrency, graceMs: o.graceMs, ...(pace ? { paceMs: pace } : {}), ...(json ? { json } : {}), ...(configPath ? { config: configPath } : {}) });
     });
 
   /** Start the server (and its worker unless told not to), print where it is, run until a signal drains it. */
-  async function serveUntilSignal(o: { host?: string; port?: number; worker: boolean; sample: boolean }): Promise<void> {
+  async function serveUntilSignal(o: { host?: string; port?: number; worker: boolean; sample: boolean; processes?: number }): Promise<void> {
     const { pace, config: configPath } = g();
     const { api } = config();
     // With no tokens configured, a one-off token keeps auth on (the server is still loopback-only by default).
@@ -148,22 +183,27 @@ export function registerSupervisorCommands(program: Command, withWaypoint: WithW
       }
     }
     console.log(dim("Ctrl-C or SIGTERM stops it (running graphs stop at their next step and go back to the queue)."));
+    // The server process carries runs itself (its in-process worker), so N processes in all means N-1 more.
+    const forks = o.worker ? (o.processes ?? config().processes) - 1 : 0;
+    if (forks > 0) return superviseWorkers(forks, childWorkerArgs({ pace, config: configPath }, {}), () => server.close());
     await untilSignal(() => server.close());
   }
 
   program
     .command("start")
     .description("what `npm start` does: the agent server with a worker, plus a sample thread when the database has none")
-    .option("--no-worker", "no worker in this process (run `waypoint worker` elsewhere)")
-    .action(async (o: { worker: boolean }) => serveUntilSignal({ worker: o.worker, sample: true }));
+    .option("--no-worker", "no worker in this process and none forked (run `waypoint worker` elsewhere)")
+    .option("--processes <n>", "processes carrying runs, this one included (default WAYPOINT_PROCESSES, else the number of cores): the server and its worker here, plus N-1 forked worker processes, replaced when one dies", positiveInt("--processes"))
+    .action(async (o: { worker: boolean; processes?: number }) => serveUntilSignal({ worker: o.worker, sample: true, ...(o.processes ? { processes: o.processes } : {}) }));
 
   program
     .command("serve")
     .description("the agent server: the LangGraph API on Postgres (for @langchain/langgraph-sdk and Studio), with a worker")
     .option("--host <host>", "address to listen on (default WAYPOINT_API_HOST)")
     .option("--port <n>", "port (default WAYPOINT_API_PORT)", positiveInt("--port"))
-    .option("--no-worker", "no worker in this process (run `waypoint worker` elsewhere)")
-    .action(async (o: { host?: string; port?: number; worker: boolean }) => serveUntilSignal({ ...o, sample: false }));
+    .option("--no-worker", "no worker in this process and none forked (run `waypoint worker` elsewhere)")
+    .option("--processes <n>", "processes carrying runs, this one included (default WAYPOINT_PROCESSES, else the number of cores): the server and its worker here, plus N-1 forked worker processes, replaced when one dies", positiveInt("--processes"))
+    .action(async (o: { host?: string; port?: number; worker: boolean; processes?: number }) => serveUntilSignal({ ...o, sample: false }));
 
   program
     .command("submit <graph>")
