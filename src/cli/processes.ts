@@ -46,6 +46,11 @@ export function onSupervisorGone(stop: () => void): void {
   if (process.send) process.once("disconnect", stop);
 }
 
+/** A drained child lets go of its IPC channel, which would otherwise keep it alive. */
+export function leaveSupervisor(): void {
+  if (process.send && process.connected) process.disconnect();
+}
+
 export class ProcessSupervisor {
   private readonly slots: Slot[] = [];
   private stopping = false;

@@ -12,7 +12,7 @@ import type { ServerAuth } from "../server/index.js";
 import type { Worker, WorkerEvent } from "../runs/worker.js";
 import { bold, dim } from "./format.js";
 import { checkUuid, type GlobalOpts } from "./args.js";
-import { childWorkerArgs, onSupervisorGone, ProcessSupervisor, tellSupervisor } from "./processes.js";
+import { childWorkerArgs, leaveSupervisor, onSupervisorGone, ProcessSupervisor, tellSupervisor } from "./processes.js";
 
 type WithWaypoint = <T>(opts: GlobalOpts, fn: (wp: Waypoint) => Promise<T>) => Promise<T>;
 
@@ -104,6 +104,7 @@ export async function runWorker(opts: { concurrency?: number; graceMs?: number; 
     process.once("SIGINT", () => stop("SIGINT"));
     onSupervisorGone(() => stop("supervisor gone"));
   });
+  leaveSupervisor();
 }
 
 /**
