@@ -15,6 +15,7 @@ const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
 const EnvSchema = z.object({
   DATABASE_URL: z.preprocess(emptyToUndefined, z.url({ message: "DATABASE_URL must be a postgres:// URL" }).optional()),
   DATABASE_DIRECT_URL: z.preprocess(emptyToUndefined, z.url({ message: "DATABASE_DIRECT_URL must be a postgres:// URL" }).optional()),
+  DATABASE_POOL_MODE: z.preprocess(emptyToUndefined, z.enum(["session", "transaction"]).default("session")),
   TEST_DATABASE_URL: z.preprocess(emptyToUndefined, z.url({ message: "TEST_DATABASE_URL must be a postgres:// URL" }).optional()),
   WAYPOINT_DATA_DIR: z.preprocess(emptyToUndefined, z.string().default(path.join(PROJECT_ROOT, ".waypoint", "pgdata"))),
   WAYPOINT_PG_PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1024).max(65535).default(54329)),
@@ -64,6 +65,12 @@ export type Config = {
   databaseUrl: string | undefined;
   /** The same server without a transaction-mode pooler in between (liveness locks, LISTEN); unset: databaseUrl. */
   directDatabaseUrl: string | undefined;
+  /**
+   * What DATABASE_URL reaches: "session" (Postgres itself, or a session-mode pooler) or "transaction"
+   * (a transaction-mode pooler such as PgBouncer): then no named prepared statements, no startup
+   * `options`, and what needs one session (setup lock, migrations, SQL sandbox) uses directDatabaseUrl.
+   */
+  poolMode: "session" | "transaction";
   /** Postgres for the test suite; unset means the tests start embedded Postgres in a temp folder. */
   testDatabaseUrl: string | undefined;
   /** Data folder of the embedded Postgres (git-ignored). */
@@ -136,6 +143,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     databaseUrl: e.DATABASE_URL,
     directDatabaseUrl: e.DATABASE_DIRECT_URL,
+    poolMode: e.DATABASE_POOL_MODE,
     testDatabaseUrl: e.TEST_DATABASE_URL,
     dataDir: path.resolve(e.WAYPOINT_DATA_DIR),
     embeddedPort: e.WAYPOINT_PG_PORT,
