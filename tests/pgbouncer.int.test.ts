@@ -150,5 +150,11 @@ describeIf("through PgBouncer in transaction mode", () => {
     expect(done.messages.at(-1)?.type).toBe("ai");
     expect((await client.threads.get(other.thread_id)).status).toBe("idle");
     expect(await count("SELECT count(*) AS n FROM world.directory WHERE email = $1", email)).toBe(1);
+
+    // SIGTERM drains the server and its forked worker; the supervisor exits when both are done.
+    serve.child.kill("SIGTERM");
+    const exit = await serve.done;
+    expect(exit.code).toBe(0);
+    expect(exit.stdout).toContain("every worker process has exited");
   });
 });

@@ -195,3 +195,15 @@ test("two process trees standing for two hosts share one Postgres, with distinct
   const { run } = await submit(wp, { assistant: "travel", input: trip("p-host-7") });
   expect((await ended(run.run_id)).status).toBe("success");
 });
+
+test("a supervisor that is SIGKILLed leaves no worker behind: its children drain and exit", async () => {
+  const tree = startTree(2, {});
+  await until("two worker processes", async () => readyCount(tree) >= 2);
+  const pids = (await liveWorkers(wp.pool)).map((w) => w.pid);
+  expect(pids).toHaveLength(2);
+  tree.child.kill("SIGKILL");
+  await tree.done;
+  await until("both children to exit", async () => (await liveWorkers(wp.pool)).length === 0, 60_000);
+  const { rows } = await wp.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM waypoint.workers WHERE pid = ANY($1) AND stopped_at IS NOT NULL", [pids]);
+  expect(rows[0]?.n).toBe(2); // each drained (and recorded its stop), none was simply cut off
+});
