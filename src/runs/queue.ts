@@ -333,7 +333,7 @@ export async function liveRuns(pool: pg.Pool, runIds: string[]): Promise<Set<str
   if (runIds.length === 0) return new Set();
   const { rows } = await pool.query<{ run_id: string }>(
     `SELECT r.run_id FROM waypoint.runs r WHERE r.run_id = ANY($2::uuid[]) AND EXISTS (
-       SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND l.classid = $1 AND l.objid = r.worker_lock AND l.objsubid = 2
+       SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1 AND l.objid = r.worker_lock AND l.objsubid = 2
           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))`,
     [LOCK_CLASS, runIds],
   );
@@ -353,7 +353,7 @@ export async function reapOrphans(pool: pg.Pool, maxCrashes: number): Promise<Ar
         WHERE r.status = 'running'
           AND NOT EXISTS (
             SELECT 1 FROM pg_locks l
-             WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND l.classid = $1 AND l.objid = r.worker_lock AND l.objsubid = 2
+             WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1 AND l.objid = r.worker_lock AND l.objsubid = 2
                AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))
         FOR UPDATE SKIP LOCKED),
      reaped AS (
