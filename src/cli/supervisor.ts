@@ -111,22 +111,25 @@ export async function runWorker(opts: { concurrency?: number; graceMs?: number; 
  * Fork `count` worker processes and keep them running until SIGTERM / SIGINT, which is forwarded to
  * each (they drain); resolves when every child has exited. `alsoStop` (the server) stops alongside.
  */
-async function superviseWorkers(count: number, args: string[], alsoStop?: () => Promise<void>): Promise<void> {
-  const sup = new ProcessSupervisor({ count, args });
+async function superviseWorkers(count: number, args: string[], opts: { json?: boolean | undefined; alsoStop?: () => Promise<void> } = {}): Promise<void> {
+  // With --json every line on stdout stays a JSON object (the children print theirs).
+  const say = (line: string) => console.log(opts.json ? JSON.stringify({ type: "supervisor", pid: process.pid, message: line }) : `${dim(new Date().toISOString().slice(11, 23))} ${line}`);
+  const sup = new ProcessSupervisor({ count, args, say });
   sup.start();
-  console.log(`Supervisor ${bold(String(process.pid))}: ${count} worker process(es); one that dies is replaced. SIGTERM or Ctrl-C drains them all.`);
+  say(`Supervisor ${opts.json ? process.pid : bold(String(process.pid))}: ${count} worker process(es); one that dies is replaced. SIGTERM or Ctrl-C drains them all.`);
+  const alsoStop = opts.alsoStop;
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) return;
       stopping = true;
-      console.log(`${signal}: draining ${sup.pids.length} worker process(es)...`);
+      say(`${signal}: draining ${sup.pids.length} worker process(es)...`);
       void Promise.allSettled([sup.stop(signal), alsoStop?.()]).then(() => resolve());
     };
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));
   });
-  console.log("every worker process has exited");
+  say("every worker process has exited");
 }
 
 export function registerSupervisorCommands(program: Command, withWaypoint: WithWaypoint, parseJson: (label: string) => (raw: string) => unknown): void {
@@ -146,7 +149,7 @@ export function registerSupervisorCommands(program: Command, withWaypoint: WithW
     .action(async (o: { concurrency?: number; graceMs?: number; processes?: number }) => {
       const { pace, json, config: configPath } = g();
       const processes = o.processes ?? config().processes;
-      if (processes > 1) return superviseWorkers(processes, childWorkerArgs({ pace, json, config: configPath }, o));
+      if (processes > 1) return superviseWorkers(processes, childWorkerArgs({ pace, json, config: configPath }, o), { json });
       await runWorker({ concurrency: o.concurrency, graceMs: o.graceMs, ...(pace ? { paceMs: pace } : {}), ...(json ? { json } : {}), ...(configPath ? { config: configPath } : {}) });
     });
 
@@ -171,8 +174,10 @@ export function registerSupervisorCommands(program: Command, withWaypoint: WithW
       worker: o.worker ? {} : false,
     });
     const wp = server.waypoint;
+    // The server process carries runs itself (its in-process worker), so N processes in all means N-1 more.
+    const forks = o.worker ? (o.processes ?? config().processes) - 1 : 0;
     for (const f of wp.registry.failures) console.log(`graph ${bold(f.id)} failed to load: ${f.reason}`);
-    console.log(`Waypoint is running: the LangGraph API on ${bold(server.url)}${server.worker ? ` with a worker (${server.worker.versions.join(", ")})` : " (no worker in this process: `waypoint worker` carries the runs)"}.`);
+    console.log(`Waypoint is running: the LangGraph API on ${bold(server.url)}${server.worker ? ` with a worker (${server.worker.versions.join(", ")})${forks > 0 ? ` and ${forks} more worker process(es)` : ""}` : " (no worker in this process: `waypoint worker` carries the runs)"}.`);
     if (token) console.log(`API token for this session (admin; set WAYPOINT_API_TOKENS to choose your own): ${bold(token)}`);
     console.log(`Review inbox: ${bold(`${server.url}/inbox${token ? `#token=${token}` : ""}`)}`);
     if (o.sample) {
@@ -184,9 +189,7 @@ export function registerSupervisorCommands(program: Command, withWaypoint: WithW
       }
     }
     console.log(dim("Ctrl-C or SIGTERM stops it (running graphs stop at their next step and go back to the queue)."));
-    // The server process carries runs itself (its in-process worker), so N processes in all means N-1 more.
-    const forks = o.worker ? (o.processes ?? config().processes) - 1 : 0;
-    if (forks > 0) return superviseWorkers(forks, childWorkerArgs({ pace, config: configPath }, {}), () => server.close());
+    if (forks > 0) return superviseWorkers(forks, childWorkerArgs({ pace, config: configPath }, {}), { alsoStop: () => server.close() });
     await untilSignal(() => server.close());
   }
 
