@@ -1,6 +1,7 @@
 // The only module that reads process.env: every setting Waypoint honours, parsed and validated once.
 // Each variable here is listed in .env.example and in the README's configuration table.
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
@@ -14,6 +15,7 @@ const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
 const EnvSchema = z.object({
   DATABASE_URL: z.preprocess(emptyToUndefined, z.url({ message: "DATABASE_URL must be a postgres:// URL" }).optional()),
   DATABASE_DIRECT_URL: z.preprocess(emptyToUndefined, z.url({ message: "DATABASE_DIRECT_URL must be a postgres:// URL" }).optional()),
+  DATABASE_POOL_MODE: z.preprocess(emptyToUndefined, z.enum(["session", "transaction"]).default("session")),
   TEST_DATABASE_URL: z.preprocess(emptyToUndefined, z.url({ message: "TEST_DATABASE_URL must be a postgres:// URL" }).optional()),
   WAYPOINT_DATA_DIR: z.preprocess(emptyToUndefined, z.string().default(path.join(PROJECT_ROOT, ".waypoint", "pgdata"))),
   WAYPOINT_PG_PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1024).max(65535).default(54329)),
@@ -24,6 +26,8 @@ const EnvSchema = z.object({
   OPENAI_FALLBACK_MODEL: optionalString,
   WAYPOINT_MODEL_MAX_ATTEMPTS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(20).default(5)),
   WAYPOINT_FAULTS: optionalString,
+  WAYPOINT_PROCESSES: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(256).optional()),
+  WAYPOINT_WORKER_HOST: z.preprocess(emptyToUndefined, z.string().regex(/^[^:\s]+$/, { message: "WAYPOINT_WORKER_HOST must be a name without spaces or colons" }).optional()),
   WAYPOINT_WORKER_CONCURRENCY: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(10_000).default(10)),
   WAYPOINT_DRAIN_GRACE_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(600_000).default(25_000)),
   WAYPOINT_MAX_CRASHES: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(100).default(3)),
@@ -61,6 +65,12 @@ export type Config = {
   databaseUrl: string | undefined;
   /** The same server without a transaction-mode pooler in between (liveness locks, LISTEN); unset: databaseUrl. */
   directDatabaseUrl: string | undefined;
+  /**
+   * What DATABASE_URL reaches: "session" (Postgres itself, or a session-mode pooler) or "transaction"
+   * (a transaction-mode pooler such as PgBouncer): then no named prepared statements, no startup
+   * `options`, and what needs one session (setup lock, migrations, SQL sandbox) uses directDatabaseUrl.
+   */
+  poolMode: "session" | "transaction";
   /** Postgres for the test suite; unset means the tests start embedded Postgres in a temp folder. */
   testDatabaseUrl: string | undefined;
   /** Data folder of the embedded Postgres (git-ignored). */
@@ -75,6 +85,10 @@ export type Config = {
   modelMaxAttempts: number;
   /** Workers: runs at once, SIGTERM grace period, worker deaths and failed attempts a run survives. */
   worker: { concurrency: number; graceMs: number; maxCrashes: number; maxAttempts: number };
+  /** Worker processes `waypoint worker` / `serve` / `start` run (default: the number of cores). */
+  processes: number;
+  /** The host part of every worker id this process makes (default: the machine's hostname). */
+  workerHost: string;
   /** Fault injection in the world adapters (tests, chaos, demos): see src/world/faults.ts for the syntax. */
   faults: string | undefined;
   /** Agent server: where it listens, bearer tokens ("owner:token,..."), and whether auth is on. */
@@ -129,6 +143,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     databaseUrl: e.DATABASE_URL,
     directDatabaseUrl: e.DATABASE_DIRECT_URL,
+    poolMode: e.DATABASE_POOL_MODE,
     testDatabaseUrl: e.TEST_DATABASE_URL,
     dataDir: path.resolve(e.WAYPOINT_DATA_DIR),
     embeddedPort: e.WAYPOINT_PG_PORT,
@@ -142,6 +157,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxCrashes: e.WAYPOINT_MAX_CRASHES,
       maxAttempts: e.WAYPOINT_RUN_MAX_ATTEMPTS,
     },
+    processes: e.WAYPOINT_PROCESSES ?? os.availableParallelism(),
+    workerHost: e.WAYPOINT_WORKER_HOST ?? os.hostname(),
     api: {
       host: e.WAYPOINT_API_HOST,
       port: e.WAYPOINT_API_PORT,

@@ -12,6 +12,7 @@ import type { ServerAuth } from "../server/index.js";
 import type { Worker, WorkerEvent } from "../runs/worker.js";
 import { bold, dim } from "./format.js";
 import { checkUuid, type GlobalOpts } from "./args.js";
+import { childWorkerArgs, leaveSupervisor, onSupervisorGone, ProcessSupervisor, tellSupervisor } from "./processes.js";
 
 type WithWaypoint = <T>(opts: GlobalOpts, fn: (wp: Waypoint) => Promise<T>) => Promise<T>;
 
@@ -92,14 +93,47 @@ export async function runWorker(opts: { concurrency?: number; graceMs?: number; 
     console.log(`Worker ${bold(worker.id)} runs ${worker.versions.join(", ")}. SIGTERM or Ctrl-C drains it.`);
   }
   await opts.onStarted?.(worker);
+  tellSupervisor({ type: "ready", workerId: worker.id });
   await new Promise<void>((resolve) => {
+    let stopping = false;
     const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
       if (!opts.json) console.log(`${signal}: draining (runs stop at their next step and go back to the queue)...`);
       void worker.drain(signal.toLowerCase()).then(resolve, resolve);
     };
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));
+    onSupervisorGone(() => stop("supervisor gone"));
   });
+  leaveSupervisor();
+}
+
+/**
+ * Fork `count` worker processes and keep them running until SIGTERM / SIGINT, which is forwarded to
+ * each (they drain); resolves when every child has exited. `alsoStop` (the server) stops alongside.
+ */
+async function superviseWorkers(count: number, args: string[], opts: { json?: boolean | undefined; alsoStop?: () => Promise<void>; stopOn?: Promise<void> } = {}): Promise<void> {
+  // With --json every line on stdout stays a JSON object (the children print theirs).
+  const say = (line: string) => console.log(opts.json ? JSON.stringify({ type: "supervisor", pid: process.pid, message: line }) : `${dim(new Date().toISOString().slice(11, 23))} ${line}`);
+  const sup = new ProcessSupervisor({ count, args, say });
+  sup.start();
+  say(`Supervisor ${opts.json ? process.pid : bold(String(process.pid))}: ${count} worker process(es); one that dies is replaced. SIGTERM or Ctrl-C drains them all.`);
+  const alsoStop = opts.alsoStop;
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      say(`${signal}: draining ${sup.pids.length} worker process(es)...`);
+      void Promise.allSettled([sup.stop(signal), alsoStop?.()]).then(() => resolve());
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+    // A signal taken before this point (the server was still starting) stops the forks too.
+    void opts.stopOn?.then(() => stop("SIGTERM"));
+  });
+  say("every worker process has exited");
 }
 
 export function registerSupervisorCommands(program: Command, withWaypoint: WithWaypoint, parseJson: (label: string) => (raw: string) => unknown): void {
@@ -111,13 +145,20 @@ export function registerSupervisorCommands(program: Command, withWaypoint: WithW
     .description("claim queued runs and carry them to their end; recovers runs of dead workers; SIGTERM drains")
     .option("--concurrency <n>", "runs at once (default WAYPOINT_WORKER_CONCURRENCY)", positiveInt("--concurrency"))
     .option("--grace-ms <n>", "drain grace period (default WAYPOINT_DRAIN_GRACE_MS)", positiveInt("--grace-ms"))
-    .action(async (o: { concurrency?: number; graceMs?: number }) => {
+    .option(
+      "--processes <n>",
+      "worker processes (default WAYPOINT_PROCESSES, else the number of cores); above 1 this process supervises: it forks them, replaces one that dies, and forwards SIGTERM/SIGINT (each drains); --concurrency applies to each",
+      positiveInt("--processes"),
+    )
+    .action(async (o: { concurrency?: number; graceMs?: number; processes?: number }) => {
       const { pace, json, config: configPath } = g();
-      await runWorker({ ...o, ...(pace ? { paceMs: pace } : {}), ...(json ? { json } : {}), ...(configPath ? { config: configPath } : {}) });
+      const processes = o.processes ?? config().processes;
+      if (processes > 1) return superviseWorkers(processes, childWorkerArgs({ pace, json, config: configPath }, o), { json });
+      await runWorker({ concurrency: o.concurrency, graceMs: o.graceMs, ...(pace ? { paceMs: pace } : {}), ...(json ? { json } : {}), ...(configPath ? { config: configPath } : {}) });
     });
 
   /** Start the server (and its worker unless told not to), print where it is, run until a signal drains it. */
-  async function serveUntilSignal(o: { host?: string; port?: number; worker: boolean; sample: boolean }): Promise<void> {
+  async function serveUntilSignal(o: { host?: string; port?: number; worker: boolean; sample: boolean; processes?: number }): Promise<void> {
     const signalled = nextSignal();
     const { pace, config: configPath } = g();
     const { api } = config();
@@ -138,8 +179,10 @@ export function registerSupervisorCommands(program: Command, withWaypoint: WithW
       worker: o.worker ? {} : false,
     });
     const wp = server.waypoint;
+    // The server process carries runs itself (its in-process worker), so N processes in all means N-1 more.
+    const forks = o.worker ? (o.processes ?? config().processes) - 1 : 0;
     for (const f of wp.registry.failures) console.log(`graph ${bold(f.id)} failed to load: ${f.reason}`);
-    console.log(`Waypoint is running: the LangGraph API on ${bold(server.url)}${server.worker ? ` with a worker (${server.worker.versions.join(", ")})` : " (no worker in this process: `waypoint worker` carries the runs)"}.`);
+    console.log(`Waypoint is running: the LangGraph API on ${bold(server.url)}${server.worker ? ` with a worker (${server.worker.versions.join(", ")})${forks > 0 ? ` and ${forks} more worker process(es)` : ""}` : " (no worker in this process: `waypoint worker` carries the runs)"}.`);
     if (token) console.log(`API token for this session (admin; set WAYPOINT_API_TOKENS to choose your own): ${bold(token)}`);
     console.log(`Review inbox: ${bold(`${server.url}/inbox${token ? `#token=${token}` : ""}`)}`);
     if (o.sample) {
@@ -151,6 +194,7 @@ export function registerSupervisorCommands(program: Command, withWaypoint: WithW
       }
     }
     console.log(dim("Ctrl-C or SIGTERM stops it (running graphs stop at their next step and go back to the queue)."));
+    if (forks > 0) return superviseWorkers(forks, childWorkerArgs({ pace, config: configPath }, {}), { alsoStop: () => server.close(), stopOn: signalled });
     await signalled;
     await server.close();
   }
@@ -158,16 +202,18 @@ export function registerSupervisorCommands(program: Command, withWaypoint: WithW
   program
     .command("start")
     .description("what `npm start` does: the agent server with a worker, plus a sample thread when the database has none")
-    .option("--no-worker", "no worker in this process (run `waypoint worker` elsewhere)")
-    .action(async (o: { worker: boolean }) => serveUntilSignal({ worker: o.worker, sample: true }));
+    .option("--no-worker", "no worker in this process and none forked (run `waypoint worker` elsewhere)")
+    .option("--processes <n>", "processes carrying runs, this one included (default WAYPOINT_PROCESSES, else the number of cores): the server and its worker here, plus N-1 forked worker processes, replaced when one dies", positiveInt("--processes"))
+    .action(async (o: { worker: boolean; processes?: number }) => serveUntilSignal({ worker: o.worker, sample: true, ...(o.processes ? { processes: o.processes } : {}) }));
 
   program
     .command("serve")
     .description("the agent server: the LangGraph API on Postgres (for @langchain/langgraph-sdk and Studio), with a worker")
     .option("--host <host>", "address to listen on (default WAYPOINT_API_HOST)")
     .option("--port <n>", "port (default WAYPOINT_API_PORT)", positiveInt("--port"))
-    .option("--no-worker", "no worker in this process (run `waypoint worker` elsewhere)")
-    .action(async (o: { host?: string; port?: number; worker: boolean }) => serveUntilSignal({ ...o, sample: false }));
+    .option("--no-worker", "no worker in this process and none forked (run `waypoint worker` elsewhere)")
+    .option("--processes <n>", "processes carrying runs, this one included (default WAYPOINT_PROCESSES, else the number of cores): the server and its worker here, plus N-1 forked worker processes, replaced when one dies", positiveInt("--processes"))
+    .action(async (o: { host?: string; port?: number; worker: boolean; processes?: number }) => serveUntilSignal({ ...o, sample: false }));
 
   program
     .command("submit <graph>")

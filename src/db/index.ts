@@ -6,7 +6,7 @@ import { log } from "../log.js";
 import { startEmbeddedPostgres, type EmbeddedServer } from "./embedded.js";
 import { createPool } from "./pool.js";
 
-export { APP_SEARCH_PATH, createPool, isConnectionLost, withAdvisoryLock, withTransaction, type Pool } from "./pool.js";
+export { APP_SEARCH_PATH, createPool, directUrlOf, isConnectionLost, pinSearchPath, transactionPooled, withAdvisoryLock, withTransaction, type Pool } from "./pool.js";
 export { SQL_READ_ROLE, SQL_WRITE_ROLE, SqlSandbox, sqlSandboxFor, type SandboxKind, type SqlSandboxOptions } from "./sandbox.js";
 export { applyMigrations } from "./setup.js";
 export { startEmbeddedPostgres } from "./embedded.js";
@@ -48,7 +48,8 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
     // Waypoint's own non-superuser login, not the server's superuser (see embedded.ts).
     connString = embedded.appUrl;
   }
-  const pool = createPool({ url: connString, max: opts.poolMax ?? cfg.poolMax });
+  const directUrl = url && cfg.directDatabaseUrl ? cfg.directDatabaseUrl : connString;
+  const pool = createPool({ url: connString, max: opts.poolMax ?? cfg.poolMax, directUrl });
   try {
     const c = await pool.connect();
     c.release();
@@ -62,7 +63,7 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
   return {
     pool,
     url: connString,
-    directUrl: url && cfg.directDatabaseUrl ? cfg.directDatabaseUrl : connString,
+    directUrl,
     kind: embedded ? "embedded" : "external",
     adminUrl: embedded?.url,
     async close() {

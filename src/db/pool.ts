@@ -1,5 +1,6 @@
 // The one pg pool a process shares between PostgresSaver, app tables and queries.
 import pg from "pg";
+import { config } from "../config.js";
 import { log } from "../log.js";
 
 export type Pool = pg.Pool;
@@ -11,6 +12,26 @@ export interface PoolOptions {
   max: number;
   /** application_name shown in pg_stat_activity. */
   applicationName?: string;
+  /**
+   * `url` goes through a transaction-mode pooler (default: DATABASE_POOL_MODE=transaction): statements
+   * are sent unnamed (a named one is prepared on one server connection and the next transaction may
+   * land on another) and no startup `options` are sent (PgBouncer refuses them).
+   */
+  transactionPooler?: boolean;
+  /** The same database without the pooler, for what needs a session of its own (the SQL sandbox). */
+  directUrl?: string;
+}
+
+const directUrls = new WeakMap<pg.Pool, string>();
+
+/** The direct (not pooled) connection string a pool was made with, if it differs from its own. */
+export function directUrlOf(pool: pg.Pool): string | undefined {
+  return directUrls.get(pool);
+}
+
+/** Whether connections to the database go through a transaction-mode pooler (DATABASE_POOL_MODE). */
+export function transactionPooled(): boolean {
+  return config().poolMode === "transaction";
 }
 
 /**
@@ -25,7 +46,9 @@ export const APP_SEARCH_PATH = "public,pg_catalog,pg_temp";
  * parameter in the URL would win over the pool's (node-postgres lets the URL override), so it is moved out
  * of the URL and kept, ahead of the pin.
  */
-export function appConnection(url: string): { connectionString: string; options: string } {
+export function appConnection(url: string, transactionPooler = transactionPooled()): { connectionString: string; options?: string } {
+  // Through a transaction-mode pooler the pin is a role setting instead (see pinSearchPath).
+  if (transactionPooler) return { connectionString: url };
   const pin = `-c search_path=${APP_SEARCH_PATH}`;
   const m = /[?&]options=([^&#]*)/.exec(url);
   if (!m) return { connectionString: url, options: pin };
@@ -34,9 +57,34 @@ export function appConnection(url: string): { connectionString: string; options:
   return { connectionString: rest, options: `${given} ${pin}`.trim() };
 }
 
+/**
+ * Under a transaction-mode pooler, the same search_path pin as a setting of Waypoint's role in its
+ * database (applied by Postgres at every login, whichever client the pooler serves on it).
+ */
+export async function pinSearchPath(client: pg.ClientBase): Promise<void> {
+  await client.query(
+    `DO $$ BEGIN EXECUTE format('ALTER ROLE %I IN DATABASE %I SET search_path = ${APP_SEARCH_PATH.split(",").join(", ")}', current_user, current_database()); END $$`,
+  );
+}
+
+type QueryFn = (...args: unknown[]) => unknown;
+
+/** Send every statement of this client unnamed (its text and values stay the same). */
+function unnamedStatements(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as QueryFn;
+  (client as unknown as { query: QueryFn }).query = (first: unknown, ...rest: unknown[]) => {
+    if (first && typeof first === "object" && "name" in first && typeof (first as { submit?: unknown }).submit !== "function") {
+      const { name: _name, ...unnamed } = first as Record<string, unknown>;
+      return query(unnamed, ...rest);
+    }
+    return query(first, ...rest);
+  };
+}
+
 export function createPool(opts: PoolOptions): pg.Pool {
+  const pooled = opts.transactionPooler ?? transactionPooled();
   const pool = new pg.Pool({
-    ...appConnection(opts.url),
+    ...appConnection(opts.url, pooled),
     max: opts.max,
     // Idle connections are closed by us well before a server or proxy reaper (often 60 s or more) can
     // drop them under us; TCP keepalive finds a silently dead one; no connection lives past an hour.
@@ -47,6 +95,8 @@ export function createPool(opts: PoolOptions): pg.Pool {
     maxLifetimeSeconds: 3600,
     application_name: opts.applicationName ?? "waypoint",
   });
+  if (pooled) pool.on("connect", unnamedStatements);
+  if (opts.directUrl && opts.directUrl !== opts.url) directUrls.set(pool, opts.directUrl);
   // An idle client dropped by the server must not crash the process; the pool replaces it.
   pool.on("error", (err: Error & { code?: string }) => log.warn({ error: err.message, code: err.code }, "idle Postgres connection failed; it will be replaced"));
   return pool;

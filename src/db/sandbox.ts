@@ -9,6 +9,7 @@ import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 import pg from "pg";
 import { WaypointError } from "../errors.js";
 import { log } from "../log.js";
+import { directUrlOf } from "./pool.js";
 
 /** The role query_world logs in as: SELECT on the world tables. */
 export const SQL_READ_ROLE = "waypoint_sql_read";
@@ -312,7 +313,9 @@ export class SqlSandbox {
       query_timeout: SANDBOX_STATEMENT_TIMEOUT_MS + 10_000,
     };
     const o = this.app.options;
-    if (o.connectionString) return { ...common, connectionString: sandboxUrl(o.connectionString, role, password) };
+    // Its own session (settings at startup, closed after one statement): never through a transaction-mode pooler.
+    const direct = directUrlOf(this.app) ?? o.connectionString;
+    if (direct) return { ...common, connectionString: sandboxUrl(direct, role, password) };
     return {
       ...common,
       ...(o.host !== undefined ? { host: o.host } : {}),

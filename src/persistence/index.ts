@@ -1,7 +1,7 @@
 // Thread state (WaypointSaver, a PostgresSaver, on the shared pool) and long-term memory (WaypointStore over PostgresStore), set up once
 // per database under an advisory lock together with the app migrations.
 import { createWaypointStore, type WaypointStore } from "../memory/store.js";
-import { applyMigrations, openDatabase, withAdvisoryLock, type Database, type OpenDatabaseOptions } from "../db/index.js";
+import { applyMigrations, createPool, openDatabase, pinSearchPath, transactionPooled, withAdvisoryLock, type Database, type OpenDatabaseOptions } from "../db/index.js";
 import { PostgresSaver } from "@langchain/langgraph-checkpoint-postgres";
 import { config } from "../config.js";
 import { log } from "../log.js";
@@ -34,12 +34,20 @@ export async function createPersistence(db: Database, opts: { saver?: "waypoint"
   // parallel message writes may come back in task-id order). Its tables are set up the same way.
   const saver = (opts.saver ?? config().saver) === "stock" ? new PostgresSaver(db.pool) : waypointSaver;
   const store = await createWaypointStore({ pool: db.pool, url: db.url });
-  // Concurrent setup() of saver and store fails on duplicate keys: one process at a time.
-  await withAdvisoryLock(db.pool, SETUP_LOCK, async (client) => {
-    await waypointSaver.setup();
-    await store.setup();
-    await applyMigrations(client);
-  });
+  // Concurrent setup() of saver and store fails on duplicate keys: one process at a time. The lock is a
+  // session lock, so behind a transaction-mode pooler it (and the migrations) go over the direct URL.
+  const pooled = transactionPooled();
+  const lockPool = pooled ? createPool({ url: db.directUrl, max: 1, transactionPooler: false, applicationName: "waypoint-setup" }) : db.pool;
+  try {
+    await withAdvisoryLock(lockPool, SETUP_LOCK, async (client) => {
+      await waypointSaver.setup();
+      await store.setup();
+      await applyMigrations(client);
+      if (pooled) await pinSearchPath(client);
+    });
+  } finally {
+    if (lockPool !== db.pool) await lockPool.end();
+  }
   let closed = false;
   return {
     db,

@@ -4,9 +4,9 @@
 // reaper queues its runs again within a second. A carrier that loses that connection stops its graphs at
 // once (fencing: it may no longer own them); the ledger makes any overlap harmless.
 import { randomUUID } from "node:crypto";
-import os from "node:os";
 import { RunControl } from "@langchain/langgraph";
 import pg from "pg";
+import { config } from "../config.js";
 import { isWaypointError } from "../errors.js";
 import { log } from "../log.js";
 import { scheduleDeadlines, type DeadlinePolicy } from "./deadlines.js";
@@ -48,7 +48,8 @@ interface Active {
 }
 
 export class Carrier {
-  readonly id = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  /** host:pid:random, unique across machines and restarts; the host is WAYPOINT_WORKER_HOST or the hostname. */
+  readonly id = `${config().workerHost}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private readonly active = new Map<string, Active>();
   private client: pg.Client | undefined;
   private lockId = 0;

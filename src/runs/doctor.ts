@@ -31,7 +31,7 @@ export async function diagnose(wp: Waypoint, opts: { repair: boolean }): Promise
   } else {
     const { rows } = await pool.query<{ run_id: string; thread_id: string }>(
       `SELECT run_id, thread_id FROM waypoint.runs r WHERE status = 'running' AND NOT EXISTS (
-         SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1 AND l.objid = r.worker_lock AND l.objsubid = 2)
+         SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND l.classid = $1 AND l.objid = r.worker_lock AND l.objsubid = 2)
        LIMIT $2`,
       [LOCK_CLASS, PAGE],
     );
@@ -73,7 +73,7 @@ export async function diagnose(wp: Waypoint, opts: { repair: boolean }): Promise
     `SELECT r.run_id, r.thread_id, r.graph_id || '@' || r.graph_version AS v FROM waypoint.runs r
       WHERE r.status = 'pending' AND EXISTS (SELECT 1 FROM waypoint.workers w WHERE w.stopped_at IS NULL)
         AND NOT EXISTS (
-          SELECT 1 FROM waypoint.workers w JOIN pg_locks l ON l.locktype = 'advisory' AND l.granted AND l.classid = $1 AND l.objid = w.worker_lock AND l.objsubid = 2
+          SELECT 1 FROM waypoint.workers w JOIN pg_locks l ON l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND l.classid = $1 AND l.objid = w.worker_lock AND l.objsubid = 2
            WHERE w.stopped_at IS NULL AND (r.graph_id || '@' || r.graph_version) = ANY (w.versions))
       LIMIT $2`,
     [LOCK_CLASS, PAGE],

@@ -27,9 +27,13 @@ export interface CliChild {
   done: Promise<CliResult>;
 }
 
-/** Environment for a child: the given variables, and no inherited DATABASE_URL/OpenAI key. */
+/**
+ * Environment for a child: the given variables, and no inherited DATABASE_URL/OpenAI key. One worker
+ * process per `worker` / `serve` unless a test asks for more (WAYPOINT_PROCESSES or --processes), so a
+ * test that kills "the worker" kills the process carrying the run.
+ */
 export function childEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: "silent" };
+  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: "silent", WAYPOINT_PROCESSES: "1" };
   delete env.DATABASE_URL;
   delete env.OPENAI_API_KEY;
   delete env.NODE_OPTIONS;
