@@ -64,7 +64,6 @@ const ON_PURPOSE: Record<string, string> = {
   "runs: list, after_seconds, cancel a queued run, if_not_exists": "a run on a thread that does not exist: Waypoint answers 404 Thread not found, the reference 422 Thread is already running a task",
   "runs: a failed run's wait and join carry __error__": "__error__.message is the error's message; the reference JSON-encodes the whole error into it",
   "threads: search by values": "a thread that never ran has no values, so a values filter does not match it; the reference matches every such thread",
-  "multitask: enqueue runs after the busy run; interrupt stops it": "a run replaced by a newer one (interrupt) ends at its next step boundary, checkpointed, as interrupted; the reference aborts it mid-step",
   "errors: command.resume on a thread that waits for nothing": "Waypoint refuses (409 nothing_pending); the reference queues a run that fails or does nothing",
   "interrupts: a plain resume value while two interrupts wait": "Waypoint refuses a value that would answer both; answer each by id",
 };
@@ -74,6 +73,15 @@ const ON_PURPOSE: Record<string, string> = {
  * Waypoint must give, and why the reference may differ.
  */
 const REFERENCE_VARIES: Record<string, { waypoint: unknown; why: string }> = {
+  "multitask: enqueue runs after the busy run; interrupt stops it": {
+    waypoint: {
+      after: { items: ["i2"], results: ["I2"], summary: "1 done: I2" },
+      interrupted: "interrupted",
+      joined: { items: ["e2"], results: ["E2", "SLOW600"], summary: "2 done: E2, SLOW600" },
+      statuses: ["success", "success"],
+    },
+    why: "a run replaced by a newer one (interrupt) ends at its next step boundary, checkpointed, as interrupted; the reference aborts it mid-step, which gives the same result or not depending on where the step was",
+  },
   "runs: a resumable stream rejoined from the start": {
     waypoint: ["metadata", "values x3"],
     why: "Waypoint keeps a run's events in Postgres, so a rejoin after the run ended always replays them; the reference replays them only while its in-memory queue is still held, and answers none after",
