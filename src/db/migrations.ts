@@ -793,4 +793,20 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (thread_id, checkpoint_ns, turn, pass)
       );`,
   },
+  {
+    version: 20,
+    name: "reads that cost one page: indexes in the order thread search pages, the inbox's waiting threads, busy threads for the doctor",
+    sql: `
+      -- The inbox: threads waiting for an answer, newest first (a few thousand among 100,000 finished).
+      CREATE INDEX threads_interrupted_idx ON waypoint.threads (updated_at DESC, thread_id) WHERE status = 'interrupted';
+      -- Search's page order is (sort key, thread_id) both ways; these scan forward for ASC and backward for
+      -- DESC (migration 17's created/updated indexes mix DESC with an ascending thread_id, so a search
+      -- ordered by created_at DESC, thread_id DESC sorted every visible row before taking its page).
+      CREATE INDEX threads_created_thread_idx ON waypoint.threads (created_at, thread_id);
+      CREATE INDEX threads_updated_thread_idx ON waypoint.threads (updated_at, thread_id);
+      -- Search sorted by status (the API's sort_by: status), then thread id as the reference breaks ties.
+      CREATE INDEX threads_status_thread_idx ON waypoint.threads (status, thread_id);
+      -- Threads marked busy (the doctor's stale-status check).
+      CREATE INDEX threads_busy_idx ON waypoint.threads (updated_at) WHERE status = 'busy';`,
+  },
 ];
