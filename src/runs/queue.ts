@@ -152,9 +152,11 @@ export type SubmitOutcome =
 
 /** Submit a run: one call, one transaction (see waypoint.submit_run in the migrations). */
 export async function submitRun(pool: pg.Pool, r: NewRun): Promise<SubmitOutcome> {
-  const { rows } = await pool.query<{ outcome: string; detail: string | null; run_id: string | null }>({
-    name: "waypoint_submit_run",
-    text: `SELECT * FROM waypoint.submit_run($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
+  // One round trip: the outcome and, for a run made or found, its row (the run's columns, typed as a SELECT gives them).
+  const { rows } = await pool.query<RunRow & { submit_outcome: string; submit_detail: string | null; submit_run_id: string | null }>({
+    name: "waypoint_submit_run_row",
+    text: `SELECT s.outcome AS submit_outcome, s.detail AS submit_detail, s.out_run_id AS submit_run_id, (s.run).*
+             FROM waypoint.submit_run_row($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) s`,
     values: [
       r.runId,
       r.threadId,
@@ -182,19 +184,24 @@ export async function submitRun(pool: pg.Pool, r: NewRun): Promise<SubmitOutcome
     ],
   });
   const row = rows[0];
-  switch (row?.outcome) {
+  const runOf = async (r: NonNullable<typeof row>): Promise<RunRow> => {
+    const { submit_outcome: _o, submit_detail: _d, submit_run_id: id, ...run } = r;
+    // The run is read in the submission's own transaction; only a run deleted since (never, in practice) is read again.
+    return run.run_id ? (run as RunRow) : getRun(pool, id ?? "");
+  };
+  switch (row?.submit_outcome) {
     case "created":
-      return { outcome: "created", run: await getRun(pool, row.run_id ?? ""), claimed: row.detail === "claimed" };
+      return { outcome: "created", run: await runOf(row), claimed: row.submit_detail === "claimed" };
     case "existing":
-      return { outcome: "existing", run: await getRun(pool, row.run_id ?? "") };
+      return { outcome: "existing", run: await runOf(row) };
     case "busy":
-      return { outcome: "busy", runIds: (row.detail ?? "").split(",").filter(Boolean) };
+      return { outcome: "busy", runIds: (row.submit_detail ?? "").split(",").filter(Boolean) };
     case "graph_mismatch":
-      return { outcome: "graph_mismatch", graphId: row.detail ?? "" };
+      return { outcome: "graph_mismatch", graphId: row.submit_detail ?? "" };
     case "no_thread":
     case "not_visible":
     case "stale":
-      return { outcome: row.outcome };
+      return { outcome: row.submit_outcome };
     default:
       throw new Error(`waypoint.submit_run returned ${JSON.stringify(row)}`);
   }
