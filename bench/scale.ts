@@ -142,15 +142,15 @@ async function reads(server: RunningServer, client: Client, size: number): Promi
     ["search limit 20 status=interrupted", () => client.threads.search({ limit: 20, status: "interrupted" })],
     ["search limit 20 metadata owner", () => client.threads.search({ limit: 20, metadata: { owner: "user-7" } })],
     ["search limit 20 offset 1000 by updated_at", () => client.threads.search({ limit: 20, offset: 1000, sortBy: "updated_at", sortOrder: "asc" })],
-    [
-      "inbox list (50 cards)",
+    ...[50, 10].map((limit): [string, () => Promise<unknown>] => [
+      `inbox list (${limit} cards${limit === 50 ? ", the default" : ""})`,
       async () => {
-        const r = await fetch(`${server.url}/inbox/api/waiting`);
+        const r = await fetch(`${server.url}/inbox/api/waiting?limit=${limit}`);
         if (!r.ok) throw new Error(`inbox: ${r.status}`);
         const cards = (await r.json()) as unknown[];
-        if (cards.length === 0) throw new Error("inbox: no cards; the seeded waiting threads are not seen");
+        if (cards.length !== limit) throw new Error(`inbox: ${cards.length} cards, not ${limit}; the seeded waiting threads are not seen`);
       },
-    ],
+    ]),
   ];
   const cells: Array<[string, Summary]> = [];
   for (const [name, fn] of queries) {
@@ -211,7 +211,11 @@ async function main(): Promise<void> {
     const out: string[] = [];
     try {
       const wp = new Client({ apiUrl: waypoint.url });
-      // (a) submissions, both servers, in turn (never at the same time).
+      // The same database through an API process without a worker in it (workers elsewhere): what run
+      // creation costs by itself, with no run being carried on the API's event loop and core.
+      const apiOnly = await startServer({ host: "127.0.0.1", port: 0, auth: { required: false, tokens: new Map() }, waypoint: { url: db.url, config: FIXTURE_CONFIG, poolMax: 10 }, worker: false });
+      const api = new Client({ apiUrl: apiOnly.url });
+      // (a) submissions, each server in turn (never two at the same time).
       const rows: string[][] = [];
       for (const [label, n, c] of [
         ["sequential", SEQUENTIAL, 1],
@@ -219,14 +223,19 @@ async function main(): Promise<void> {
       ] as const) {
         await submissions(wp, 10, 1);
         await submissions(reference.client, 10, 1);
+        await submissions(api, 10, 1);
         const a = await submissions(wp, n, c);
         await drain(waypoint);
+        const o = await submissions(api, n, c);
+        await drain(waypoint);
         const b = await submissions(reference.client, n, c);
-        rows.push([`${label} (${n} runs)`, a.perSecond.toFixed(0), ms(a.latency.median), ms(a.latency.p95), b.perSecond.toFixed(0), ms(b.latency.median), ms(b.latency.p95), `${(a.perSecond / b.perSecond).toFixed(2)}x`]);
+        rows.push([`${label} (${n} runs)`, "API + worker in one process", a.perSecond.toFixed(0), ms(a.latency.median), ms(a.latency.p95), b.perSecond.toFixed(0), ms(b.latency.median), ms(b.latency.p95), `${(a.perSecond / b.perSecond).toFixed(2)}x`]);
+        rows.push([`${label} (${n} runs)`, "API process, worker in another", o.perSecond.toFixed(0), ms(o.latency.median), ms(o.latency.p95), "", "", "", `${(o.perSecond / b.perSecond).toFixed(2)}x`]);
       }
       out.push(`(a) Runs created through POST /threads/:id/runs (graph "${GRAPH}" of tests/fixtures/project; threads made beforehand, the worker running), database: ${db.kind}\n`);
-      out.push(table(["clients", "Waypoint runs/s", "Waypoint p50", "Waypoint p95", "langgraph dev runs/s", "langgraph dev p50", "langgraph dev p95", "runs/s ratio"], rows));
+      out.push(table(["clients", "Waypoint set-up", "Waypoint runs/s", "Waypoint p50", "Waypoint p95", "langgraph dev runs/s", "langgraph dev p50", "langgraph dev p95", "runs/s ratio"], rows));
       await reference.close();
+      await apiOnly.close();
       await drain(waypoint);
 
       // (b) reads at growing sizes; the template is a real thread waiting at "ask".
