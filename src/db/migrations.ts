@@ -793,4 +793,44 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (thread_id, checkpoint_ns, turn, pass)
       );`,
   },
+  {
+    version: 20,
+    name: "reads that cost one page: indexes in the order thread search pages, the inbox's waiting threads, busy threads for the doctor",
+    sql: `
+      -- The inbox: threads waiting for an answer, newest first (a few thousand among 100,000 finished).
+      CREATE INDEX threads_interrupted_idx ON waypoint.threads (updated_at DESC, thread_id) WHERE status = 'interrupted';
+      -- Search's page order is (sort key, thread_id) both ways; these scan forward for ASC and backward for
+      -- DESC (migration 17's created/updated indexes mix DESC with an ascending thread_id, so a search
+      -- ordered by created_at DESC, thread_id DESC sorted every visible row before taking its page).
+      CREATE INDEX threads_created_thread_idx ON waypoint.threads (created_at, thread_id);
+      CREATE INDEX threads_updated_thread_idx ON waypoint.threads (updated_at, thread_id);
+      -- Search sorted by status (the API's sort_by: status), then thread id as the reference breaks ties.
+      CREATE INDEX threads_status_thread_idx ON waypoint.threads (status, thread_id);
+      -- Threads marked busy (the doctor's stale-status check).
+      CREATE INDEX threads_busy_idx ON waypoint.threads (updated_at) WHERE status = 'busy';
+
+      -- A submission and the run it made (or found) in one round trip: submit_run, then the run row,
+      -- read inside the function (a query around submit_run would not see the row it inserts).
+      CREATE FUNCTION waypoint.submit_run_row(
+        p_run_id uuid, p_thread_id text, p_graph_id text, p_graph_version text, p_assistant_id uuid, p_kind text,
+        p_kwargs jsonb, p_metadata jsonb, p_thread_metadata jsonb, p_thread_config jsonb, p_input jsonb,
+        p_strategy text, p_create_thread boolean, p_owner_filter jsonb, p_idem_scope text, p_idem_key text,
+        p_after_seconds double precision, p_review_deadline jsonb, p_policy jsonb, p_policy_source text,
+        p_expect_interrupts text[], p_worker_id text, p_worker_lock integer)
+      RETURNS TABLE (outcome text, detail text, out_run_id uuid, run waypoint.runs)
+      LANGUAGE plpgsql AS $fn$
+      DECLARE
+        s record;
+        r waypoint.runs;
+      BEGIN
+        SELECT * INTO s FROM waypoint.submit_run(p_run_id, p_thread_id, p_graph_id, p_graph_version, p_assistant_id, p_kind,
+          p_kwargs, p_metadata, p_thread_metadata, p_thread_config, p_input, p_strategy, p_create_thread, p_owner_filter, p_idem_scope, p_idem_key,
+          p_after_seconds, p_review_deadline, p_policy, p_policy_source, p_expect_interrupts, p_worker_id, p_worker_lock);
+        IF s.outcome IN ('created', 'existing') THEN
+          SELECT * INTO r FROM waypoint.runs x WHERE x.run_id = s.run_id;
+        END IF;
+        RETURN QUERY SELECT s.outcome, s.detail, s.run_id, r;
+      END
+      $fn$;`,
+  },
 ];

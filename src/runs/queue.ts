@@ -152,18 +152,19 @@ export type SubmitOutcome =
   | { outcome: "graph_mismatch"; graphId: string };
 
 /**
- * Submit a run: one call in one transaction (see waypoint.submit_run in the migrations). The explicit
- * BEGIN/COMMIT around it gives crash tests a halt point on each side of the writes; a process that
- * dies at either leaves its transaction open, and Postgres rolls it back when the connection goes.
- */
-/**
- * Queue a run (and its thread, policy and decision) in one transaction of its own; or, given a client
- * in a transaction the caller owns (POST /runs/batch), inside that one.
+ * Submit a run: one call (see waypoint.submit_run_row in the migrations) that writes the thread, policy,
+ * decision and run, and returns the outcome with the run's row, in one round trip. It runs in a
+ * transaction of its own, whose explicit BEGIN/COMMIT gives crash tests a halt point on each side of
+ * the writes (a process that dies at either leaves its transaction open, and Postgres rolls it back
+ * when the connection goes); or, given a client in a transaction the caller owns (POST /runs/batch),
+ * inside that one.
  */
 export async function submitRun(pool: pg.Pool | pg.PoolClient, r: NewRun): Promise<SubmitOutcome> {
+  type Row = RunRow & { submit_outcome: string; submit_detail: string | null; submit_run_id: string | null };
   const query = {
-    name: "waypoint_submit_run",
-    text: `SELECT * FROM waypoint.submit_run($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
+    name: "waypoint_submit_run_row",
+    text: `SELECT s.outcome AS submit_outcome, s.detail AS submit_detail, s.out_run_id AS submit_run_id, (s.run).*
+             FROM waypoint.submit_run_row($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) s`,
     values: [
       r.runId,
       r.threadId,
@@ -192,25 +193,30 @@ export async function submitRun(pool: pg.Pool | pg.PoolClient, r: NewRun): Promi
   };
   const write = async (client: pg.Pool | pg.PoolClient) => {
     await haltPoint("submit.begun", r.kind);
-    const { rows } = await client.query<{ outcome: string; detail: string | null; run_id: string | null }>(query);
+    const { rows } = await client.query<Row>(query);
     await haltPoint("submit.written", r.kind);
     return rows[0];
   };
   const row = "release" in pool ? await write(pool) : await withTransaction(pool, write);
   await haltPoint("submit.committed", r.kind);
-  switch (row?.outcome) {
+  const runOf = async (r: NonNullable<typeof row>): Promise<RunRow> => {
+    const { submit_outcome: _o, submit_detail: _d, submit_run_id: id, ...run } = r;
+    // The run is read in the submission's own transaction; only a run deleted since (never, in practice) is read again.
+    return run.run_id ? (run as RunRow) : getRun(pool, id ?? "");
+  };
+  switch (row?.submit_outcome) {
     case "created":
-      return { outcome: "created", run: await getRun(pool, row.run_id ?? ""), claimed: row.detail === "claimed" };
+      return { outcome: "created", run: await runOf(row), claimed: row.submit_detail === "claimed" };
     case "existing":
-      return { outcome: "existing", run: await getRun(pool, row.run_id ?? "") };
+      return { outcome: "existing", run: await runOf(row) };
     case "busy":
-      return { outcome: "busy", runIds: (row.detail ?? "").split(",").filter(Boolean) };
+      return { outcome: "busy", runIds: (row.submit_detail ?? "").split(",").filter(Boolean) };
     case "graph_mismatch":
-      return { outcome: "graph_mismatch", graphId: row.detail ?? "" };
+      return { outcome: "graph_mismatch", graphId: row.submit_detail ?? "" };
     case "no_thread":
     case "not_visible":
     case "stale":
-      return { outcome: row.outcome };
+      return { outcome: row.submit_outcome };
     default:
       throw new Error(`waypoint.submit_run returned ${JSON.stringify(row)}`);
   }

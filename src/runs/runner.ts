@@ -18,7 +18,7 @@ import { Carrier } from "./carrier.js";
 import { Executor, graphFor, summariseUpdate, threadOutcome, type ProgressEvent } from "./execute.js";
 import { activeRuns, claimRun, getRun, liveRuns, reapOrphans, retryRun, submitRun, type RunRow } from "./queue.js";
 import { outcomeOrThrow, prepareSubmission, submit, type Submission } from "./submit.js";
-import { findThreadRow, getThreadRow, listThreadRows, noticesFor, viewOf, type ThreadRow, type ThreadView } from "./threads.js";
+import { findThreadRow, getThreadRow, listThreadRows, listView, noticesFor, viewOf, type ThreadRow, type ThreadView } from "./threads.js";
 import { NodeTraceHandler } from "./trace.js";
 
 export interface WaypointOptions {
@@ -240,7 +240,8 @@ export class Waypoint {
     return g.getState({ configurable: { thread_id: row.thread_id, ...(opts.checkpointId ? { checkpoint_id: opts.checkpointId } : {}) } }, { subgraphs: opts.subgraphs ?? true });
   }
 
-  private async viewRow(row: ThreadRow): Promise<ThreadView> {
+  /** The view of a thread row already read (a page of the inbox reads its rows in one query). */
+  async viewRow(row: ThreadRow): Promise<ThreadView> {
     const [snap, active, open] = await Promise.all([
       row.graph_id && this.registry.has(row.graph_id) ? this.snapshotOfRow(row) : Promise.resolve(undefined),
       activeRuns(this.pool, row.thread_id),
@@ -257,9 +258,12 @@ export class Waypoint {
     return this.viewRow(await getThreadRow(this.pool, threadId));
   }
 
+  /**
+   * One page of threads, newest first, as `waypoint threads` lists them: status and detail from the thread
+   * rows and their active runs in one query (no checkpoint is read; `waypoint show` builds the full view).
+   */
   async list(opts: { limit?: number; offset?: number } = {}): Promise<ThreadView[]> {
-    const rows = await listThreadRows(this.pool, opts);
-    return Promise.all(rows.map((r) => this.viewRow(r)));
+    return (await listThreadRows(this.pool, opts)).map((r) => listView(r, r.active_run ?? undefined, r.active_alive ?? true));
   }
 
   /** Copy a thread as of one of its checkpoints into a new thread (the original is untouched). */
@@ -316,7 +320,12 @@ export class Waypoint {
   }
 
   async history(threadId: string, limit = 100): Promise<HistoryEntry[]> {
-    const row = await getThreadRow(this.pool, threadId);
+    return this.historyOfRow(await getThreadRow(this.pool, threadId), limit);
+  }
+
+  /** The history of a thread row already read. */
+  async historyOfRow(row: ThreadRow, limit = 100): Promise<HistoryEntry[]> {
+    const threadId = row.thread_id;
     const out: HistoryEntry[] = [];
     if (!row.graph_id) return out;
     const g = await this.graph(row.graph_id, { configurable: { thread_id: threadId } });

@@ -112,7 +112,12 @@ export async function prepareSubmission(wp: Waypoint, s: Submission): Promise<Ne
   }
   if (s.threadId !== undefined && (s.threadId.length === 0 || s.threadId.length > 200 || s.threadId.includes("\u0000"))) throw invalid("A thread id is 1-200 characters.");
   const threadId = s.threadId ?? randomUUID();
-  const thread = s.threadId !== undefined ? await findThreadRow(wp.pool, s.threadId) : undefined;
+  const known = new Set(wp.registry.ids);
+  // The thread and a named assistant are read at once (two connections, one round trip of latency).
+  const [thread, named] = await Promise.all([
+    s.threadId !== undefined ? findThreadRow(wp.pool, s.threadId) : undefined,
+    s.assistant !== undefined ? getAssistant(wp.pool, s.assistant, known).then((a) => ({ a }), (e: unknown) => ({ e })) : undefined,
+  ]);
   if (thread && s.ownerFilter && !Object.entries(s.ownerFilter).every(([k, v]) => JSON.stringify(thread.metadata?.[k]) === JSON.stringify(v))) {
     throw new WaypointError("unknown_thread", `No thread with id "${threadId}". List threads with \`waypoint threads\`.`, { details: { threadId } });
   }
@@ -121,8 +126,9 @@ export async function prepareSubmission(wp: Waypoint, s: Submission): Promise<Ne
     throw new WaypointError("unknown_thread", `No thread with id "${threadId}". List threads with \`waypoint threads\`.`, { details: { threadId } });
   }
 
-  const known = new Set(wp.registry.ids);
-  const assistant = s.assistant !== undefined ? await getAssistant(wp.pool, s.assistant, known) : thread?.graph_id ? await findAssistant(wp.pool, thread.graph_id, known) : undefined;
+  // An unknown assistant is reported after the thread checks above, as before.
+  if (named && "e" in named) throw named.e;
+  const assistant = named ? named.a : thread?.graph_id ? await findAssistant(wp.pool, thread.graph_id, known) : undefined;
   const graphId = assistant?.graph_id ?? thread?.graph_id;
   if (!graphId) throw invalid("Say which assistant (or graph) to run: the thread has not run yet.");
   if (thread?.graph_id && thread.graph_id !== graphId) {

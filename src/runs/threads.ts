@@ -7,7 +7,7 @@ import type { BaseMessage } from "@langchain/core/messages";
 import { contextFromConversation, normalizeHITLRequest, type HITLRequest } from "../approvals/index.js";
 import { WaypointError } from "../errors.js";
 import type { LedgerRow } from "../tools/index.js";
-import { isUuid, type RunRow, type ThreadStatus } from "./queue.js";
+import { isUuid, LOCK_CLASS, type RunRow, type ThreadStatus } from "./queue.js";
 
 export interface ThreadRow {
   thread_id: string;
@@ -123,13 +123,89 @@ export async function getThreadRow(pool: pg.Pool, threadId: string): Promise<Thr
   return row;
 }
 
-/** Newest first, one page (an index scan on created_at). */
-export async function listThreadRows(pool: pg.Pool, opts: { limit?: number; offset?: number; owner?: string | undefined } = {}): Promise<ThreadRow[]> {
-  const { rows } = await pool.query<ThreadRow>(
-    `SELECT * FROM waypoint.threads WHERE ($3::text IS NULL OR metadata->>'owner' = $3) ORDER BY created_at DESC, thread_id LIMIT $1 OFFSET $2`,
-    [opts.limit ?? 50, opts.offset ?? 0, opts.owner ?? null],
+/** A thread row with the run that owns its future now (if any) and whether that run's carrier lives. */
+export type ListedThreadRow = ThreadRow & { active_run: RunRow | null; active_alive: boolean | null };
+
+/**
+ * Newest first, one page (an index scan on created_at), each row with its active run and that run's
+ * liveness in the same query: what `waypoint threads` shows, without reading a checkpoint.
+ */
+export async function listThreadRows(pool: pg.Pool, opts: { limit?: number; offset?: number; owner?: string | undefined } = {}): Promise<ListedThreadRow[]> {
+  const { rows } = await pool.query<ListedThreadRow>(
+    `SELECT t.*, to_jsonb(a) - 'kwargs' AS active_run,
+            CASE WHEN a.status = 'running' THEN EXISTS (
+              SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $4 AND l.objid = a.worker_lock AND l.objsubid = 2
+                 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())) END AS active_alive
+       FROM (SELECT * FROM waypoint.threads WHERE ($3::text IS NULL OR metadata->>'owner' = $3) ORDER BY created_at DESC, thread_id DESC LIMIT $1 OFFSET $2) t
+       LEFT JOIN LATERAL (SELECT r.* FROM waypoint.runs r WHERE r.thread_id = t.thread_id AND r.status IN ('pending', 'running')
+                          ORDER BY (r.status = 'running') DESC, r.created_at LIMIT 1) a ON true
+      ORDER BY t.created_at DESC, t.thread_id DESC`,
+    [opts.limit ?? 50, opts.offset ?? 0, opts.owner ?? null, LOCK_CLASS],
   );
   return rows;
+}
+
+/** Pending interrupts as a thread row keeps them (no checkpoint read: node and namespace are not known here). */
+export function pendingOfRow(row: Pick<ThreadRow, "interrupts">): PendingInterrupt[] {
+  return Object.entries(row.interrupts ?? {}).flatMap(([task, list]) =>
+    list.map((i) => ({ interruptId: i.id ?? "", namespace: "", node: task, value: i.value, request: normalizeHITLRequest(i.value) })),
+  );
+}
+
+/**
+ * A thread's list entry from its row and active run alone (what `waypoint threads` prints: status and
+ * detail). Values, pending interrupts and open calls are the row's, as the API shows them; next and the
+ * checkpoint id are left empty (\`waypoint show\` reads the checkpoint).
+ */
+export function listView(row: ThreadRow, active: RunRow | undefined, activeAlive = true): ThreadView {
+  const pending = pendingOfRow(row);
+  const values = (row.values ?? {}) as Record<string, unknown>;
+  let status: ThreadViewStatus;
+  let detail = row.status_detail;
+  if (active?.status === "running" && !activeAlive) {
+    status = "error";
+    detail = `the process carrying run ${active.run_id} (${active.worker_id ?? "?"}) died; a worker takes it over, or \`waypoint resume ${row.thread_id}\` continues it here from the last checkpoint`;
+  } else if (active?.status === "running") {
+    status = "running";
+    detail = `run ${active.run_id} carried by ${active.worker_id ?? "?"}`;
+  } else if (active) {
+    status = "queued";
+    detail = `run ${active.run_id} waits for a worker with ${row.graph_id}@${active.graph_version}${active.detail ? ` (${active.detail})` : ""}`;
+  } else if (row.status === "error") {
+    status = "error";
+    detail = `${row.status_detail ?? "it stopped with an error"}; \`waypoint resume ${row.thread_id}\` continues`;
+  } else if (row.status === "busy") {
+    status = "error";
+    detail = `marked busy, but no run is queued or running; \`waypoint doctor --repair\` recomputes its status, \`waypoint resume ${row.thread_id}\` continues`;
+  } else if (row.status === "interrupted" || pending.length > 0) {
+    status = "interrupted";
+    detail = `waits for ${pending.map((p) => (p.request ? `a decision on ${p.request.actionRequests.map((a) => a.name).join(", ")}` : "an answer to an interrupt")).join("; ") || "an answer"}`;
+  } else if (!row.graph_id || row.values == null) {
+    status = "new";
+    detail = "no run yet";
+  } else {
+    status = "done";
+    const stopped = (values as { oversight?: { stopped?: { guard: string; reason: string } } }).oversight?.stopped;
+    detail = stopped ? `stopped by a guardrail (${stopped.guard}): ${stopped.reason}` : null;
+  }
+  return {
+    threadId: row.thread_id,
+    graphId: row.graph_id,
+    graphVersion: row.graph_version,
+    status,
+    detail,
+    next: [],
+    checkpointId: undefined,
+    values,
+    pending,
+    openCalls: [],
+    notices: [],
+    activeRun: active ? { run_id: active.run_id, status: active.status, worker_id: active.worker_id, detail: active.detail, graph_version: active.graph_version } : undefined,
+    metadata: row.metadata ?? {},
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+    forkedFrom: row.forked_from,
+  };
 }
 
 /**

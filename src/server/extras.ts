@@ -12,7 +12,7 @@ import { config } from "../config.js";
 import { isWaypointError, WaypointError, type WaypointErrorCode } from "../errors.js";
 import { log } from "../log.js";
 import { findRun, isUuid, submitRun, type RunRow } from "../runs/queue.js";
-import type pg from "pg";
+import type { ThreadRow } from "../runs/threads.js";
 import { filterJson, IdempotentReplay, toRun, type WaypointOps } from "./ops.js";
 import { INBOX_HTML } from "./inbox-page.js";
 import { body, type Env } from "./http.js";
@@ -132,6 +132,12 @@ export async function threadFilter(c: Context<Env>): Promise<Record<string, unkn
 /** The owner a token names (null with auth off): its store space, its name on audit flags and comments. */
 export function ownerOf(c: Context<Env>): string | null {
   return c.var.auth?.user.identity ?? null;
+}
+
+/** A whole-number query parameter within [min, max]; absent or unreadable: the default. */
+function pageParam(raw: string | undefined, fallback: number, min: number, max: number): number {
+  const n = raw === undefined ? NaN : Number(raw);
+  return Number.isInteger(n) ? Math.min(Math.max(n, min), max) : fallback;
 }
 
 const RUN_CREATE = /^\/(?:threads\/([^/]+)\/)?runs(?:\/(wait|stream))?$/;
@@ -269,32 +275,40 @@ export function createExtras(): Hono<Env> {
   app.get("/favicon.ico", (c) => c.body(null, 204));
   app.get("/inbox", (c) => c.html(INBOX_HTML));
 
-  // The inbox's data: threads visible to the caller that wait for an answer, one page, newest first.
+  // The inbox's data: threads visible to the caller that wait for an answer, one page, newest first
+  // (?limit=1..200, default 50, ?offset). The page is chosen in SQL (a partial index on interrupted
+  // threads; none with a run that will answer it; only graphs this server runs), so a view and a
+  // history are built for the cards shown and for no other thread.
   app.get("/inbox/api/waiting", async (c) => {
     const wp = c.var.LANGGRAPH_OPS.wp;
     const filter = await threadFilter(c);
-    const { rows } = await wp.pool.query<{ thread_id: string }>(
-      `SELECT thread_id FROM waypoint.threads WHERE status = 'interrupted' AND ($1::jsonb IS NULL OR metadata @> $1) ORDER BY updated_at DESC LIMIT 50`,
-      [filter ? JSON.stringify(filter) : null],
+    const limit = pageParam(c.req.query("limit"), 50, 1, 200);
+    const offset = pageParam(c.req.query("offset"), 0, 0, 1_000_000);
+    const { rows } = await wp.pool.query<ThreadRow>(
+      `SELECT * FROM waypoint.threads t
+        WHERE t.status = 'interrupted' AND t.graph_id = ANY($2::text[]) AND ($1::jsonb IS NULL OR t.metadata @> $1)
+          AND NOT EXISTS (SELECT 1 FROM waypoint.runs r WHERE r.thread_id = t.thread_id AND r.status IN ('pending', 'running'))
+        ORDER BY t.updated_at DESC, t.thread_id DESC LIMIT $3 OFFSET $4`,
+      [filter ? JSON.stringify(filter) : null, wp.registry.ids, limit, offset],
     );
-    const out = [];
-    for (const r of rows) {
-      const view = await wp.view(r.thread_id);
-      if (view.pending.length === 0 || view.activeRun || !view.graphId) continue;
-      const history = await wp.history(r.thread_id, 8);
-      out.push({
-        threadId: view.threadId,
-        agent: view.graphId,
-        assistantId: assistantIdFor(view.graphId),
-        description: wp.registry.graphs.get(view.graphId)?.description ?? "",
-        updatedAt: view.updatedAt,
-        pending: view.pending,
-        openCalls: view.openCalls,
-        notices: view.notices,
-        history: history.map((h) => ({ step: h.step, createdAt: h.createdAt, writes: h.writes, interrupted: h.interrupted })),
-      });
-    }
-    return c.json(out);
+    const cards = await Promise.all(
+      rows.map(async (row) => {
+        const [view, history] = await Promise.all([wp.viewRow(row), wp.historyOfRow(row, 8)]);
+        if (view.pending.length === 0 || view.activeRun || !view.graphId) return undefined;
+        return {
+          threadId: view.threadId,
+          agent: view.graphId,
+          assistantId: assistantIdFor(view.graphId),
+          description: wp.registry.graphs.get(view.graphId)?.description ?? "",
+          updatedAt: view.updatedAt,
+          pending: view.pending,
+          openCalls: view.openCalls,
+          notices: view.notices,
+          history: history.map((h) => ({ step: h.step, createdAt: h.createdAt, writes: h.writes, interrupted: h.interrupted })),
+        };
+      }),
+    );
+    return c.json(cards.filter((x) => x !== undefined));
   });
 
   // Audit log (a Waypoint extension): what the policy and reviewers decided; flag and comment.

@@ -104,6 +104,25 @@ function toAssistant(a: Record<string, unknown>): Assistant {
   return a as unknown as Assistant;
 }
 
+/** A thread search's filters as SQL: only those given, each one a condition an index can serve. */
+export function threadWhere(f: { ids?: string[] | undefined; metadata?: Metadata | undefined; values?: Record<string, unknown> | undefined; status?: string | undefined; owner?: Record<string, unknown> | undefined }): {
+  sql: string;
+  values: unknown[];
+} {
+  const conds: string[] = [];
+  const values: unknown[] = [];
+  const add = (cond: (n: string) => string, v: unknown) => {
+    values.push(v);
+    conds.push(cond(`$${values.length}`));
+  };
+  if (f.ids?.length) add((n) => `thread_id = ANY(${n}::text[])`, f.ids);
+  if (f.metadata && Object.keys(f.metadata).length) add((n) => `metadata @> ${n}::jsonb`, JSON.stringify(f.metadata));
+  if (f.values && Object.keys(f.values).length) add((n) => `"values" @> ${n}::jsonb`, JSON.stringify(f.values));
+  if (f.status) add((n) => `status = ${n}`, f.status);
+  if (f.owner && Object.keys(f.owner).length) add((n) => `metadata @> ${n}::jsonb`, JSON.stringify(f.owner));
+  return { sql: conds.length ? `WHERE ${conds.join(" AND ")}` : "", values };
+}
+
 const ASSISTANT_SORT = new Set(["assistant_id", "created_at", "updated_at", "name", "graph_id"]);
 const THREAD_SORT = new Set(["thread_id", "status", "created_at", "updated_at"]);
 
@@ -272,15 +291,14 @@ class Threads implements ThreadsRepo {
     const [filters] = await handleAuthEvent(auth, "threads:search", { metadata: options.metadata, ids: options.ids, status: options.status, values: options.values, limit: options.limit, offset: options.offset });
     const sortBy = options.sort_by && THREAD_SORT.has(options.sort_by) ? options.sort_by : "created_at";
     const order = options.sort_order === "asc" ? "ASC" : "DESC";
-    // One page, by an index: thread rows carry what GET shows (status, values, interrupts), no view is built per row.
-    const { rows } = await this.pool.query<ThreadRow>({
-      name: `waypoint_thread_search_${sortBy}_${order}`,
-      text: `SELECT * FROM waypoint.threads
-              WHERE ($1::text[] IS NULL OR thread_id = ANY($1)) AND ($2::jsonb IS NULL OR metadata @> $2) AND ($3::jsonb IS NULL OR "values" @> $3)
-                AND ($4::text IS NULL OR status = $4) AND ($5::jsonb IS NULL OR metadata @> $5)
-              ORDER BY ${sortBy} ${order}, thread_id ${order} LIMIT $6 OFFSET $7`,
-      values: [options.ids?.length ? options.ids : null, json(options.metadata), json(options.values), options.status ?? null, json(filterJson(filters)), ...page(options.limit, options.offset)],
-    });
+    // One page, by an index: thread rows carry what GET shows (status, values, interrupts), no view is built
+    // per row. Only the filters given become SQL, so the planner sees each one (the GIN index on metadata,
+    // the partial indexes by status) rather than `$n IS NULL OR ...` it cannot plan around.
+    const where = threadWhere({ ids: options.ids, metadata: options.metadata, values: options.values, status: options.status, owner: filterJson(filters) });
+    const { rows } = await this.pool.query<ThreadRow>(
+      `SELECT * FROM waypoint.threads ${where.sql} ORDER BY ${sortBy} ${order}, thread_id ${order} LIMIT $${where.values.length + 1} OFFSET $${where.values.length + 2}`,
+      [...where.values, ...page(options.limit, options.offset)],
+    );
     for (const t of rows) yield { thread: toThread(t), total: rows.length };
   }
 
@@ -352,10 +370,8 @@ class Threads implements ThreadsRepo {
 
   async count(options: { metadata?: Metadata; values?: Record<string, unknown>; status?: Thread["status"] }, auth: AuthContext): Promise<number> {
     const [filters] = await handleAuthEvent(auth, "threads:search", { metadata: options.metadata, values: options.values, status: options.status, limit: 0, offset: 0 });
-    const { rows } = await this.pool.query<{ n: string }>(
-      `SELECT count(*) AS n FROM waypoint.threads WHERE ($1::jsonb IS NULL OR metadata @> $1) AND ($2::jsonb IS NULL OR "values" @> $2) AND ($3::text IS NULL OR status = $3) AND ($4::jsonb IS NULL OR metadata @> $4)`,
-      [json(options.metadata), json(options.values), options.status ?? null, json(filterJson(filters))],
-    );
+    const where = threadWhere({ metadata: options.metadata, values: options.values, status: options.status, owner: filterJson(filters) });
+    const { rows } = await this.pool.query<{ n: string }>(`SELECT count(*) AS n FROM waypoint.threads ${where.sql}`, where.values);
     return Number(rows[0]?.n ?? 0);
   }
 }
