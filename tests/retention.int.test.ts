@@ -286,7 +286,10 @@ describe("pruning a running thread", () => {
     const worked = results.filter((r) => !r.skipped);
     expect(worked.length).toBeGreaterThanOrEqual(1);
     expect(results.reduce((n, r) => n + r.checkpoints, 0)).toBe(worked[0]!.checkpoints);
-    expect(results.filter((r) => r.skipped).every((r) => r.skipped === "another prune of this thread is running")).toBe(true);
+    // A prune that starts while another holds the thread skips it; one that got in between the other's
+    // steps sees the thread change under it (a serialization failure) and leaves it to the next pass.
+    const reasons = ["another prune of this thread is running", "the thread changed during the prune; the next pass retries"];
+    expect(results.filter((r) => r.skipped).every((r) => reasons.includes(r.skipped!))).toBe(true);
   });
 
   test("keep must be a whole number of at least 1", async () => {
