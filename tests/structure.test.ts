@@ -1,5 +1,6 @@
 // The house rules of src/, checked on the sources: the runtime knows no agent (nothing in src/ imports
-// graphs/), process.env is read in src/config.ts alone, and the folders of src/ import each other without
+// graphs/), process.env is read in src/config.ts alone, one concern per folder with one entry file (a
+// folder is used from outside through its index.ts), and the folders of src/ import each other without
 // a cycle (value imports; `import type` is erased and may go either way).
 import fs from "node:fs";
 import path from "node:path";
@@ -35,6 +36,16 @@ test("process.env is read in src/config.ts only", () => {
     .filter((f) => f !== path.join(SRC, "config.ts"))
     .filter((f) => /process\.env\b/.test(fs.readFileSync(f, "utf8").replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, "")))
     .map((f) => path.relative(PROJECT_ROOT, f));
+  expect(offenders).toEqual([]);
+});
+
+test("a folder of src/ is used from outside through its entry file (index.ts) only", () => {
+  const offenders = sources(SRC).flatMap((f) =>
+    imports(f)
+      .filter((t) => folderOf(t) !== folderOf(f) && fs.existsSync(path.join(SRC, folderOf(t))) && fs.statSync(path.join(SRC, folderOf(t))).isDirectory())
+      .filter((t) => path.basename(t) !== "index.js")
+      .map((t) => `${path.relative(PROJECT_ROOT, f)} -> ${path.relative(PROJECT_ROOT, t)}`),
+  );
   expect(offenders).toEqual([]);
 });
 

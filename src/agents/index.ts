@@ -5,3 +5,4 @@ export { createReviewNode, reviewEnds, routeUnlessStopped, type ReviewNodeOption
 
 /** Super-steps a run of a Waypoint agent may take by default (the guard pauses it for a human before). */
 export const AGENT_RECURSION_LIMIT = 100;
+export { guardPass, policyPass, type OverseeContext } from "./oversee.js";

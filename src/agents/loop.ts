@@ -4,9 +4,9 @@
 import { SystemMessage, type BaseMessage } from "@langchain/core/messages";
 import { interrupt, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { buildDoubtRequest, validateResponse, withBothSpellings } from "../approvals/index.js";
-import { invokeWithLadder } from "../models/ladder.js";
+import { invokeWithLadder } from "../models/index.js";
 import { executeToolCalls, repairToolCalls, lastAIMessage, ledgerRows, resolveDoubt, unansweredToolCalls, type DurableTool, type Resolution } from "../tools/index.js";
-import { compactionUpdate, planCompaction, summariseMessages } from "../memory/summarise.js";
+import { compactionUpdate, planCompaction, summariseMessages } from "../memory/index.js";
 import { haltPoint } from "../halt.js";
 import { resolveContext } from "./context.js";
 

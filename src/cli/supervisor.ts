@@ -3,13 +3,13 @@ import { randomBytes } from "node:crypto";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { config } from "../config.js";
 import { describeModel } from "../models/index.js";
-import { diagnose } from "../runs/doctor.js";
-import { getRun, listRuns, MULTITASK_STRATEGIES, requestStop, retryRun, RUN_STATUSES, type MultitaskStrategy, type RunRow, type RunStatus } from "../runs/queue.js";
-import { defaultConfigPath, type Waypoint } from "../runs/runner.js";
+import { diagnose } from "../runs/index.js";
+import { getRun, listRuns, MULTITASK_STRATEGIES, requestStop, retryRun, RUN_STATUSES, type MultitaskStrategy, type RunRow, type RunStatus } from "../runs/index.js";
+import { defaultConfigPath, type Waypoint } from "../runs/index.js";
 // The server and the worker load only for the commands that run them: every other command starts
 // without the HTTP layer (@langchain/langgraph-api and its routes).
 import type { ServerAuth } from "../server/index.js";
-import type { Worker, WorkerEvent } from "../runs/worker.js";
+import type { Worker, WorkerEvent } from "../runs/index.js";
 import { bold, dim } from "./format.js";
 import { checkUuid, type GlobalOpts } from "./args.js";
 import { childWorkerArgs, leaveSupervisor, onSupervisorGone, ProcessSupervisor, tellSupervisor } from "./processes.js";
@@ -72,7 +72,7 @@ function nextSignal(): Promise<void> {
 
 /** Run a worker in the foreground until SIGTERM / SIGINT, which drain it. */
 export async function runWorker(opts: { concurrency?: number; graceMs?: number; paceMs?: number; json?: boolean; config?: string; onStarted?: (w: Worker) => Promise<void> }): Promise<void> {
-  const { Worker } = await import("../runs/worker.js");
+  const { Worker } = await import("../runs/index.js");
   const worker = await Worker.start({
     config: opts.config ?? defaultConfigPath(),
     ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),

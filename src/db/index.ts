@@ -79,3 +79,5 @@ export async function openDatabase(opts: OpenDatabaseOptions = {}): Promise<Data
 export function redact(url: string): string {
   return url.replace(/(\/\/[^:/@]+:)[^@]*@/, "$1***@");
 }
+export { appConnection } from "./pool.js";
+export { SANDBOX_STATEMENT_TIMEOUT_MS } from "./sandbox.js";

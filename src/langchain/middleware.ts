@@ -10,7 +10,7 @@ import type { BaseMessage } from "@langchain/core/messages";
 import { getConfig, interrupt, StateSchema, type LangGraphRunnableConfig } from "@langchain/langgraph";
 import { createMiddleware } from "langchain";
 import { mergeOversight, mergePolicies, parsePolicy, EMPTY_OVERSIGHT, OversightValue, type Oversight, type OversightUpdate, type Policy } from "../approvals/index.js";
-import { guardPass, policyPass, type OverseeContext } from "../agents/oversee.js";
+import { guardPass, policyPass, type OverseeContext } from "../agents/index.js";
 import { log } from "../log.js";
 import { currentScope } from "../scope/index.js";
 import { graphNamespace, lastAIMessage, ledgerRows, repairToolCalls as repairConversation, unansweredToolCalls, type ToolInfo } from "../tools/index.js";

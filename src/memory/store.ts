@@ -6,7 +6,7 @@ import type { SearchItem } from "@langchain/langgraph-checkpoint";
 import { BaseStore, type GetOperation, type Item, type ListNamespacesOperation, type Operation, type OperationResults, type PutOperation, type SearchOperation } from "@langchain/langgraph";
 import { PostgresStore, type IndexConfig as PostgresIndexConfig } from "@langchain/langgraph-checkpoint-postgres/store";
 import type pg from "pg";
-import { appConnection } from "../db/pool.js";
+import { appConnection } from "../db/index.js";
 import { WaypointError } from "../errors.js";
 import { log } from "../log.js";
 

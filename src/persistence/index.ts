@@ -1,6 +1,6 @@
 // Thread state (WaypointSaver, a PostgresSaver, on the shared pool) and long-term memory (WaypointStore over PostgresStore), set up once
 // per database under an advisory lock together with the app migrations.
-import { createWaypointStore, type WaypointStore } from "../memory/store.js";
+import { createWaypointStore, type WaypointStore } from "../memory/index.js";
 import { applyMigrations, createPool, openDatabase, pinSearchPath, transactionPooled, withAdvisoryLock, type Database, type OpenDatabaseOptions } from "../db/index.js";
 import { PostgresSaver } from "@langchain/langgraph-checkpoint-postgres";
 import { config } from "../config.js";

@@ -25,7 +25,7 @@ import type { RunnableConfig } from "@langchain/core/runnables";
 import type pg from "pg";
 import { log } from "../log.js";
 import { createHash } from "node:crypto";
-import { isConnectionLost } from "../db/pool.js";
+import { isConnectionLost } from "../db/index.js";
 import { haltArmed, haltPoint } from "../halt.js";
 import { transcriptEntries, transcriptInsert, type TranscriptEntry } from "./transcript.js";
 

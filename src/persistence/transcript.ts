@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { coerceMessageLikeToMessage, mapStoredMessagesToChatMessages, RemoveMessage, type BaseMessage, type BaseMessageLike, type StoredMessage } from "@langchain/core/messages";
 import type { PendingWrite } from "@langchain/langgraph-checkpoint";
 import type pg from "pg";
-import { stableNamespace } from "../tools/ledger.js";
+import { stableNamespace } from "../tools/index.js";
 
 /** One message to record. */
 export interface TranscriptEntry {

@@ -7,7 +7,7 @@ import type { BaseCallbackHandler } from "@langchain/core/callbacks/base";
 import { AIMessage, ToolMessage } from "@langchain/core/messages";
 import { Command, GraphRecursionError, isGraphDrained, Send, type RunControl, type StateSnapshot, type StreamMode } from "@langchain/langgraph";
 import type { Persistence } from "../persistence/index.js";
-import { isConnectionLost } from "../db/pool.js";
+import { isConnectionLost } from "../db/index.js";
 import { isWaypointError, WaypointError } from "../errors.js";
 import { log } from "../log.js";
 import type { AnyGraph, LoadedGraph, Registry } from "../registry/index.js";

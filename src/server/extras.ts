@@ -11,7 +11,7 @@ import { AUDIT_ACTIONS, commentAudit, flagAudit, listAudit } from "../approvals/
 import { config } from "../config.js";
 import { isWaypointError, WaypointError, type WaypointErrorCode } from "../errors.js";
 import { log } from "../log.js";
-import { findRun, isUuid, submitRun, type RunRow } from "../runs/queue.js";
+import { findRun, isUuid, submitRun, type RunRow } from "../runs/index.js";
 import type { ThreadRow } from "../runs/threads.js";
 import { filterJson, IdempotentReplay, toRun, type WaypointOps } from "./ops.js";
 import { INBOX_HTML } from "./inbox-page.js";

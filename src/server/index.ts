@@ -5,7 +5,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { config, PROJECT_ROOT, prepareReferenceServerEnv } from "../config.js";
 import { WaypointError } from "../errors.js";
-import { RunFeed } from "../runs/feed.js";
+import { RunFeed } from "../runs/index.js";
 import { Waypoint, Worker, type WaypointOptions, type WorkerOptions } from "../runs/index.js";
 import { useTokens } from "./auth.js";
 import { WaypointOps } from "./ops.js";

@@ -24,11 +24,11 @@ import { HTTPException } from "hono/http-exception";
 import { v7 as uuid7 } from "@langchain/core/utils/uuid";
 import { isWaypointError, WaypointError } from "../errors.js";
 import type { Waypoint } from "../runs/index.js";
-import { findRun, isUuid, listRuns, requestStop, submitRun, type NewRun, type RunRow } from "../runs/queue.js";
-import { prepareSubmission, type Submission } from "../runs/submit.js";
-import { findThreadRow, type ThreadRow } from "../runs/threads.js";
+import { findRun, isUuid, listRuns, requestStop, submitRun, type NewRun, type RunRow } from "../runs/index.js";
+import { prepareSubmission, type Submission } from "../runs/index.js";
+import { findThreadRow, type ThreadRow } from "../runs/index.js";
 import type { RunFeed } from "../runs/feed.js";
-import { toJson } from "../runs/events.js";
+import { toJson } from "../runs/index.js";
 
 type AuthContext = Parameters<typeof handleAuthEvent>[0];
 type Filters = Awaited<ReturnType<typeof handleAuthEvent>>[0];
@@ -468,7 +468,7 @@ class ThreadState implements ThreadsStateRepo {
         }
       }
     }
-    const { toCommand } = await import("../runs/execute.js");
+    const { toCommand } = await import("../runs/index.js");
     let next;
     try {
       next = await g.bulkUpdateState(

@@ -5,8 +5,8 @@
 import { createHash, randomUUID } from "node:crypto";
 import type pg from "pg";
 import { config } from "../config.js";
-import { withTransaction } from "../db/pool.js";
-import { sqlSandboxFor, type SqlSandbox } from "../db/sandbox.js";
+import { withTransaction } from "../db/index.js";
+import { sqlSandboxFor, type SqlSandbox } from "../db/index.js";
 import { FaultInjector, parseFaults, rejected, WorldError, type FaultPlan, type SystemName } from "./faults.js";
 import { createOpsWorld, type OpsWorld } from "./ops.js";
 

@@ -6,12 +6,12 @@
 // ones dedupe by idempotency key: the same key twice returns the first result and changes nothing.
 import { createHash, randomBytes } from "node:crypto";
 import pg from "pg";
-import { withTransaction } from "../db/pool.js";
-import { SANDBOX_STATEMENT_TIMEOUT_MS, sqlSandboxFor, type SqlSandbox } from "../db/sandbox.js";
+import { withTransaction } from "../db/index.js";
+import { SANDBOX_STATEMENT_TIMEOUT_MS, sqlSandboxFor, type SqlSandbox } from "../db/index.js";
 import { isWaypointError } from "../errors.js";
 import { rejected, WorldError, type SystemName } from "./faults.js";
 
-export { SQL_READ_ROLE, SQL_WRITE_ROLE } from "../db/sandbox.js";
+export { SQL_READ_ROLE, SQL_WRITE_ROLE } from "../db/index.js";
 /** Most rows queryWorld returns; `truncated` says when there were more. */
 export const QUERY_ROW_LIMIT = 200;
 /** statement_timeout of queryWorld and runSql, in ms. */
