@@ -80,8 +80,11 @@ function printOutcome(v: ThreadView, json: boolean | undefined): void {
   }
 }
 
-async function withWaypoint<T>(opts: GlobalOpts, fn: (wp: Waypoint) => Promise<T>): Promise<T> {
-  const wp = await Waypoint.open({ ...(opts.pace ? { paceMs: opts.pace } : {}), config: opts.config ?? defaultConfigPath() });
+async function withWaypoint<T>(opts: GlobalOpts, fn: (wp: Waypoint) => Promise<T>, load: { graphs?: boolean } = {}): Promise<T> {
+  const path = opts.config ?? defaultConfigPath();
+  // Commands that only read Waypoint's tables open it without importing the graphs (faster start-up).
+  const registry = load.graphs === false ? await Registry.load(path, { graphs: false }) : undefined;
+  const wp = await Waypoint.open({ ...(opts.pace ? { paceMs: opts.pace } : {}), config: path, ...(registry ? { registry } : {}) });
   try {
     return await fn(wp);
   } finally {
@@ -225,10 +228,14 @@ export function buildProgram(): Command {
     .option("--limit <n>", "how many, newest first", wholeNumber("--limit"), 50)
     .action(async (o: { limit: number }) => {
       const g = program.opts<GlobalOpts>();
-      await withWaypoint(g, async (wp) => {
-        const views = await wp.list({ limit: o.limit });
-        console.log(g.json ? JSON.stringify(views, null, 2) : formatThreadList(views));
-      });
+      await withWaypoint(
+        g,
+        async (wp) => {
+          const views = await wp.list({ limit: o.limit });
+          console.log(g.json ? JSON.stringify(views, null, 2) : formatThreadList(views));
+        },
+        { graphs: false },
+      );
     });
 
   program
@@ -311,7 +318,7 @@ export function buildProgram(): Command {
 
   registerSupervisorCommands(program, withWaypoint, parseJsonArg);
   registerAuditCommands(program, withWaypoint);
-  registerPersistenceCommands(program, withWaypoint);
+  registerPersistenceCommands(program, (opts, fn) => withWaypoint(opts, fn, { graphs: false }));
   return program;
 }
 

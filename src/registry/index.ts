@@ -17,10 +17,15 @@ export class Registry {
     readonly failures: readonly GraphLoadFailure[],
   ) {}
 
-  /** Read a langgraph.json and load its graphs (a graph that fails is listed in `failures`). */
-  static async load(configPath: string): Promise<Registry> {
+  /**
+   * Read a langgraph.json and load its graphs (a graph that fails is listed in `failures`). With
+   * `graphs: false`, only the project (its env applied): for what reads Waypoint's tables and runs no
+   * graph (`waypoint threads`, `sql`), which then starts without importing every graph module.
+   */
+  static async load(configPath: string, opts: { graphs?: boolean } = {}): Promise<Registry> {
     const project = readProjectConfig(configPath);
     applyProjectEnv(project.env, project.cwd);
+    if (opts.graphs === false) return new Registry(project, new Map(), []);
     pinLangGraphFor(project.cwd);
     const { graphs, failures } = await loadGraphs(project);
     return new Registry(project, graphs, failures);
