@@ -157,21 +157,30 @@ export function pendingOfRow(row: Pick<ThreadRow, "interrupts">): PendingInterru
  * detail). Values, pending interrupts and open calls are the row's, as the API shows them; next and the
  * checkpoint id are left empty (\`waypoint show\` reads the checkpoint).
  */
+/**
+ * What a thread's active run makes of it: its carrier died (SIGKILL, a lost machine: a worker's reaper
+ * queues it again within a second), it runs, or it waits in the queue; undefined with no active run.
+ * `during` names the calls the dead carrier was in the middle of, when known.
+ */
+function activeRunStatus(row: ThreadRow, active: RunRow | undefined, alive: boolean, during = ""): { status: ThreadViewStatus; detail: string } | undefined {
+  if (!active) return undefined;
+  if (active.status === "running" && !alive) {
+    return { status: "error", detail: `the process carrying run ${active.run_id} (${active.worker_id ?? "?"}) died${during}; a worker takes it over, or \`waypoint resume ${row.thread_id}\` continues it here from the last checkpoint` };
+  }
+  if (active.status === "running") return { status: "running", detail: `run ${active.run_id} carried by ${active.worker_id ?? "?"}` };
+  return { status: "queued", detail: `run ${active.run_id} waits for a worker with ${row.graph_id}@${active.graph_version}${active.detail ? ` (${active.detail})` : ""}` };
+}
+
+const activeRunOf = (r: RunRow): ThreadView["activeRun"] => ({ run_id: r.run_id, status: r.status, worker_id: r.worker_id, detail: r.detail, graph_version: r.graph_version });
+
 export function listView(row: ThreadRow, active: RunRow | undefined, activeAlive = true): ThreadView {
   const pending = pendingOfRow(row);
   const values = (row.values ?? {}) as Record<string, unknown>;
   let status: ThreadViewStatus;
   let detail = row.status_detail;
-  if (active?.status === "running" && !activeAlive) {
-    status = "error";
-    detail = `the process carrying run ${active.run_id} (${active.worker_id ?? "?"}) died; a worker takes it over, or \`waypoint resume ${row.thread_id}\` continues it here from the last checkpoint`;
-  } else if (active?.status === "running") {
-    status = "running";
-    detail = `run ${active.run_id} carried by ${active.worker_id ?? "?"}`;
-  } else if (active) {
-    status = "queued";
-    detail = `run ${active.run_id} waits for a worker with ${row.graph_id}@${active.graph_version}${active.detail ? ` (${active.detail})` : ""}`;
-  } else if (row.status === "error") {
+  const byRun = activeRunStatus(row, active, activeAlive);
+  if (byRun) ({ status, detail } = byRun);
+  else if (row.status === "error") {
     status = "error";
     detail = `${row.status_detail ?? "it stopped with an error"}; \`waypoint resume ${row.thread_id}\` continues`;
   } else if (row.status === "busy") {
@@ -200,7 +209,7 @@ export function listView(row: ThreadRow, active: RunRow | undefined, activeAlive
     pending,
     openCalls: [],
     notices: [],
-    activeRun: active ? { run_id: active.run_id, status: active.status, worker_id: active.worker_id, detail: active.detail, graph_version: active.graph_version } : undefined,
+    activeRun: active ? activeRunOf(active) : undefined,
     metadata: row.metadata ?? {},
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
@@ -287,18 +296,10 @@ export function viewOf(row: ThreadRow, snapshot: StateSnapshot | undefined, acti
   const hasCheckpoint = Boolean(snapshot?.config.configurable?.checkpoint_id);
   let status: ThreadViewStatus;
   let detail = row.status_detail;
-  if (active?.status === "running" && !activeAlive) {
-    // Its carrier died (SIGKILL, a lost machine): a worker's reaper queues it again within a second.
-    status = "error";
-    const calls = open.filter((r) => r.status === "started");
-    detail = `the process carrying run ${active.run_id} (${active.worker_id ?? "?"}) died${calls.length ? ` in the middle of ${calls.map((r) => `${r.tool} (${r.tool_call_id})`).join(", ")}` : ""}; a worker takes it over, or \`waypoint resume ${row.thread_id}\` continues it here from the last checkpoint`;
-  } else if (active?.status === "running") {
-    status = "running";
-    detail = `run ${active.run_id} carried by ${active.worker_id ?? "?"}`;
-  } else if (active) {
-    status = "queued";
-    detail = `run ${active.run_id} waits for a worker with ${row.graph_id}@${active.graph_version}${active.detail ? ` (${active.detail})` : ""}`;
-  } else if (!hasCheckpoint || !snapshot) {
+  const calls = open.filter((r) => r.status === "started");
+  const byRun = activeRunStatus(row, active, activeAlive, calls.length ? ` in the middle of ${calls.map((r) => `${r.tool} (${r.tool_call_id})`).join(", ")}` : "");
+  if (byRun) ({ status, detail } = byRun);
+  else if (!hasCheckpoint || !snapshot) {
     status = row.status === "error" ? "error" : "new";
     detail = row.status === "error" ? `${row.status_detail ?? "it stopped before its first step"}; \`waypoint resume ${row.thread_id}\` starts it` : "no run yet";
   } else if (pending.length > 0) {
@@ -333,7 +334,7 @@ export function viewOf(row: ThreadRow, snapshot: StateSnapshot | undefined, acti
     pending,
     openCalls: open.map((r) => describeOpenCall(r, status === "running")),
     notices: [],
-    activeRun: active ? { run_id: active.run_id, status: active.status, worker_id: active.worker_id, detail: active.detail, graph_version: active.graph_version } : undefined,
+    activeRun: active ? activeRunOf(active) : undefined,
     metadata: row.metadata ?? {},
     createdAt: row.created_at,
     updatedAt: row.updated_at,
