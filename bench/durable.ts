@@ -6,39 +6,19 @@
 import { AIMessage } from "@langchain/core/messages";
 import { ToolNode } from "@langchain/langgraph/prebuilt";
 import { tool } from "langchain";
-import { performance } from "node:perf_hooks";
 import { z } from "zod";
 import { openDatabase } from "../src/db/index.js";
 import { createPersistence } from "../src/persistence/index.js";
 import { durable, idempotencyKey } from "../src/index.js";
 import { withRunScope } from "../src/scope/index.js";
 import { createWorld } from "../src/world/index.js";
-import { countStatements, withScratchDatabase } from "./support.js";
+import { callTable, measureCalls, medianOf, countStatements, withScratchDatabase, type CallRow } from "./support.js";
 
 const CALLS = 400;
 const statements = countStatements();
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? NaN;
-
-interface Row {
-  variant: string;
-  ms: number[];
-  sql: number[];
-}
-
-async function measure(variant: string, once: (i: number) => Promise<unknown>): Promise<Row> {
-  const row: Row = { variant, ms: [], sql: [] };
-  for (let i = -20; i < CALLS; i++) {
-    const before = statements();
-    const t0 = performance.now();
-    await once(i);
-    if (i < 0) continue; // warm-up
-    row.ms.push(performance.now() - t0);
-    row.sql.push(statements() - before);
-  }
-  return row;
-}
+const median = medianOf;
+const measure = (variant: string, once: (i: number) => Promise<unknown>) => measureCalls(variant, CALLS, statements, once);
 
 async function main() {
   await withScratchDatabase("bench_durable", async (scratch) => {
@@ -61,7 +41,7 @@ async function main() {
     const inScope = <T>(fn: () => Promise<T>) => withRunScope(scope, fn);
     const cfg = (i: number) => ({ configurable: { thread_id: threadId, checkpoint_ns: `tools:${i}` } });
     try {
-      const rows: Row[] = [];
+      const rows: CallRow[] = [];
       rows.push(await measure("no-op tool() in ToolNode, bare", (i) => bareNode.invoke(turn("noop", `b${i}`, i), cfg(i))));
       rows.push(await measure("no-op tool() in ToolNode, durable()", (i) => inScope(() => durableNode.invoke(turn("noop", `d${i}`, i), cfg(i)))));
       rows.push(await measure("no-op, durable() replay of a recorded call", (i) => inScope(() => durableNode.invoke(turn("noop", `d${Math.abs(i)}`, i), cfg(i)))));
@@ -69,10 +49,8 @@ async function main() {
       rows.push(await measure("book_hotel (world write) in ToolNode, durable()", (i) => inScope(() => durableNode.invoke(turn("book_hotel", `hd${i}`, 20_000 + i), cfg(i)))));
 
       console.log(`\ndurable() overhead, ${CALLS} sequential calls per variant (after 20 warm-up calls), Postgres ${db.kind}\n`);
-      console.log("| variant | ms/call median | p10 | p90 | SQL round trips/call |");
-      console.log("|---|---|---|---|---|");
-      for (const r of rows) console.log(`| ${r.variant} | ${median(r.ms).toFixed(3)} | ${pct(r.ms, 0.1).toFixed(3)} | ${pct(r.ms, 0.9).toFixed(3)} | ${median(r.sql)} |`);
-      const by = (name: string) => rows.find((r) => r.variant === name) as Row;
+      console.log(callTable(rows));
+      const by = (name: string) => rows.find((r) => r.variant === name) as CallRow;
       const over = (bare: string, wrapped: string) => `+${(median(by(wrapped).ms) - median(by(bare).ms)).toFixed(3)} ms (x${(median(by(wrapped).ms) / median(by(bare).ms)).toFixed(2)}), +${median(by(wrapped).sql) - median(by(bare).sql)} round trips`;
       console.log(
         `\ndurable() overhead per call: no-op ${over("no-op tool() in ToolNode, bare", "no-op tool() in ToolNode, durable()")}; world write ${over("book_hotel (world write) in ToolNode, bare", "book_hotel (world write) in ToolNode, durable()")}`,

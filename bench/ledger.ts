@@ -2,12 +2,11 @@
 // and SQL round trips, for a no-op tool (the ledger's own cost), a real world write (send an email),
 // a replay of a recorded call, and a read tool (whose result also refreshes its cache).
 // Run: npm run bench:ledger   (DATABASE_URL or embedded Postgres; works in a scratch database)
-import { performance } from "node:perf_hooks";
 import { z } from "zod";
 import { searchHotels } from "../graphs/travel/tools.js";
 import { sendWelcomeEmail } from "../graphs/onboarding/tools.js";
 import { openDatabase } from "../src/db/index.js";
-import { countStatements, withScratchDatabase } from "./support.js";
+import { callTable, measureCalls, medianOf, countStatements, withScratchDatabase, type CallRow } from "./support.js";
 import { createPersistence } from "../src/persistence/index.js";
 import { durableTool, executeToolCalls, type DurableTool } from "../src/tools/index.js";
 import { createWorld } from "../src/world/index.js";
@@ -25,27 +24,8 @@ const noop = durableTool({
   run: async (a) => ({ n: a.n }),
 }) as unknown as DurableTool;
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? NaN;
-
-interface Row {
-  variant: string;
-  ms: number[];
-  sql: number[];
-}
-
-async function measure(variant: string, once: (i: number) => Promise<unknown>): Promise<Row> {
-  const row: Row = { variant, ms: [], sql: [] };
-  for (let i = -20; i < CALLS; i++) {
-    const before = statements();
-    const t0 = performance.now();
-    await once(i);
-    if (i < 0) continue; // warm-up
-    row.ms.push(performance.now() - t0);
-    row.sql.push(statements() - before);
-  }
-  return row;
-}
+const median = medianOf;
+const measure = (variant: string, once: (i: number) => Promise<unknown>) => measureCalls(variant, CALLS, statements, once);
 
 async function main() {
   await withScratchDatabase("bench_ledger", async (scratch) => {
@@ -58,7 +38,7 @@ async function main() {
     const runCtx = (key: string) => ({ idempotencyKey: key, config, threadId: "bare", signal });
     const email = (i: number) => ({ email: `bench-${i}@acme.test`, name: "Bench", tone: "warm" as const });
     try {
-      const rows: Row[] = [];
+      const rows: CallRow[] = [];
       rows.push(await measure("no-op tool, bare", (i) => noop.run({ n: i }, runCtx(`k${i}`))));
       rows.push(await measure("no-op tool, through the ledger", (i) => executeToolCalls([{ id: `c${i}`, name: "noop", args: { n: i }, type: "tool_call" }], [noop], ctx("noop"))));
       rows.push(await measure("no-op tool, replay of a recorded call", (i) => executeToolCalls([{ id: `c${Math.abs(i)}`, name: "noop", args: { n: i }, type: "tool_call" }], [noop], ctx("noop"))));
@@ -76,10 +56,8 @@ async function main() {
       );
 
       console.log(`\nSide-effect ledger overhead, ${CALLS} sequential calls per variant (after 20 warm-up calls), Postgres ${db.kind}\n`);
-      console.log("| variant | ms/call median | p10 | p90 | SQL round trips/call |");
-      console.log("|---|---|---|---|---|");
-      for (const r of rows) console.log(`| ${r.variant} | ${median(r.ms).toFixed(3)} | ${pct(r.ms, 0.1).toFixed(3)} | ${pct(r.ms, 0.9).toFixed(3)} | ${median(r.sql)} |`);
-      const by = (name: string) => rows.find((r) => r.variant === name) as Row;
+      console.log(callTable(rows));
+      const by = (name: string) => rows.find((r) => r.variant === name) as CallRow;
       const over = (bare: string, ledger: string) => `+${(median(by(ledger).ms) - median(by(bare).ms)).toFixed(3)} ms, +${median(by(ledger).sql) - median(by(bare).sql)} round trips`;
       console.log(`\nLedger overhead per call: no-op ${over("no-op tool, bare", "no-op tool, through the ledger")}; email ${over("send_welcome_email, bare", "send_welcome_email, through the ledger")}; read ${over("search_hotels (read), bare", "search_hotels (read), ledger + cache refresh")}`);
     } finally {

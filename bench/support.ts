@@ -1,6 +1,7 @@
 // Shared by the bench scripts: a scratch database on the configured server, summary statistics, and a
 // counter of SQL statements.
 import { randomBytes } from "node:crypto";
+import { performance } from "node:perf_hooks";
 import pg from "pg";
 import { openDatabase } from "../src/db/index.js";
 
@@ -66,4 +67,39 @@ export function countStatements(): () => number {
     } as typeof pg.Client.prototype.query;
   }
   return () => statements;
+}
+
+/** Median of a sample (the upper middle for an even count). */
+export const medianOf = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+/** The value at fraction `p` of a sorted sample (floor rank). */
+export const pctOf = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? NaN;
+
+/** One variant of a per-call bench: milliseconds and SQL statements of each call. */
+export interface CallRow {
+  variant: string;
+  ms: number[];
+  sql: number[];
+}
+
+/** Time `calls` sequential calls of `once` (after 20 warm-up calls), counting statements with `statements`. */
+export async function measureCalls(variant: string, calls: number, statements: () => number, once: (i: number) => Promise<unknown>): Promise<CallRow> {
+  const row: CallRow = { variant, ms: [], sql: [] };
+  for (let i = -20; i < calls; i++) {
+    const before = statements();
+    const t0 = performance.now();
+    await once(i);
+    if (i < 0) continue; // warm-up
+    row.ms.push(performance.now() - t0);
+    row.sql.push(statements() - before);
+  }
+  return row;
+}
+
+/** The markdown table of per-call rows: median, p10, p90 and SQL round trips per call. */
+export function callTable(rows: CallRow[]): string {
+  return [
+    "| variant | ms/call median | p10 | p90 | SQL round trips/call |",
+    "|---|---|---|---|---|",
+    ...rows.map((r) => `| ${r.variant} | ${medianOf(r.ms).toFixed(3)} | ${pctOf(r.ms, 0.1).toFixed(3)} | ${pctOf(r.ms, 0.9).toFixed(3)} | ${medianOf(r.sql)} |`),
+  ].join("\n");
 }
