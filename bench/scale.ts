@@ -106,7 +106,7 @@ async function seed(server: RunningServer, template: string, total: number): Pro
   );
   // Waiting threads: the template's interrupts and every checkpoint row of it, under each new id.
   await pool.query(
-    `UPDATE waypoint.threads t SET interrupts = s.interrupts, "values" = s."values", input = s.input FROM waypoint.threads s
+    `UPDATE waypoint.threads t SET interrupts = s.interrupts, pending = s.pending, "values" = s."values", input = s.input FROM waypoint.threads s
       WHERE s.thread_id = $3 AND t.status = 'interrupted' AND t.thread_id BETWEEN 'seed-' || lpad($1::text, 7, '0') AND 'seed-' || lpad($2::text, 7, '0')`,
     [from, total, template],
   );

@@ -168,6 +168,7 @@ describe("item 4: ownerless threads belong to admins", () => {
     ["GET", `/threads/${id}/state`],
     ["POST", `/threads/${id}/state`, { values: { items: ["x"] } }],
     ["POST", `/threads/${id}/history`, {}],
+    ["GET", `/inbox/api/threads/${id}/history`],
     ["POST", `/threads/${id}/copy`, {}],
     ["POST", `/threads/${id}/runs`, fan("takeover")],
     ["POST", `/threads/${id}/runs/wait`, fan("takeover")],

@@ -58,6 +58,10 @@ test("a reviewer edits the proposed grant in the inbox, approves it, and the thr
   expect(text).toContain("account acct-"); // artifacts
   expect(text).toContain(`Grant github:write, prod-db:read to ${email}`); // the proposed action
   expect(text).toMatch(/approve: The action runs as proposed/); // what each decision does
+  // The history is read when it is opened: the steps so far, the last one waiting for an answer.
+  await card.locator("details summary").click();
+  await card.locator("details li", { hasText: "waiting for an answer" }).waitFor();
+  expect(await card.locator("details").innerText()).toMatch(/step \d+: /);
   await page.screenshot({ path: path.join(ARTIFACTS, "inbox-1-waiting.png"), fullPage: true });
 
   await card.getByRole("button", { name: "Edit" }).click();

@@ -38,12 +38,13 @@ afterAll(async () => {
 async function seed(total: number): Promise<void> {
   const pool = server.waypoint.pool;
   await pool.query(
-    `INSERT INTO waypoint.threads (thread_id, graph_id, graph_version, status, metadata, "values", interrupts, created_at, updated_at)
+    `INSERT INTO waypoint.threads (thread_id, graph_id, graph_version, status, metadata, "values", interrupts, pending, created_at, updated_at)
      SELECT '00000000-0000-4000-8000-' || lpad(g::text, 12, '0'), s.graph_id, s.graph_version,
             CASE WHEN g % 10 = 0 THEN 'interrupted' WHEN g % 13 = 0 THEN 'error' ELSE 'idle' END,
             jsonb_build_object('owner', 'u' || (g % 3), 'tier', CASE WHEN g % 7 = 0 THEN 'gold' ELSE 'basic' END),
             CASE WHEN g % 10 = 0 THEN s."values" ELSE jsonb_build_object('topic', 'topic ' || (g % 4), 'n', g) END,
             CASE WHEN g % 10 = 0 THEN s.interrupts ELSE '{}'::jsonb END,
+            CASE WHEN g % 10 = 0 THEN s.pending ELSE '[]'::jsonb END,
             -- pairs of threads share a created_at, so the thread_id tie-break is exercised
             timestamptz '2026-01-01' + make_interval(secs => g / 2), timestamptz '2026-02-01' - make_interval(secs => g)
        FROM generate_series(1, $1::int) g, waypoint.threads s WHERE s.thread_id = $2
@@ -112,7 +113,12 @@ const searches = (limit: number) => [
 const inbox = (limit: number) => async () => {
   const r = await fetch(`${server.url}/inbox/api/waiting?limit=${limit}`);
   expect(r.status).toBe(200);
-  return (await r.json()) as Array<{ threadId: string; pending: unknown[]; history: unknown[] }>;
+  return (await r.json()) as Array<{ threadId: string; pending: Array<{ interruptId: string; node: string }>; openCalls: unknown[]; notices: unknown[] }>;
+};
+const historyOf = async (threadId: string) => {
+  const r = await fetch(`${server.url}/inbox/api/threads/${threadId}/history`);
+  expect(r.status).toBe(200);
+  return (await r.json()) as Array<{ step: number; writes: string[]; interrupted: boolean }>;
 };
 
 it("a page costs the same statements and views over 500 threads as over 50", async () => {
@@ -120,8 +126,9 @@ it("a page costs the same statements and views over 500 threads as over 50", asy
   const small = {
     search: await sequentially(searches(1).map((s) => () => cost(s))),
     inbox: await cost(inbox(1)),
-    inboxViews: await calls("viewRow", inbox(1)),
-    inboxHistories: await calls("historyOfRow", inbox(1)),
+    inboxPage: await cost(inbox(20)),
+    inboxViews: await calls("viewRow", inbox(20)),
+    inboxHistories: await calls("historyOfRow", inbox(20)),
     searchGraphs: await calls("graph", searches(1)[0]!),
     runs: await cost(() => client.runs.list(template, { limit: 1 })),
     list: await cost(() => server.waypoint.list({ limit: 1 })),
@@ -132,8 +139,9 @@ it("a page costs the same statements and views over 500 threads as over 50", asy
   const large = {
     search: await sequentially(searches(1).map((s) => () => cost(s))),
     inbox: await cost(inbox(1)),
-    inboxViews: await calls("viewRow", inbox(1)),
-    inboxHistories: await calls("historyOfRow", inbox(1)),
+    inboxPage: await cost(inbox(20)),
+    inboxViews: await calls("viewRow", inbox(20)),
+    inboxHistories: await calls("historyOfRow", inbox(20)),
     searchGraphs: await calls("graph", searches(1)[0]!),
     runs: await cost(() => client.runs.list(template, { limit: 1 })),
     list: await cost(() => server.waypoint.list({ limit: 1 })),
@@ -141,17 +149,41 @@ it("a page costs the same statements and views over 500 threads as over 50", asy
     doctor: await cost(() => diagnose(server.waypoint, { repair: false })),
   };
   expect(large).toEqual(small);
-  // One statement per search (no view, no checkpoint read), one view and one history for the one card shown.
+  // One statement per search (no view, no checkpoint read); the inbox: its page, then the open calls and
+  // the notices of all its cards, whatever the page's size, and no view or history built for any card.
   expect(small.search).toEqual([1, 1, 1, 1, 1]);
   expect(small.searchGraphs).toBe(0);
-  expect(small.inboxViews).toBe(1);
-  expect(small.inboxHistories).toBe(1);
+  expect(small.inbox).toBe(3);
+  expect(small.inboxPage).toBe(3);
+  expect(small.inboxViews).toBe(0);
+  expect(small.inboxHistories).toBe(0);
   expect(small.list).toBe(1);
   expect(small.listGraphs).toBe(0);
-  // The inbox's one card is a real waiting thread with its interrupt and history.
+  // The inbox's one card is a real waiting thread with its interrupt; its history is read when asked for.
   const [card] = await inbox(1)();
   expect(card?.pending).toHaveLength(1);
-  expect(card?.history.length).toBeGreaterThan(0);
+  expect((await historyOf(card!.threadId)).length).toBeGreaterThan(0);
+}, 120_000);
+
+it("an inbox card from the row is the card the full view makes, and a row that does not keep its pending interrupts gets the full view", async () => {
+  await seed(50);
+  const full = async (threadId: string) => {
+    const v = await server.waypoint.view(threadId);
+    return { threadId, pending: v.pending, openCalls: v.openCalls, notices: v.notices };
+  };
+  const fromRows = (await inbox(5)()).map((c) => ({ threadId: c.threadId, pending: c.pending, openCalls: c.openCalls, notices: c.notices }));
+  expect(fromRows).toHaveLength(5);
+  expect(JSON.parse(JSON.stringify(fromRows))).toEqual(JSON.parse(JSON.stringify(await Promise.all(fromRows.map((c) => full(c.threadId))))));
+  // Rows written before the column (pending null) or whose interrupts changed without it: the checkpoint decides.
+  const [first, second] = fromRows;
+  await server.waypoint.pool.query("UPDATE waypoint.threads SET pending = NULL WHERE thread_id = $1", [first!.threadId]);
+  await server.waypoint.pool.query(`UPDATE waypoint.threads SET pending = '[{"interruptId": "stale", "namespace": "", "node": "x", "value": 1}]' WHERE thread_id = $1`, [second!.threadId]);
+  expect(await calls("viewRow", inbox(5))).toBe(2);
+  const again = (await inbox(5)()).map((c) => ({ threadId: c.threadId, pending: c.pending, openCalls: c.openCalls, notices: c.notices }));
+  expect(JSON.parse(JSON.stringify(again))).toEqual(JSON.parse(JSON.stringify(fromRows)));
+  // The history route: the card's steps, and a 404 for a thread that is not there.
+  expect((await historyOf(first!.threadId)).some((h) => h.interrupted)).toBe(true);
+  expect((await fetch(`${server.url}/inbox/api/threads/no-such-thread/history`)).status).toBe(404);
 }, 120_000);
 
 it("search returns what filtering and sorting every thread returns, page by page", async () => {

@@ -207,7 +207,7 @@ export class Carrier {
     const stopped = async (status: "cancelled" | "interrupted", detail: string) => {
       const snap = await this.wp.snapshotOf(a.run.thread_id).catch(() => undefined);
       // As the reference server leaves a cancelled run's thread: idle (its state stays resumable).
-      return this.finish(a, status, detail, { status: "idle", detail, values: snap ? toJson(snap.values) : null, interrupts: {} });
+      return this.finish(a, status, detail, { status: "idle", detail, values: snap ? toJson(snap.values) : null, interrupts: {}, pending: [] });
     };
     if (a.stop === "cancel") return stopped("cancelled", "cancelled at a step boundary; the thread can be resumed");
     if (a.stop === "interrupt") return stopped("interrupted", "stopped at a step boundary (cancelled, or a newer submission on its thread)");

@@ -16,7 +16,7 @@ import { toJson, type RunEventWriter } from "./events.js";
 import { runStartFacts } from "./policies.js";
 import { markStart, type RunKwargs, type RunRow, type ThreadOutcome } from "./queue.js";
 import { libraryModes, StreamTranslator } from "./stream.js";
-import { interruptsByTask } from "./threads.js";
+import { interruptsByTask, pendingInterrupts, type PendingInterrupt } from "./threads.js";
 
 /** LangGraph's own default when neither the run nor the graph sets one. */
 const LANGGRAPH_RECURSION_LIMIT = 25;
@@ -112,12 +112,16 @@ export async function graphFor(lg: LoadedGraph, persistence: Persistence, config
   return g;
 }
 
-/** The thread as the API shows it after a run: values, interrupts by task, and a status. */
+/**
+ * The thread as the API shows it after a run: values, interrupts by task, and a status; and its pending
+ * interrupts as a view names them (from a snapshot with its subgraphs), for the inbox's cards.
+ */
 export function threadOutcome(snap: StateSnapshot | undefined, error: string | null): ThreadOutcome {
   const values = toJson(snap?.values ?? {});
   const interrupts = snap ? (toJson(interruptsByTask(snap)) as ThreadOutcome["interrupts"]) : {};
-  if (error) return { status: "error", detail: error, values, interrupts };
-  return { status: snap && snap.next.length > 0 ? "interrupted" : "idle", detail: null, values, interrupts };
+  const pending = snap ? (toJson(pendingInterrupts(snap)) as PendingInterrupt[]) : [];
+  if (error) return { status: "error", detail: error, values, interrupts, pending };
+  return { status: snap && snap.next.length > 0 ? "interrupted" : "idle", detail: null, values, interrupts, pending };
 }
 
 export class Executor {
@@ -236,7 +240,8 @@ export class Executor {
       else log.warn({ err: e, threadId: run.thread_id, runId: run.run_id }, "run failed");
       x.events?.append("error", { error: e instanceof Error ? e.name : "Error", message: error });
     }
-    const snapshot = await graph.getState({ configurable: { thread_id: run.thread_id } }).catch((e: unknown) => {
+    // Subgraphs included: the pending interrupts kept on the thread row name the sub-agent that asked.
+    const snapshot = await graph.getState({ configurable: { thread_id: run.thread_id } }, { subgraphs: true }).catch((e: unknown) => {
       if (error) return undefined;
       throw e;
     });

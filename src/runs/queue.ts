@@ -280,6 +280,8 @@ export interface ThreadOutcome {
   values: unknown;
   /** Pending interrupts by task id, as the LangGraph API keys them. */
   interrupts: Record<string, unknown[]>;
+  /** The same interrupts as a thread view shows them (node, namespace, HITL request); kept on the row for the inbox. */
+  pending?: unknown[] | undefined;
 }
 
 /**
@@ -306,6 +308,7 @@ export async function finishRun(
               status_detail = coalesce($6, CASE WHEN $5 IS NULL THEN t.status_detail END),
               "values" = CASE WHEN $7::boolean THEN $8::jsonb ELSE t."values" END,
               interrupts = CASE WHEN $7::boolean THEN $9::jsonb ELSE t.interrupts END,
+              pending = CASE WHEN $7::boolean THEN $10::jsonb ELSE t.pending END,
               updated_at = now()
          FROM r WHERE t.thread_id = r.thread_id RETURNING 1)
      SELECT pg_notify('waypoint_run_events', $1::text) FROM r`,
@@ -319,6 +322,7 @@ export async function finishRun(
       thread !== undefined,
       thread ? JSON.stringify(thread.values ?? null) : null,
       thread ? JSON.stringify(thread.interrupts) : "{}",
+      thread?.pending ? JSON.stringify(thread.pending) : null,
     ],
   });
   return rowCount === 1;

@@ -12,13 +12,13 @@ import { WaypointError } from "../errors.js";
 import { haltPoint } from "../halt.js";
 import { copyThread, openPersistence, type Persistence } from "../persistence/index.js";
 import { Registry, type AnyGraph } from "../registry/index.js";
-import { ledgerRows } from "../tools/index.js";
+import { ledgerRows, openLedgerRowsOf } from "../tools/index.js";
 import { registerSystemAssistants } from "./assistants.js";
 import { Carrier } from "./carrier.js";
 import { Executor, graphFor, summariseUpdate, threadOutcome, type ProgressEvent } from "./execute.js";
 import { activeRuns, claimRun, getRun, liveRuns, reapOrphans, retryRun, submitRun, type RunRow } from "./queue.js";
 import { outcomeOrThrow, prepareSubmission, submit, type Submission } from "./submit.js";
-import { findThreadRow, getThreadRow, listThreadRows, listView, noticesFor, viewOf, type ThreadRow, type ThreadView } from "./threads.js";
+import { describeOpenCall, findThreadRow, getThreadRow, listThreadRows, listView, noticesFor, noticesOfMany, usablePending, viewOf, type ThreadRow, type ThreadView } from "./threads.js";
 import { NodeTraceHandler } from "./trace.js";
 
 export interface WaypointOptions {
@@ -254,6 +254,33 @@ export class Waypoint {
     return view;
   }
 
+  /**
+   * Views of threads that wait for an answer and that no run is about to answer (the inbox's page):
+   * pending interrupts from each row, open calls and notices for the whole page in two queries, so no
+   * checkpoint is read. A row that does not keep its pending interrupts gets the full view.
+   */
+  async waitingViews(rows: ThreadRow[]): Promise<ThreadView[]> {
+    const known = rows.flatMap((row) => {
+      const pending = usablePending(row);
+      return pending ? [{ row, pending }] : [];
+    });
+    const ids = known.map((k) => k.row.thread_id);
+    const [open, notices, others] = await Promise.all([
+      openLedgerRowsOf(this.pool, ids),
+      noticesOfMany(this.pool, new Map(known.map((k) => [k.row.thread_id, k.pending.map((p) => p.interruptId)]))),
+      Promise.all(rows.filter((r) => !ids.includes(r.thread_id)).map((r) => this.viewRow(r))),
+    ]);
+    const byId = new Map<string, ThreadView>(others.map((v) => [v.threadId, v]));
+    for (const { row, pending } of known) {
+      const view = listView(row, undefined);
+      view.pending = pending;
+      view.openCalls = (open.get(row.thread_id) ?? []).map((r) => describeOpenCall(r, false));
+      view.notices = notices.get(row.thread_id) ?? [];
+      byId.set(row.thread_id, view);
+    }
+    return rows.map((r) => byId.get(r.thread_id)!);
+  }
+
   async view(threadId: string): Promise<ThreadView> {
     return this.viewRow(await getThreadRow(this.pool, threadId));
   }
@@ -300,14 +327,14 @@ export class Waypoint {
    * (what the doctor finds) gets one from its checkpoint.
    */
   async refreshThread(threadId: string): Promise<void> {
-    const snap = await this.snapshotOf(threadId, { subgraphs: false });
+    const snap = await this.snapshotOf(threadId);
     const out = threadOutcome(snap, null);
     await this.pool.query(
-      `UPDATE waypoint.threads SET "values" = $2, interrupts = $3, updated_at = now(),
+      `UPDATE waypoint.threads SET "values" = $2, interrupts = $3, pending = $5, updated_at = now(),
               status = CASE WHEN EXISTS (SELECT 1 FROM waypoint.runs r WHERE r.thread_id = $1 AND r.status IN ('pending', 'running')) THEN 'busy'
                             WHEN status = 'busy' THEN $4 ELSE status END
         WHERE thread_id = $1`,
-      [threadId, JSON.stringify(out.values), JSON.stringify(out.interrupts), out.status],
+      [threadId, JSON.stringify(out.values), JSON.stringify(out.interrupts), out.status, out.pending ? JSON.stringify(out.pending) : null],
     );
   }
 

@@ -24,6 +24,8 @@ export interface ThreadRow {
   values: unknown;
   /** Pending interrupts by task id, as the LangGraph API keys them. */
   interrupts: Record<string, Array<{ id?: string; value?: unknown }>>;
+  /** The same interrupts as a view shows them, written with `interrupts` (null where not known: read the checkpoint). */
+  pending?: PendingInterrupt[] | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -343,6 +345,38 @@ export function viewOf(row: ThreadRow, snapshot: StateSnapshot | undefined, acti
 }
 
 export { isUuid };
+
+/**
+ * The pending interrupts a thread row keeps, when they can stand for a view's: written with the row's
+ * interrupts (the same ids), so no checkpoint needs reading. Undefined when the row does not know them.
+ */
+export function usablePending(row: ThreadRow): PendingInterrupt[] | undefined {
+  if (!Array.isArray(row.pending)) return undefined;
+  const ids = interruptIdsOf(row).sort();
+  const have = row.pending.map((p) => p.interruptId).sort();
+  return ids.length === have.length && ids.every((id, i) => id === have[i]) ? row.pending : undefined;
+}
+
+/** Reminders and escalations about the interrupts of several threads, in one query: by thread, oldest first, at most 20 each. */
+export async function noticesOfMany(pool: pg.Pool, interruptIds: Map<string, string[]>): Promise<Map<string, Notice[]>> {
+  const out = new Map<string, Notice[]>();
+  const threads = [...interruptIds.entries()].filter(([, ids]) => ids.length > 0);
+  if (threads.length === 0) return out;
+  const { rows } = await pool.query<{ thread_id: string; kind: Notice["kind"]; message: string; data: { interruptId: string; group?: string }; created_at: Date }>(
+    `SELECT e.thread_id, e.kind, e.message, e.data, e.created_at
+       FROM unnest($1::text[], $2::text[]) AS w(thread_id, interrupt_id)
+       JOIN waypoint.events e ON e.thread_id = w.thread_id AND e.kind IN ('reminder', 'escalation') AND e.data->>'interruptId' = w.interrupt_id
+      ORDER BY e.created_at, e.id`,
+    [threads.flatMap(([t, ids]) => ids.map(() => t)), threads.flatMap(([, ids]) => ids)],
+  );
+  for (const r of rows) {
+    const list = out.get(r.thread_id) ?? [];
+    if (list.length >= 20) continue;
+    list.push({ kind: r.kind, interruptId: r.data.interruptId, message: r.message, ...(r.data.group ? { group: r.data.group } : {}), at: r.created_at });
+    out.set(r.thread_id, list);
+  }
+  return out;
+}
 
 /** Reminders and escalations about these interrupts (review deadlines that passed), oldest first. */
 export async function noticesFor(pool: pg.Pool, threadId: string, interruptIds: string[]): Promise<Notice[]> {

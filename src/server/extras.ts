@@ -277,8 +277,9 @@ export function createExtras(): Hono<Env> {
 
   // The inbox's data: threads visible to the caller that wait for an answer, one page, newest first
   // (?limit=1..200, default 50, ?offset). The page is chosen in SQL (a partial index on interrupted
-  // threads; none with a run that will answer it; only graphs this server runs), so a view and a
-  // history are built for the cards shown and for no other thread.
+  // threads; none with a run that will answer it; only graphs this server runs), and its cards come from
+  // the rows (each keeps its pending interrupts) with open calls and notices read for the whole page at
+  // once: no checkpoint is read. A card's history is what the page fetches when it is opened.
   app.get("/inbox/api/waiting", async (c) => {
     const wp = c.var.LANGGRAPH_OPS.wp;
     const filter = await threadFilter(c);
@@ -291,24 +292,36 @@ export function createExtras(): Hono<Env> {
         ORDER BY t.updated_at DESC, t.thread_id DESC LIMIT $3 OFFSET $4`,
       [filter ? JSON.stringify(filter) : null, wp.registry.ids, limit, offset],
     );
-    const cards = await Promise.all(
-      rows.map(async (row) => {
-        const [view, history] = await Promise.all([wp.viewRow(row), wp.historyOfRow(row, 8)]);
-        if (view.pending.length === 0 || view.activeRun || !view.graphId) return undefined;
-        return {
+    const views = await wp.waitingViews(rows);
+    return c.json(
+      views
+        .filter((view) => view.pending.length > 0 && !view.activeRun && view.graphId)
+        .map((view) => ({
           threadId: view.threadId,
           agent: view.graphId,
-          assistantId: assistantIdFor(view.graphId),
-          description: wp.registry.graphs.get(view.graphId)?.description ?? "",
+          assistantId: assistantIdFor(view.graphId!),
+          description: wp.registry.graphs.get(view.graphId!)?.description ?? "",
           updatedAt: view.updatedAt,
           pending: view.pending,
           openCalls: view.openCalls,
           notices: view.notices,
-          history: history.map((h) => ({ step: h.step, createdAt: h.createdAt, writes: h.writes, interrupted: h.interrupted })),
-        };
-      }),
+        })),
     );
-    return c.json(cards.filter((x) => x !== undefined));
+  });
+
+  // A card's history (its last checkpoints: step, what each node wrote), for a thread the caller sees.
+  app.get("/inbox/api/threads/:threadId/history", async (c) => {
+    const wp = c.var.LANGGRAPH_OPS.wp;
+    const filter = await threadFilter(c);
+    const limit = pageParam(c.req.query("limit"), 8, 1, 100);
+    const { rows } = await wp.pool.query<ThreadRow>("SELECT * FROM waypoint.threads t WHERE t.thread_id = $1 AND ($2::jsonb IS NULL OR t.metadata @> $2)", [
+      c.req.param("threadId"),
+      filter ? JSON.stringify(filter) : null,
+    ]);
+    const row = rows[0];
+    if (!row || !row.graph_id || !wp.registry.has(row.graph_id)) return fail(c, 404, "unknown_thread", `Thread ${c.req.param("threadId").slice(0, 200)} not found.`);
+    const history = await wp.historyOfRow(row, limit);
+    return c.json(history.map((h) => ({ step: h.step, createdAt: h.createdAt, writes: h.writes, interrupted: h.interrupted })));
   });
 
   // Audit log (a Waypoint extension): what the policy and reviewers decided; flag and comment.

@@ -76,12 +76,25 @@ function shell(t, p, title) {
   card.className = "card";
   card.dataset.thread = t.threadId;
   card.dataset.interrupt = p.interruptId;
-  const history = t.history.map((h) => "<li>step " + h.step + ": " + esc(h.writes.join("; ") || (h.interrupted ? "waiting for an answer" : "-")) + "</li>").join("");
   card.innerHTML =
     "<h2>" + esc(t.agent) + ": " + esc(title) + "</h2>" +
     '<div class="muted">thread ' + esc(t.threadId) + " · " + esc(p.namespace ? p.namespace + " > " : "") + esc(p.node) + " · interrupt " + esc(p.interruptId) + (t.description ? " · " + esc(t.description) : "") + "</div>" +
     '<div class="body"></div><div class="buttons"></div><form class="form" hidden></form><div class="result"></div>' +
-    "<details><summary>History</summary><ul>" + history + "</ul></details>";
+    "<details><summary>History</summary><ul><li class='muted'>loading…</li></ul></details>";
+  // The history is read when the card's History is opened (the list reads no checkpoint).
+  const details = card.querySelector("details");
+  details.addEventListener("toggle", async () => {
+    if (!details.open || details.dataset.loaded) return;
+    details.dataset.loaded = "1";
+    const list = details.querySelector("ul");
+    try {
+      const history = await api("/inbox/api/threads/" + encodeURIComponent(t.threadId) + "/history");
+      list.innerHTML = history.map((h) => "<li>step " + h.step + ": " + esc(h.writes.join("; ") || (h.interrupted ? "waiting for an answer" : "-")) + "</li>").join("") || "<li>-</li>";
+    } catch (e) {
+      delete details.dataset.loaded;
+      list.innerHTML = '<li class="status err">' + esc(e.message) + "</li>";
+    }
+  });
   return card;
 }
 // Send the answer to this interrupt (by id) and show what became of the thread, or why it was refused.

@@ -24,6 +24,7 @@ export {
   idempotencyKeyFor,
   ledgerRows,
   markInDoubt,
+  openLedgerRowsOf,
   recordFailure,
   recordSuccess,
   reopenFailedCall,

@@ -217,6 +217,18 @@ export async function ledgerRows(pool: pg.Pool, threadId: string, opts: { open?:
   return rows;
 }
 
+/** The open ledger rows (what `ledgerRows(..., { open: true })` gives) of several threads in one query, by thread. */
+export async function openLedgerRowsOf(pool: pg.Pool, threadIds: string[]): Promise<Map<string, LedgerRow[]>> {
+  const out = new Map<string, LedgerRow[]>();
+  if (threadIds.length === 0) return out;
+  const { rows } = await pool.query<LedgerRow>(
+    `SELECT * FROM waypoint.tool_calls WHERE thread_id = ANY($1::text[]) AND (status IN ('started', 'in_doubt', 'rerun') OR (status = 'failed' AND NOT final)) ORDER BY started_at`,
+    [threadIds],
+  );
+  for (const r of rows) out.set(r.thread_id, [...(out.get(r.thread_id) ?? []), r]);
+  return out;
+}
+
 /** The last good result of a read tool for the same arguments (used when its system is down). */
 export async function cachedResult(pool: pg.Pool, tool: string, argsHash: string): Promise<{ result: Record<string, unknown>; fetchedAt: Date } | undefined> {
   const { rows } = await pool.query<{ result: Record<string, unknown>; fetched_at: Date }>("SELECT result, fetched_at FROM waypoint.tool_cache WHERE tool = $1 AND args_hash = $2", [tool, argsHash]);

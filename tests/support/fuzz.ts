@@ -369,7 +369,8 @@ export const ROUTES: readonly Route[] = [
   { method: "GET", path: "/info" },
   { method: "GET", path: "/inbox", query: ["token"] },
   { method: "GET", path: "/favicon.ico" },
-  { method: "GET", path: "/inbox/api/waiting" },
+  { method: "GET", path: "/inbox/api/waiting", query: ["limit", "offset"] },
+  { method: "GET", path: "/inbox/api/threads/:thread/history", query: ["limit"] },
   { method: "POST", path: "/internal/truncate", body: () => ({ runs: true, threads: true, assistants: true, checkpointer: true, store: true }) },
   // assistants
   { method: "POST", path: "/assistants", body: () => ({ graph_id: "onboarding", name: "n", metadata: {}, if_exists: "do_nothing", config: { configurable: {} } }) },
