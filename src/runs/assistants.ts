@@ -35,12 +35,15 @@ export async function findAssistant(pool: pg.Pool, idOrGraph: string, knownGraph
 
 export async function getAssistant(pool: pg.Pool, idOrGraph: string, knownGraphs: ReadonlySet<string>): Promise<AssistantRow> {
   const a = await findAssistant(pool, idOrGraph, knownGraphs);
-  if (!a) {
-    throw new WaypointError("unknown_agent", `No assistant found for "${idOrGraph}". Make sure the assistant ID is for a valid assistant or a valid graph ID.`, {
-      details: { assistant: idOrGraph },
-    });
-  }
+  if (!a) throw unknownAssistant(idOrGraph);
   return a;
+}
+
+/** The error for an assistant (or graph) id that names none. */
+export function unknownAssistant(idOrGraph: string): WaypointError {
+  return new WaypointError("unknown_agent", `No assistant found for "${idOrGraph}". Make sure the assistant ID is for a valid assistant or a valid graph ID.`, {
+    details: { assistant: idOrGraph },
+  });
 }
 
 /** Register each graph's system assistant (once; an existing one is left as its users changed it). */

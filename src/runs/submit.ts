@@ -3,17 +3,18 @@
 // thread, the run and the policy are written in one transaction (waypoint.submit_run). Bad input changes
 // nothing; a submission that reports failure left nothing; an idempotency key returns the run it made.
 import { randomUUID } from "node:crypto";
+import type pg from "pg";
 import { z } from "zod";
 import { normalizeHITLRequest, validateAnswer, validateResponse, type DurableToolLike, type Policy } from "../approvals/index.js";
 import { WaypointError } from "../errors.js";
 import { describeZodError } from "../tools/index.js";
-import { findAssistant, getAssistant, type AssistantRow } from "./assistants.js";
+import { assistantIdFor, findAssistant, unknownAssistant, type AssistantRow } from "./assistants.js";
 import { DeadlinePolicySchema, type DeadlinePolicy } from "./deadlines.js";
 import { parseRunPolicy, threadPolicy } from "./policies.js";
 import { MULTITASK_STRATEGIES, submitRun, type MultitaskStrategy, type NewRun, type RunKind, type RunKwargs, type SubmitOutcome } from "./queue.js";
 import type { Waypoint } from "./runner.js";
 import { STREAM_MODES } from "./stream.js";
-import { findThreadRow, interruptIdsOf, type ThreadRow } from "./threads.js";
+import { interruptIdsOf, isUuid, type ThreadRow } from "./threads.js";
 import { checkWebhook } from "./webhook.js";
 
 export interface Submission {
@@ -102,6 +103,28 @@ function checkResume(thread: ThreadRow | undefined, resume: unknown, busy: boole
   return { resume: answers, interruptIds: Object.keys(answers) };
 }
 
+/** A thread row and an assistant (by id, or a graph's system assistant) read in one statement; either may be absent. */
+async function readThreadAndAssistant(pool: pg.Pool, threadId: string | undefined, assistant: string | undefined, known: ReadonlySet<string>): Promise<{ thread?: ThreadRow; assistant?: AssistantRow }> {
+  const tid = threadId !== undefined && threadId.length > 0 && threadId.length <= 200 && !threadId.includes("\u0000") ? threadId : null;
+  const aid = assistant === undefined ? null : known.has(assistant) ? assistantIdFor(assistant) : isUuid(assistant) ? assistant : null;
+  if (tid === null && aid === null) return {};
+  const { rows } = await pool.query<{ thread: Record<string, unknown> | null; assistant: Record<string, unknown> | null }>({
+    name: "waypoint_thread_and_assistant",
+    text: `SELECT (SELECT to_jsonb(t) FROM waypoint.threads t WHERE t.thread_id = $1) AS thread,
+                  (SELECT to_jsonb(a) FROM waypoint.assistants a WHERE a.assistant_id = $2::uuid) AS assistant`,
+    values: [tid, aid],
+  });
+  // to_jsonb writes timestamps as text; the rows elsewhere carry Dates.
+  const dated = <T>(r: Record<string, unknown> | null | undefined): T | undefined =>
+    r ? ({ ...r, created_at: new Date(r.created_at as string), updated_at: new Date(r.updated_at as string) } as T) : undefined;
+  const out: { thread?: ThreadRow; assistant?: AssistantRow } = {};
+  const t = dated<ThreadRow>(rows[0]?.thread);
+  const a = dated<AssistantRow>(rows[0]?.assistant);
+  if (t) out.thread = t;
+  if (a) out.assistant = a;
+  return out;
+}
+
 /** Everything a submission is checked for, and the run it becomes (nothing is written here). */
 export async function prepareSubmission(wp: Waypoint, s: Submission): Promise<NewRun> {
   if (s.idempotencyKey !== undefined && (s.idempotencyKey.length === 0 || s.idempotencyKey.length > 200)) throw invalid("The idempotency key must be 1-200 characters.");
@@ -113,11 +136,10 @@ export async function prepareSubmission(wp: Waypoint, s: Submission): Promise<Ne
   if (s.threadId !== undefined && (s.threadId.length === 0 || s.threadId.length > 200 || s.threadId.includes("\u0000"))) throw invalid("A thread id is 1-200 characters.");
   const threadId = s.threadId ?? randomUUID();
   const known = new Set(wp.registry.ids);
-  // The thread and a named assistant are read at once (two connections, one round trip of latency).
-  const [thread, named] = await Promise.all([
-    s.threadId !== undefined ? findThreadRow(wp.pool, s.threadId) : undefined,
-    s.assistant !== undefined ? getAssistant(wp.pool, s.assistant, known).then((a) => ({ a }), (e: unknown) => ({ e })) : undefined,
-  ]);
+  // The thread and a named assistant in one statement (one connection, one round trip).
+  const read = await readThreadAndAssistant(wp.pool, s.threadId, s.assistant, known);
+  const thread = read.thread;
+  const named = s.assistant === undefined ? undefined : read.assistant ? { a: read.assistant } : { e: unknownAssistant(s.assistant) };
   if (thread && s.ownerFilter && !Object.entries(s.ownerFilter).every(([k, v]) => JSON.stringify(thread.metadata?.[k]) === JSON.stringify(v))) {
     throw new WaypointError("unknown_thread", `No thread with id "${threadId}". List threads with \`waypoint threads\`.`, { details: { threadId } });
   }
