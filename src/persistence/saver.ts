@@ -1,5 +1,5 @@
 // WaypointSaver: PostgresSaver (same tables, same serialisation, a stock PostgresSaver reads what it
-// writes) with three changes for delta channels (MessagesDeltaValue):
+// writes) with these changes (the first three for delta channels, MessagesDeltaValue):
 //  - writes keep their task path (column checkpoint_writes.task_path, added by setup()) and are read
 //    back in LangGraph's writesSortKey order (task_path, task_id, idx). Stock PostgresSaver 1.0.5 drops
 //    the path and orders by task_id, so messages written by parallel nodes in one super-step come back
@@ -7,7 +7,9 @@
 //  - getDeltaChannelHistory is one SQL round trip (a recursive walk up parent_checkpoint_id) instead of
 //    one getTuple per ancestor (up to 100 of them);
 //  - every message written to a messages channel is appended to waypoint.transcript, atomically with
-//    the write itself.
+//    the write itself;
+//  - a step's writes go in one statement with its checkpoint, and the checkpoints of threads ready at the
+//    same moment share one statement and commit (group.ts).
 import {
   WRITES_IDX_MAP,
   type ChannelVersions,
