@@ -12,12 +12,12 @@ import { AIMessage, HumanMessage } from "@langchain/core/messages";
 import { END, MemorySaver, MessagesDeltaValue, START, StateGraph, StateSchema } from "@langchain/langgraph";
 import type { BaseCheckpointSaver } from "@langchain/langgraph-checkpoint";
 import { PostgresSaver } from "@langchain/langgraph-checkpoint-postgres";
-import pg from "pg";
+import type pg from "pg";
 import { z } from "zod";
 import { config } from "../src/config.js";
 import { openDatabase, type Database } from "../src/db/index.js";
 import { createPersistence, WaypointSaver } from "../src/persistence/index.js";
-import { countStatements, summarise, withScratchDatabase } from "./support.js";
+import { closeFully, sqlTally, summarise, withScratchDatabase, type SqlTally } from "./support.js";
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -41,104 +41,14 @@ const TARGET_MS = 1.5;
 const TARGET_SPEEDUP = 1.5;
 
 // --- SQL accounting ---------------------------------------------------------------------------------
-// Round trips: every statement any pg client sends (support.ts's counter). Commits and the statement
-// mix: our own wrapper, which follows each client in and out of BEGIN..COMMIT. A statement outside an
-// explicit transaction that writes is a transaction of its own: one commit.
+// Round trips, commits and the statement mix: support.ts's tally at pg.Client.prototype.query (BEGIN and
+// COMMIT are round trips; a statement outside an explicit transaction that writes is a commit of its own).
 
-const statements = countStatements();
+const tally = sqlTally();
 
-interface Tally {
-  commits: number;
-  /** Statements by kind ("BEGIN", "INSERT checkpoint_blobs (in tx)", ...): how many, and their summed latency in ms. */
-  kinds: Map<string, { n: number; ms: number }>;
-  /** Sum of statement latencies (send to result), ms. */
-  sqlMs: number;
-}
+type Counters = SqlTally;
 
-const tally: Tally = { commits: 0, kinds: new Map(), sqlMs: 0 };
-const inTransaction = new WeakMap<pg.Client, boolean>();
-
-function statementText(q: unknown): string {
-  if (typeof q === "string") return q;
-  if (q && typeof q === "object" && typeof (q as { text?: unknown }).text === "string") return (q as { text: string }).text;
-  return "";
-}
-
-/** First keyword of a statement, comments and whitespace skipped. */
-function keyword(sql: string): string {
-  const s = sql.replace(/^(\s|--[^\n]*\n|\/\*[\s\S]*?\*\/)+/, "");
-  return (/^[A-Za-z]+/.exec(s)?.[0] ?? "").toUpperCase();
-}
-
-const WRITES = /\b(INSERT|UPDATE|DELETE|MERGE)\b/i;
-
-/** Tables a statement inserts into, "+"-joined. */
-function targets(sql: string): string {
-  return [...sql.matchAll(/INSERT\s+INTO\s+([\w."]+)/gi)].map((m) => m[1]!.replace(/"/g, "")).join("+");
-}
-
-/** Follow the client in and out of transactions, count commits; returns the statement's kind. */
-function classify(client: pg.Client, sql: string): string {
-  const kw = keyword(sql);
-  const inTx = inTransaction.get(client) ?? false;
-  let kind: string;
-  if (kw === "BEGIN" || (kw === "START" && /^\s*START\s+TRANSACTION/i.test(sql))) {
-    inTransaction.set(client, true);
-    kind = "BEGIN";
-  } else if (kw === "COMMIT" || kw === "END") {
-    inTransaction.set(client, false);
-    tally.commits++;
-    kind = "COMMIT";
-  } else if (kw === "ROLLBACK" || kw === "ABORT") {
-    inTransaction.set(client, false);
-    kind = "ROLLBACK";
-  } else {
-    const writes = ["INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "ALTER", "DROP", "TRUNCATE"].includes(kw) || (kw === "WITH" && WRITES.test(sql));
-    const into = targets(sql);
-    const label = into ? `${kw === "WITH" ? "WITH " : ""}INSERT ${into}` : kw || "?";
-    if (writes && !inTx) {
-      tally.commits++;
-      kind = `${label} (autocommit)`;
-    } else kind = writes ? `${label} (in tx)` : label;
-  }
-  return kind;
-}
-
-{
-  const query = pg.Client.prototype.query as (...a: unknown[]) => unknown;
-  pg.Client.prototype.query = function classified(this: pg.Client, ...args: unknown[]) {
-    const kind = classify(this, statementText(args[0]));
-    const entry = tally.kinds.get(kind) ?? { n: 0, ms: 0 };
-    tally.kinds.set(kind, entry);
-    entry.n++;
-    const t0 = performance.now();
-    const done = () => {
-      const ms = performance.now() - t0;
-      tally.sqlMs += ms;
-      entry.ms += ms;
-    };
-    const last = args.length - 1;
-    const callback = args[last];
-    if (typeof callback === "function") {
-      args[last] = function timed(this: unknown, ...a: unknown[]) {
-        done();
-        return (callback as (...x: unknown[]) => unknown).apply(this, a);
-      };
-    }
-    const result = query.apply(this, args);
-    if (typeof callback !== "function" && result && typeof (result as Promise<unknown>).then === "function") (result as Promise<unknown>).then(done, done);
-    return result;
-  } as typeof pg.Client.prototype.query;
-}
-
-interface Counters {
-  statements: number;
-  commits: number;
-  sqlMs: number;
-  kinds: Map<string, { n: number; ms: number }>;
-}
-
-const read = (): Counters => ({ statements: statements(), commits: tally.commits, sqlMs: tally.sqlMs, kinds: new Map([...tally.kinds].map(([k, v]) => [k, { ...v }])) });
+const read = (): Counters => tally();
 
 function since(before: Counters): Counters {
   const now = read();
@@ -247,23 +157,6 @@ async function onPostgres(label: string, make: (db: Database, url: string) => Pr
       await closeFully(db);
     }
   });
-}
-
-/**
- * Database.close() resolves before the pool's connections have finished closing; dropping the scratch
- * database WITH (FORCE) right after would terminate them mid-close (57P01 warnings on stderr).
- */
-async function closeFully(db: Database): Promise<void> {
-  const open = db.pool.totalCount;
-  let removed = 0;
-  const gone = new Promise<void>((resolve) => {
-    if (open === 0) resolve();
-    db.pool.on("remove", () => {
-      if (++removed >= open) resolve();
-    });
-  });
-  await db.close();
-  await Promise.race([gone, new Promise((resolve) => setTimeout(resolve, 2000))]);
 }
 
 /** Latency floor of this server: median of one `SELECT 1`, and of one autocommit single-row INSERT (a WAL flush). */

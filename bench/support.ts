@@ -1,9 +1,9 @@
-// Shared by the bench scripts: a scratch database on the configured server, summary statistics, and a
-// counter of SQL statements.
+// Shared by the bench scripts: a scratch database on the configured server, summary statistics, and
+// counters of SQL statements and commits.
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import pg from "pg";
-import { openDatabase } from "../src/db/index.js";
+import { openDatabase, type Database } from "../src/db/index.js";
 
 export interface Scratch {
   /** Connection string of the scratch database. */
@@ -67,6 +67,122 @@ export function countStatements(): () => number {
     } as typeof pg.Client.prototype.query;
   }
   return () => statements;
+}
+
+// Commits and the statement mix: a wrapper that follows each client in and out of BEGIN..COMMIT. A
+// statement outside an explicit transaction that writes is a transaction of its own: one commit.
+
+/** What the process has sent so far: statements, commits, summed statement latency and the mix. */
+export interface SqlTally {
+  statements: number;
+  commits: number;
+  /** Sum of statement latencies (send to result), ms. */
+  sqlMs: number;
+  /** Statements by kind ("BEGIN", "INSERT checkpoint_blobs (in tx)", ...): how many, and their summed latency in ms. */
+  kinds: Map<string, { n: number; ms: number }>;
+}
+
+const tally: SqlTally = { statements: 0, commits: 0, sqlMs: 0, kinds: new Map() };
+const inTransaction = new WeakMap<pg.Client, boolean>();
+let tallying = false;
+
+function statementText(q: unknown): string {
+  if (typeof q === "string") return q;
+  if (q && typeof q === "object" && typeof (q as { text?: unknown }).text === "string") return (q as { text: string }).text;
+  return "";
+}
+
+/** First keyword of a statement, comments and whitespace skipped. */
+function keyword(sql: string): string {
+  const s = sql.replace(/^(\s|--[^\n]*\n|\/\*[\s\S]*?\*\/)+/, "");
+  return (/^[A-Za-z]+/.exec(s)?.[0] ?? "").toUpperCase();
+}
+
+const WRITES = /\b(INSERT|UPDATE|DELETE|MERGE)\b/i;
+
+/** Tables a statement inserts into, "+"-joined. */
+function targets(sql: string): string {
+  return [...sql.matchAll(/INSERT\s+INTO\s+([\w."]+)/gi)].map((m) => m[1]!.replace(/"/g, "")).join("+");
+}
+
+/** Follow the client in and out of transactions, count commits; returns the statement's kind. */
+function classify(client: pg.Client, sql: string): string {
+  const kw = keyword(sql);
+  const inTx = inTransaction.get(client) ?? false;
+  if (kw === "BEGIN" || (kw === "START" && /^\s*START\s+TRANSACTION/i.test(sql))) {
+    inTransaction.set(client, true);
+    return "BEGIN";
+  }
+  if (kw === "COMMIT" || kw === "END") {
+    inTransaction.set(client, false);
+    tally.commits++;
+    return "COMMIT";
+  }
+  if (kw === "ROLLBACK" || kw === "ABORT") {
+    inTransaction.set(client, false);
+    return "ROLLBACK";
+  }
+  const writes = ["INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "ALTER", "DROP", "TRUNCATE"].includes(kw) || (kw === "WITH" && WRITES.test(sql));
+  const into = targets(sql);
+  const label = into ? `${kw === "WITH" ? "WITH " : ""}INSERT ${into}` : kw || "?";
+  if (writes && !inTx) {
+    tally.commits++;
+    return `${label} (autocommit)`;
+  }
+  return writes ? `${label} (in tx)` : label;
+}
+
+/**
+ * Count statements, commits and their latency for every pg client in this process from now on (the
+ * statements also reach countStatements()); returns a reader of the running totals (a copy).
+ */
+export function sqlTally(): () => SqlTally {
+  if (!tallying) {
+    tallying = true;
+    const query = pg.Client.prototype.query as (...a: unknown[]) => unknown;
+    pg.Client.prototype.query = function classified(this: pg.Client, ...args: unknown[]) {
+      tally.statements++;
+      const kind = classify(this, statementText(args[0]));
+      const entry = tally.kinds.get(kind) ?? { n: 0, ms: 0 };
+      tally.kinds.set(kind, entry);
+      entry.n++;
+      const t0 = performance.now();
+      const done = () => {
+        const ms = performance.now() - t0;
+        tally.sqlMs += ms;
+        entry.ms += ms;
+      };
+      const last = args.length - 1;
+      const callback = args[last];
+      if (typeof callback === "function") {
+        args[last] = function timed(this: unknown, ...a: unknown[]) {
+          done();
+          return (callback as (...x: unknown[]) => unknown).apply(this, a);
+        };
+      }
+      const result = query.apply(this, args);
+      if (typeof callback !== "function" && result && typeof (result as Promise<unknown>).then === "function") (result as Promise<unknown>).then(done, done);
+      return result;
+    } as typeof pg.Client.prototype.query;
+  }
+  return () => ({ ...tally, kinds: new Map([...tally.kinds].map(([k, v]) => [k, { ...v }])) });
+}
+
+/**
+ * Database.close() resolves before the pool's connections have finished closing; dropping the scratch
+ * database WITH (FORCE) right after would terminate them mid-close (57P01 warnings on stderr).
+ */
+export async function closeFully(db: Database, close: () => Promise<void> = () => db.close()): Promise<void> {
+  const open = db.pool.totalCount;
+  let removed = 0;
+  const gone = new Promise<void>((resolve) => {
+    if (open === 0) resolve();
+    db.pool.on("remove", () => {
+      if (++removed >= open) resolve();
+    });
+  });
+  await close();
+  await Promise.race([gone, new Promise((resolve) => setTimeout(resolve, 2000))]);
 }
 
 /** Median of a sample (the upper middle for an even count). */

@@ -1,5 +1,5 @@
 // WaypointSaver: PostgresSaver (same tables, same serialisation, a stock PostgresSaver reads what it
-// writes) with three changes for delta channels (MessagesDeltaValue):
+// writes) with these changes (the first three for delta channels, MessagesDeltaValue):
 //  - writes keep their task path (column checkpoint_writes.task_path, added by setup()) and are read
 //    back in LangGraph's writesSortKey order (task_path, task_id, idx). Stock PostgresSaver 1.0.5 drops
 //    the path and orders by task_id, so messages written by parallel nodes in one super-step come back
@@ -7,7 +7,9 @@
 //  - getDeltaChannelHistory is one SQL round trip (a recursive walk up parent_checkpoint_id) instead of
 //    one getTuple per ancestor (up to 100 of them);
 //  - every message written to a messages channel is appended to waypoint.transcript, atomically with
-//    the write itself.
+//    the write itself;
+//  - a step's writes go in one statement with its checkpoint, and the checkpoints of threads ready at the
+//    same moment share one statement and commit (group.ts).
 import {
   WRITES_IDX_MAP,
   type ChannelVersions,
@@ -24,10 +26,10 @@ import { PostgresSaver } from "@langchain/langgraph-checkpoint-postgres";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import type pg from "pg";
 import { log } from "../log.js";
-import { createHash } from "node:crypto";
 import { isConnectionLost } from "../db/index.js";
 import { haltArmed, haltPoint } from "../halt.js";
-import { transcriptEntries, transcriptInsert, type TranscriptEntry } from "./transcript.js";
+import { GroupCommitter, type BlobRow, type NamedQuery, type Rows, type WriteRow } from "./group.js";
+import { transcriptEntries, type TranscriptEntry } from "./transcript.js";
 
 /** PostgresSaver's serialisation helpers (protected in its source, untyped in its declarations). */
 interface StockInternals {
@@ -46,6 +48,13 @@ export interface WaypointSaverOptions {
    * checkpoint (default 25; 0 writes each task's writes at once, as stock does).
    */
   groupWritesMs?: number;
+  /**
+   * Group statements (several threads' checkpoints in one statement and commit) sent at once (default
+   * 2). Checkpoints that become ready while they run wait for the next one.
+   */
+  groupMaxInFlight?: number;
+  /** Checkpoints (or flushes of writes) in one group statement at most (default 100). */
+  groupMaxMembers?: number;
 }
 
 /** The order stock PostgresSaver reads a checkpoint's writes in, and the order LangGraph applies them in. */
@@ -56,88 +65,33 @@ const WRITES_ORDER = `order by cw.task_path COLLATE "C", cw.task_id COLLATE "C",
 /** Writes of one checkpoint waiting for its next checkpoint (or for their flush timer). */
 interface PendingWrites {
   threadId: string;
-  /** (task id, idx) -> row; the first write of a row wins, as with INSERT ... DO NOTHING. */
-  regular: Map<string, WriteRow>;
+  /** In arrival order; the first row of a (task id, idx) wins, as INSERT ... DO NOTHING keeps it. */
+  regular: WriteRow[];
   entries: TranscriptEntry[];
   timer?: NodeJS.Timeout;
+  /** The flush timer waits for the writes' own checkpoint to commit. */
+  waiting?: boolean;
 }
 
 /** The nodes whose writes are held ("tools", "agent+tools"), from their task paths ("~__pregel_pull, tools"). */
 function heldNodes(p: PendingWrites): string {
-  const nodes = new Set([...p.regular.values()].map((r) => /^~__pregel_pull, (.+)$/.exec(r[8])?.[1] ?? "task"));
+  const nodes = new Set(p.regular.map((r) => /^~__pregel_pull, (.+)$/.exec(r[8])?.[1] ?? "task"));
   return [...nodes].sort().join("+");
 }
 
 const pendingKey = (threadId: string, checkpointNs: string, checkpointId: string) => `${threadId}\u0000${checkpointNs}\u0000${checkpointId}`;
 const rowKey = (r: WriteRow) => `${r[3]}\u0000${r[4]}`;
 
-/** One SQL statement built from parts: data-modifying CTEs, then a final statement, and its values. */
-class Statement {
-  readonly values: unknown[] = [];
-  private readonly ctes: string[] = [];
-  private last: string | undefined;
-
-  /** The number of the next parameter. */
-  next(): number {
-    return this.values.length + 1;
-  }
-
-  /** A parenthesised tuple of parameters for `row` (its values appended). */
-  tuple(row: readonly unknown[]): string {
-    const at = this.values.length;
-    this.values.push(...row);
-    return `(${row.map((_, i) => `$${at + i + 1}`).join(", ")})`;
-  }
-
-  /** Append a part built elsewhere with parameters numbered from next(); returns its SQL. */
-  add(part: { sql: string; values: unknown[] }): string {
-    this.values.push(...part.values);
-    return part.sql;
-  }
-
-  with(sql: string): void {
-    this.ctes.push(sql);
-  }
-
-  finish(sql: string): void {
-    this.last = sql;
-  }
-
-  /** The statement: every part but the last as a CTE (the last part is the main statement). */
-  sql(): string {
-    const parts = this.last === undefined ? [...this.ctes] : [...this.ctes, this.last];
-    const main = parts.pop() ?? "SELECT 1";
-    return parts.length ? `WITH ${parts.map((p, i) => `part_${i} AS (${p})`).join(", ")} ${main}` : main;
-  }
+/** Special writes replace earlier ones: of rows with one key, the last (one upsert may not touch a row twice). */
+function uniqueRows(rows: WriteRow[]): WriteRow[] {
+  return [...new Map(rows.map((r) => [rowKey(r), r])).values()];
 }
 
-/** INSERT of write rows: special writes replace an earlier row, others keep the first. */
-function writesInsert(stmt: Statement, rows: WriteRow[], replace: boolean): string {
-  const tuples = rows.map((r) => stmt.tuple(r));
-  return `INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob, task_path)
-      VALUES ${tuples.join(", ")}
-      ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) ${
-        replace ? "DO UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob, task_path = EXCLUDED.task_path" : "DO NOTHING"
-      }`;
-}
-
-const statementNames = new Map<string, string>();
-
-/** A stable name per statement text (the text depends only on how many rows a step writes). */
-function statementName(sql: string): string {
-  let name = statementNames.get(sql);
-  if (!name) {
-    name = `wp_${createHash("sha1").update(sql).digest("hex").slice(0, 16)}`;
-    if (statementNames.size < 1000) statementNames.set(sql, name);
-  }
-  return name;
-}
+const NO_ENTRIES = { entries: [] as TranscriptEntry[], withoutId: 0 };
+const decoder = new TextDecoder();
 
 /** Stock SELECT_SQL's channel_values join (group 1: the blobs table as stock names it). */
 const CHANNEL_VALUES_JOIN = /from jsonb_each_text\(checkpoint -> 'channel_versions'\)\s+inner join (\S+) bl\s+on bl\.thread_id = cp\.thread_id\s+and bl\.checkpoint_ns = cp\.checkpoint_ns\s+and bl\.channel = jsonb_each_text\.key\s+and bl\.version = jsonb_each_text\.value\s+\) as channel_values/;
-
-/** Columns of one checkpoint_writes row as the saver inserts them, task path last. */
-type WriteRow = [string, string, string, string, number, string, string, Uint8Array, string];
 
 interface HistoryRow {
   kind: "seed" | "write";
@@ -156,12 +110,21 @@ export class WaypointSaver extends PostgresSaver {
   private readonly pending = new Map<string, PendingWrites>();
   /** Flushes being sent, by the same key: a checkpoint waits for its parent's writes to land first. */
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** Checkpoints being put, by the same key; settles when the put has (or has not) committed. */
+  private readonly putting = new Map<string, Promise<void>>();
+  /** Puts and flushes of every thread, sent together when they are ready together. */
+  private readonly group: GroupCommitter;
 
   constructor(pool: pg.Pool, opts: WaypointSaverOptions = {}) {
     super(pool, opts.serde);
     this.db = pool;
     this.transcriptChannels = new Set(opts.transcriptChannels ?? ["messages"]);
     this.groupWritesMs = opts.groupWritesMs ?? 25;
+    this.group = new GroupCommitter((q) => this.send(q), {
+      maxInFlight: opts.groupMaxInFlight ?? 2,
+      maxMembers: opts.groupMaxMembers ?? 100,
+      onSplit: (members, error) => log.warn({ members, error: (error as Error).message }, "checkpoint group: the statement failed; sending its members one by one"),
+    });
     // getTuple/list return pendingWrites in writesSortKey order (BaseCheckpointSaver's contract). The
     // statement is private to PostgresSaver: fail here, loudly, if an upgrade changed it.
     const sql = this as unknown as { SQL_STATEMENTS: { SELECT_SQL: string } };
@@ -200,10 +163,11 @@ export class WaypointSaver extends PostgresSaver {
 
   /**
    * PostgresSaver.putWrites with the task path stored, and the messages among the writes appended to
-   * the transcript in the same statement. Ordinary writes wait (at most `groupWritesMs`) for the step's
-   * checkpoint and go in the same statement as it: one round trip and one commit per super-step. A
-   * step that takes longer gets its writes flushed on their own when the wait ends, so a finished task
-   * is durable within that time, as with stock. Errors, interrupts and resumes are written at once.
+   * the transcript in the same statement. Ordinary writes wait (at most `groupWritesMs` once their own
+   * checkpoint is committed) for the step's next checkpoint and go in the same statement as it: one
+   * round trip and one commit per super-step, shared with other threads'. A step that takes longer gets
+   * its writes flushed without it when the wait ends, so a finished task is durable within that time,
+   * as with stock. Errors, interrupts and resumes are written at once.
    */
   override async putWrites(config: RunnableConfig, writes: PendingWrite[], taskId: string, taskPath = ""): Promise<void> {
     if (writes.length === 0) return;
@@ -211,40 +175,65 @@ export class WaypointSaver extends PostgresSaver {
     if (threadId === undefined || checkpointId === undefined) throw new Error("WaypointSaver.putWrites: config.configurable needs thread_id and checkpoint_id");
     // Special writes (errors, interrupts, resumes) replace an earlier one; others keep the first.
     const special = writes.every((w) => w[0] in WRITES_IDX_MAP);
-    const dumped = await this._dumpWrites(threadId, checkpointNs, checkpointId, taskId, writes);
-    const rows = dumped.map((d): WriteRow => [...d, taskPath]);
-    const { entries, withoutId } = transcriptEntries({ threadId, checkpointNs, taskId, writes, channels: this.transcriptChannels });
+    const rows = await this.dumpWrites(threadId, checkpointNs, checkpointId, taskId, taskPath, writes);
+    const { entries, withoutId } = this.transcriptChannels.size ? transcriptEntries({ threadId, checkpointNs, taskId, writes, channels: this.transcriptChannels }) : NO_ENTRIES;
     if (withoutId > 0) log.debug({ threadId, taskId, withoutId }, "messages without an id were not added to the transcript");
     const key = pendingKey(threadId, checkpointNs, checkpointId);
     if (!special && this.groupWritesMs > 0) {
-      const p = this.pending.get(key) ?? { threadId, regular: new Map<string, WriteRow>(), entries: [] };
-      this.pending.set(key, p);
-      for (const r of rows) if (!p.regular.has(rowKey(r))) p.regular.set(rowKey(r), r);
-      p.entries.push(...entries);
-      if (!p.timer) {
-        p.timer = setTimeout(() => this.flushKey(key).catch((e: unknown) => log.warn({ threadId, error: (e as Error).message }, "checkpoint writes: a grouped flush failed; the next checkpoint or read sends them again")), this.groupWritesMs);
-        p.timer.unref?.();
+      let p = this.pending.get(key);
+      if (!p) {
+        p = { threadId, regular: [], entries: [] };
+        this.pending.set(key, p);
+      }
+      for (const r of rows) p.regular.push(r);
+      for (const e of entries) p.entries.push(e);
+      if (!p.timer && !p.waiting) {
+        // The wait starts when the writes' own checkpoint is committed: before that, writing them alone
+        // makes nothing durable sooner (a thread resumes from a committed checkpoint), and under load
+        // that checkpoint's commit alone can outlast the window (LangGraph does not await the input
+        // checkpoint before running the first task).
+        const own = this.putting.get(key);
+        if (own) {
+          p.waiting = true;
+          const pending = p;
+          void own.then(() => this.armTimer(key, pending));
+        } else this.armTimer(key, p);
       }
       return;
     }
-    await this.flushKey(key, special ? { special: rows, entries } : { regular: rows, entries });
+    await this.flushKey(key, special ? { special: uniqueRows(rows), entries } : { regular: rows, entries });
   }
 
-  /** Send what `key` has buffered (and `extra`) in one statement; buffered writes go back on failure. */
+  private armTimer(key: string, p: PendingWrites): void {
+    p.waiting = false;
+    if (this.pending.get(key) !== p || p.timer) return;
+    p.timer = setTimeout(
+      () => this.flushKey(key).catch((e: unknown) => log.warn({ threadId: p.threadId, error: (e as Error).message }, "checkpoint writes: a grouped flush failed; the next checkpoint or read sends them again")),
+      this.groupWritesMs,
+    );
+    p.timer.unref?.();
+  }
+
+  /** PostgresSaver._dumpWrites with the task path appended, without its copies of each blob. */
+  private async dumpWrites(threadId: string, checkpointNs: string, checkpointId: string, taskId: string, taskPath: string, writes: PendingWrite[]): Promise<WriteRow[]> {
+    const rows: WriteRow[] = [];
+    for (let idx = 0; idx < writes.length; idx++) {
+      const [channel, value] = writes[idx]!;
+      const [type, blob] = await this.serde.dumpsTyped(value);
+      rows.push([threadId, checkpointNs, checkpointId, taskId, WRITES_IDX_MAP[channel] ?? idx, channel, type, blob, taskPath]);
+    }
+    return rows;
+  }
+
+  /** Send what `key` has buffered (and `extra`) in one group; buffered writes go back on failure. */
   private async flushKey(key: string, extra: { regular?: WriteRow[]; special?: WriteRow[]; entries: TranscriptEntry[] } = { entries: [] }): Promise<void> {
     await this.inFlight.get(key);
     const buffered = this.takePending(key);
-    const regular = new Map<string, WriteRow>();
-    for (const r of [...(buffered?.regular.values() ?? []), ...(extra.regular ?? [])]) if (!regular.has(rowKey(r))) regular.set(rowKey(r), r);
-    const special = new Map<string, WriteRow>();
-    for (const r of extra.special ?? []) special.set(rowKey(r), r);
-    const entries = [...(buffered?.entries ?? []), ...extra.entries];
-    if (regular.size === 0 && special.size === 0 && entries.length === 0) return;
-    const stmt = new Statement();
-    if (regular.size) stmt.with(writesInsert(stmt, [...regular.values()], false));
-    if (special.size) stmt.with(writesInsert(stmt, [...special.values()], true));
-    if (entries.length) stmt.with(stmt.add(transcriptInsert(entries, stmt.next())));
-    const sending = this.send(stmt.sql(), stmt.values);
+    const regular = buffered ? (extra.regular ? [...buffered.regular, ...extra.regular] : buffered.regular) : (extra.regular ?? []);
+    const special = extra.special ?? [];
+    const entries = buffered ? [...buffered.entries, ...extra.entries] : extra.entries;
+    if (regular.length === 0 && special.length === 0 && entries.length === 0) return;
+    const sending = this.group.commit({ writes: regular, special, entries });
     const tracked = sending.then(
       () => undefined,
       () => undefined,
@@ -269,10 +258,11 @@ export class WaypointSaver extends PostgresSaver {
     return p;
   }
 
+  /** Put writes taken for a statement that failed back in front of any that arrived since (the first row of a key wins). */
   private restorePending(key: string, p: PendingWrites): void {
     const now = this.pending.get(key);
     if (now) {
-      for (const [k, r] of p.regular) if (!now.regular.has(k)) now.regular.set(k, r);
+      now.regular.unshift(...p.regular);
       now.entries.unshift(...p.entries);
     } else this.pending.set(key, { threadId: p.threadId, regular: p.regular, entries: p.entries });
   }
@@ -301,42 +291,71 @@ export class WaypointSaver extends PostgresSaver {
   }
 
   /**
-   * PostgresSaver.put in one statement: the writes of the parent checkpoint still buffered (see
-   * putWrites) and their transcript rows, the new channel blobs, and the checkpoint row (stock sends
-   * BEGIN, one INSERT per blob, the checkpoint, COMMIT, after a transaction per task's writes). Same
-   * rows, same serialisation. The writes commit with (or before) the checkpoint that follows them,
-   * which is what rebuilding a delta channel needs.
+   * PostgresSaver.put in one statement, shared with the checkpoints of other threads ready at the same
+   * moment (see GroupCommitter): the writes of the parent checkpoint still buffered (see putWrites) and
+   * their transcript rows, the new channel blobs, and the checkpoint row (stock sends BEGIN, one INSERT
+   * per blob, the checkpoint, COMMIT, after a transaction per task's writes). Same rows, same
+   * serialisation. Resolves once all of it is committed; the writes commit with (or before) the
+   * checkpoint that follows them, which is what rebuilding a delta channel needs.
    */
   override async put(config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, newVersions: ChannelVersions): Promise<RunnableConfig> {
     if (config.configurable === undefined) throw new Error(`Missing "configurable" field in "config" param`);
     const { thread_id: threadId, checkpoint_ns: checkpointNs = "", checkpoint_id: parentId } = config.configurable as Record<string, string | undefined>;
-    const self = this as unknown as StockInternals;
-    const [blobs, dumpedMetadata] = await Promise.all([self._dumpBlobs(threadId, checkpointNs, checkpoint.channel_values, newVersions), self._dumpMetadata(metadata)]);
-    const parentKey = threadId !== undefined && parentId !== undefined ? pendingKey(threadId, checkpointNs, parentId) : undefined;
-    if (parentKey) await this.inFlight.get(parentKey);
-    const buffered = parentKey ? this.takePending(parentKey) : undefined;
-
-    const stmt = new Statement();
-    if (buffered?.regular.size) stmt.with(writesInsert(stmt, [...buffered.regular.values()], false));
-    if (buffered?.entries.length) stmt.with(stmt.add(transcriptInsert(buffered.entries, stmt.next())));
-    if (blobs.length) {
-      const tuples = blobs.map((b) => stmt.tuple(b));
-      stmt.with(`INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, type, blob) VALUES ${tuples.join(", ")}
-           ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO NOTHING`);
-    }
-    const row = stmt.tuple([threadId, checkpointNs, checkpoint.id, parentId, self._dumpCheckpoint(checkpoint), dumpedMetadata]);
-    stmt.finish(`INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata)
-      VALUES ${row}
-      ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata`);
-    // Crash tests kill the process here: the step's writes are only in memory, its checkpoint unsent.
-    if (buffered?.regular.size && haltArmed()) await haltPoint("saver.grouped", heldNodes(buffered));
+    const ownKey = threadId !== undefined ? pendingKey(threadId, checkpointNs, checkpoint.id) : undefined;
+    let committed: () => void = () => {};
+    if (ownKey) this.putting.set(ownKey, new Promise<void>((resolve) => (committed = resolve)));
     try {
-      await this.send(stmt.sql(), stmt.values);
-    } catch (e) {
-      if (parentKey && buffered) this.restorePending(parentKey, buffered);
-      throw e;
+      const [blobs, dumpedMetadata] = await Promise.all([this.dumpBlobs(threadId, checkpointNs, checkpoint.channel_values, newVersions), this.dumpMetadata(metadata)]);
+      const { channel_values: _values, ...stored } = checkpoint;
+      const rows: Rows = {
+        blobs,
+        checkpoint: { threadId, checkpointNs, checkpointId: checkpoint.id, parentId, checkpoint: JSON.stringify(stored), metadata: dumpedMetadata },
+      };
+      const parentKey = threadId !== undefined && parentId !== undefined ? pendingKey(threadId, checkpointNs, parentId) : undefined;
+      if (parentKey) await this.inFlight.get(parentKey);
+      const buffered = parentKey ? this.takePending(parentKey) : undefined;
+      if (buffered) {
+        rows.writes = buffered.regular;
+        rows.entries = buffered.entries;
+      }
+      // Crash tests kill the process here: the step's writes are only in memory, its checkpoint unsent.
+      if (buffered?.regular.length && haltArmed()) await haltPoint("saver.grouped", heldNodes(buffered));
+      try {
+        await this.group.commit(rows);
+      } catch (e) {
+        if (parentKey && buffered) this.restorePending(parentKey, buffered);
+        throw e;
+      }
+    } finally {
+      if (ownKey) {
+        this.putting.delete(ownKey);
+        committed();
+      }
     }
     return { configurable: { thread_id: threadId, checkpoint_ns: checkpointNs, checkpoint_id: checkpoint.id } };
+  }
+
+  /** PostgresSaver._dumpBlobs without its copy of each blob. */
+  private async dumpBlobs(threadId: string | undefined, checkpointNs: string, values: Checkpoint["channel_values"], versions: ChannelVersions): Promise<BlobRow[]> {
+    const rows: BlobRow[] = [];
+    for (const channel in versions) {
+      const version = String(versions[channel]);
+      if (channel in values) {
+        const [type, blob] = await this.serde.dumpsTyped(values[channel]);
+        rows.push([threadId, checkpointNs, channel, version, type, blob]);
+      } else rows.push([threadId, checkpointNs, channel, version, "empty", undefined]);
+    }
+    return rows;
+  }
+
+  /**
+   * PostgresSaver._dumpMetadata as JSON text: stock decodes the serializer's JSON, parses it and pg
+   * stringifies it again; the text itself is the same jsonb.
+   */
+  private async dumpMetadata(metadata: CheckpointMetadata): Promise<string> {
+    const [, bytes] = await this.serde.dumpsTyped(metadata);
+    const text = decoder.decode(bytes);
+    return text.includes("\0") ? text.replace(/\0/g, "") : text;
   }
 
   /**
@@ -345,9 +364,8 @@ export class WaypointSaver extends PostgresSaver {
    * connection during a long model call: "Connection terminated", "SSL error: bad length", 57P01) it is
    * sent once more, on a fresh connection, instead of failing the run.
    */
-  private async send(sql: string, values: unknown[]): Promise<void> {
+  private async send(query: NamedQuery): Promise<void> {
     // A named (prepared) statement: each connection parses and plans each shape once, not every step.
-    const query = { name: statementName(sql), text: sql, values };
     try {
       await this.db.query(query);
     } catch (e) {
