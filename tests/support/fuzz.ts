@@ -649,7 +649,11 @@ export class Snapshotter {
 
   /** Runs that are running or due: the worker is (or is about to be) changing things. */
   async active(): Promise<number> {
-    const { rows } = await this.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM waypoint.runs WHERE status = 'running' OR (status = 'pending' AND available_at <= now() + interval '2 seconds')");
+    // A stateless run's thread goes a moment after the run ends (on_completion "delete"): still active till then.
+    const { rows } = await this.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM waypoint.runs r WHERE r.status = 'running' OR (r.status = 'pending' AND r.available_at <= now() + interval '2 seconds')
+          OR (r.kwargs->>'temporary' = 'true' AND EXISTS (SELECT 1 FROM waypoint.threads t WHERE t.thread_id = r.thread_id))`,
+    );
     return rows[0]?.n ?? 0;
   }
 }
