@@ -47,6 +47,8 @@ export interface SaturationOptions {
   connections?: number;
   /** Longest one combination may take, runs included (default 10 min). */
   timeoutMs?: number;
+  /** Write a V8 CPU profile of each worker process into this folder (node --cpu-prof). */
+  cpuProfDir?: string | undefined;
   /** Progress lines (default: stderr). */
   say?: (line: string) => void;
 }
@@ -59,6 +61,8 @@ export interface SaturationRow {
   submitMs: number;
   /** First claim -> last completed. */
   ms: number;
+  /** First claim -> last claim (the last start of a run: retries count). */
+  claimedMs: number;
   completed: number;
   /** Runs that ended other than success, by status. */
   failed: Record<string, number>;
@@ -112,16 +116,18 @@ function workerRssKb(root: number, processes: number): number {
 
 /** Sizes pools so that `processes` workers stay within `budget` connections in all. */
 export function poolPlan(budget: number, processes: number, via: Via): { poolMax: number; bouncerPool: number | undefined } {
-  // Each process: its pool, and one direct connection (liveness lock + LISTEN). Through PgBouncer the
-  // pools share its server connections, so what is left after the direct ones is PgBouncer's.
+  // Each process: its pool, and one direct connection (liveness lock, LISTEN and claims). Through
+  // PgBouncer the pools (the app's and PostgresStore's) share its server connections, so what is left
+  // after the direct ones is PgBouncer's.
   if (via === "pgbouncer") {
     const bouncerPool = budget - processes;
     return { poolMax: Math.max(2, Math.min(bouncerPool, 20)), bouncerPool };
   }
-  return { poolMax: Math.max(2, Math.floor(budget / processes) - 1), bouncerPool: undefined };
+  // Direct: each process also has PostgresStore's own pool (up to 2; it always opens one).
+  return { poolMax: Math.max(2, Math.floor(budget / processes) - 3), bouncerPool: undefined };
 }
 
-async function one(runs: number, processes: number, via: Via, o: Required<Pick<SaturationOptions, "delayMs" | "connections" | "timeoutMs" | "say">>): Promise<SaturationRow> {
+async function one(runs: number, processes: number, via: Via, o: Required<Pick<SaturationOptions, "delayMs" | "connections" | "timeoutMs" | "say">> & Pick<SaturationOptions, "cpuProfDir">): Promise<SaturationRow> {
   return withScratchDatabase("saturation", async (db) => {
     const say = (line: string) => o.say(`[${runs} runs, ${processes} process(es), ${via}] ${line}`);
     // Schema and the runs: the submit path, due in an hour (made due at once when the workers are up).
@@ -167,23 +173,11 @@ async function one(runs: number, processes: number, via: Via, o: Required<Pick<S
         BENCH_MODEL_DELAY_MS: String(o.delayMs),
         LOG_LEVEL: "warn",
       });
-      tree = startCli(["--json", "--config", SATURATION_CONFIG, "worker", "--processes", String(processes)], env);
-      const ready = () => (tree!.output().match(/ready as /g) ?? []).length;
-      const deadline = Date.now() + 60_000;
-      // A single process prints nothing until a run comes; it is up when its worker row is there.
-      for (;;) {
-        const { rows } = await sampler.query<{ n: number }>("SELECT count(*)::int AS n FROM waypoint.workers WHERE stopped_at IS NULL");
-        if ((rows[0]?.n ?? 0) >= processes && (processes === 1 || ready() >= processes)) break;
-        if (tree.child.exitCode !== null || Date.now() > deadline) throw new Error(`worker processes did not start:\n${tree.output()}`);
-        await sleep(100);
-      }
-      await sleep(1_000);
-      const idleRss = workerRssKb(tree.child.pid!, processes);
-      say(`${processes} worker process(es) up, ${(idleRss / 1024).toFixed(0)} MB; releasing the runs`);
-
+      // Connections are counted from before the workers start (their setup included).
       let peakInFlight = 0;
       let peakConnections = 0;
-      let peakRss = idleRss;
+      let peakRss = 0;
+      let measuring = false;
       let busy = false;
       let done = 0;
       const sample = async () => {
@@ -199,12 +193,28 @@ async function one(runs: number, processes: number, via: Via, o: Required<Pick<S
           peakInFlight = Math.max(peakInFlight, r.running);
           peakConnections = Math.max(peakConnections, r.conns);
           done = r.done;
-          peakRss = Math.max(peakRss, workerRssKb(tree!.child.pid!, processes));
+          if (measuring && tree?.child.pid) peakRss = Math.max(peakRss, workerRssKb(tree.child.pid, processes));
         } finally {
           busy = false;
         }
       };
       timer = setInterval(() => void sample().catch(() => undefined), 100);
+      tree = startCli(["--json", "--config", SATURATION_CONFIG, "worker", "--processes", String(processes)], env, o.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`] : []);
+      const ready = () => (tree!.output().match(/ready as /g) ?? []).length;
+      const deadline = Date.now() + 60_000;
+      // A single process prints nothing until a run comes; it is up when its worker row is there.
+      for (;;) {
+        const { rows } = await sampler.query<{ n: number }>("SELECT count(*)::int AS n FROM waypoint.workers WHERE stopped_at IS NULL");
+        if ((rows[0]?.n ?? 0) >= processes && (processes === 1 || ready() >= processes)) break;
+        if (tree.child.exitCode !== null || Date.now() > deadline) throw new Error(`worker processes did not start:\n${tree.output()}`);
+        await sleep(100);
+      }
+      await sleep(1_000);
+      const idleRss = workerRssKb(tree.child.pid!, processes);
+      peakRss = idleRss;
+      measuring = true;
+      say(`${processes} worker process(es) up, ${(idleRss / 1024).toFixed(0)} MB; releasing the runs`);
+
       await sampler.query(`WITH r AS (UPDATE waypoint.runs SET available_at = now() WHERE status = 'pending' RETURNING 1) SELECT pg_notify($1, '') FROM r LIMIT 1`, [WAKE_CHANNEL]);
       const end = Date.now() + o.timeoutMs;
       let lastSay = Date.now();
@@ -218,7 +228,9 @@ async function one(runs: number, processes: number, via: Via, o: Required<Pick<S
       clearInterval(timer);
       await sample();
       const { rows: st } = await sampler.query<{ status: string; n: number }>("SELECT status, count(*)::int AS n FROM waypoint.runs GROUP BY status");
-      const { rows: span } = await sampler.query<{ ms: number }>("SELECT extract(epoch FROM max(finished_at) - min(started_at)) * 1000 AS ms FROM waypoint.runs");
+      const { rows: span } = await sampler.query<{ ms: number; claimed: number }>(
+        "SELECT extract(epoch FROM max(finished_at) - min(started_at)) * 1000 AS ms, extract(epoch FROM max(started_at) - min(started_at)) * 1000 AS claimed FROM waypoint.runs",
+      );
       const failed = Object.fromEntries(st.filter((r) => r.status !== "success").map((r) => [r.status, r.n]));
       const row: SaturationRow = {
         runs,
@@ -226,6 +238,7 @@ async function one(runs: number, processes: number, via: Via, o: Required<Pick<S
         via,
         submitMs,
         ms: done >= runs ? Number(span[0]?.ms ?? NaN) : NaN,
+        claimedMs: Number(span[0]?.claimed ?? NaN),
         completed: st.find((r) => r.status === "success")?.n ?? 0,
         failed,
         peakInFlight,
@@ -262,6 +275,7 @@ export async function saturation(opts: SaturationOptions = {}): Promise<Saturati
     connections: opts.connections ?? 20,
     timeoutMs: opts.timeoutMs ?? 600_000,
     say: opts.say ?? ((line: string) => console.error(line)),
+    cpuProfDir: opts.cpuProfDir,
   };
   const rows: SaturationRow[] = [];
   for (const runs of opts.runs ?? [1000, 10_000]) for (const processes of opts.processes ?? [1, 2]) for (const via of opts.via ?? ["direct", "pgbouncer"]) rows.push(await one(runs, processes, via, o));
@@ -271,13 +285,14 @@ export async function saturation(opts: SaturationOptions = {}): Promise<Saturati
 /** The rows as head + cells, for a table() printer. */
 export function saturationCells(rows: SaturationRow[]): { head: string[]; rows: string[][] } {
   return {
-    head: ["runs", "processes", "via", "pools", "time", "completed", "peak in flight", "peak connections", "idle RSS", "peak RSS", "per waiting run", "submit", "load"],
+    head: ["runs", "processes", "via", "pools", "time", "all claimed", "completed", "peak in flight", "peak connections", "idle RSS", "peak RSS", "per waiting run", "submit", "load"],
     rows: rows.map((r) => [
       r.runs.toLocaleString("en-US"),
       String(r.processes),
       r.via,
       r.bouncerPool !== undefined ? `${r.poolMax}/process, PgBouncer ${r.bouncerPool}` : `${r.poolMax}/process`,
       Number.isFinite(r.ms) ? `${(r.ms / 1000).toFixed(1)} s` : "did not finish",
+      `${(r.claimedMs / 1000).toFixed(1)} s`,
       `${r.completed.toLocaleString("en-US")}${Object.keys(r.failed).length ? ` (${Object.entries(r.failed).map(([s, n]) => `${n} ${s}`).join(", ")})` : ""}`,
       r.peakInFlight.toLocaleString("en-US"),
       String(r.peakConnections),
@@ -305,6 +320,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
       via: { type: "string", default: "direct,pgbouncer" },
       delay: { type: "string", default: "1000" },
       connections: { type: "string", default: "20" },
+      "cpu-prof": { type: "string" },
     },
   });
   const rows = await saturation({
@@ -313,6 +329,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     via: a.via.split(",") as Via[],
     delayMs: Number(a.delay),
     connections: Number(a.connections),
+    cpuProfDir: a["cpu-prof"],
   });
   console.log(`\n### Saturation: runs in flight at once with ${a.delay} ms model calls (${os.cpus().length} CPUs)\n`);
   console.log(`Agent: bench/fixtures/saturation (2 model calls of ${a.delay} ms around a tool step, 3 checkpoints); \`waypoint worker --processes N\`; at most ${a.connections} Postgres connections in all.\n`);
