@@ -108,11 +108,13 @@ function rssKb(pid: number): number {
   }
 }
 
-/** RSS of the worker processes of a CLI tree: the CLI itself with one process, its children with more. */
-function workerRssKb(root: number, processes: number): number {
+/** The worker processes of a CLI tree: the CLI itself with one process, its descendants with more. */
+function workerPids(root: number, processes: number): number[] {
   const pids = processTree(root);
-  return (processes > 1 ? pids.slice(1) : pids).reduce((n, p) => n + rssKb(p), 0);
+  return processes > 1 ? pids.slice(1) : pids;
 }
+
+const rssOf = (pids: number[]) => pids.reduce((n, p) => n + rssKb(p), 0);
 
 /** Sizes pools so that `processes` workers stay within `budget` connections in all. */
 export function poolPlan(budget: number, processes: number, via: Via): { poolMax: number; bouncerPool: number | undefined } {
@@ -178,6 +180,7 @@ async function one(runs: number, processes: number, via: Via, o: Required<Pick<S
       let peakConnections = 0;
       let peakRss = 0;
       let measuring = false;
+      let workers: number[] = [];
       let busy = false;
       let done = 0;
       const sample = async () => {
@@ -193,7 +196,7 @@ async function one(runs: number, processes: number, via: Via, o: Required<Pick<S
           peakInFlight = Math.max(peakInFlight, r.running);
           peakConnections = Math.max(peakConnections, r.conns);
           done = r.done;
-          if (measuring && tree?.child.pid) peakRss = Math.max(peakRss, workerRssKb(tree.child.pid, processes));
+          if (measuring) peakRss = Math.max(peakRss, rssOf(workers));
         } finally {
           busy = false;
         }
@@ -210,7 +213,8 @@ async function one(runs: number, processes: number, via: Via, o: Required<Pick<S
         await sleep(100);
       }
       await sleep(1_000);
-      const idleRss = workerRssKb(tree.child.pid!, processes);
+      workers = workerPids(tree.child.pid!, processes);
+      const idleRss = rssOf(workers);
       peakRss = idleRss;
       measuring = true;
       say(`${processes} worker process(es) up, ${(idleRss / 1024).toFixed(0)} MB; releasing the runs`);
