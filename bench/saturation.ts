@@ -45,7 +45,7 @@ export interface SaturationOptions {
   delayMs?: number;
   /** Postgres connections allowed in all (default 20): pools are sized from it. */
   connections?: number;
-  /** Longest one combination may take, runs included (default 10 min). */
+  /** Longest one combination may take once its runs are released (default 30 min). */
   timeoutMs?: number;
   /** Write a V8 CPU profile of each worker process into this folder (node --cpu-prof). */
   cpuProfDir?: string | undefined;
@@ -277,7 +277,7 @@ export async function saturation(opts: SaturationOptions = {}): Promise<Saturati
   const o = {
     delayMs: opts.delayMs ?? 1000,
     connections: opts.connections ?? 20,
-    timeoutMs: opts.timeoutMs ?? 600_000,
+    timeoutMs: opts.timeoutMs ?? 1_800_000,
     say: opts.say ?? ((line: string) => console.error(line)),
     cpuProfDir: opts.cpuProfDir,
   };
