@@ -20,6 +20,7 @@ const EnvSchema = z.object({
   WAYPOINT_DATA_DIR: z.preprocess(emptyToUndefined, z.string().default(path.join(PROJECT_ROOT, ".waypoint", "pgdata"))),
   WAYPOINT_PG_PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1024).max(65535).default(54329)),
   WAYPOINT_POOL_MAX: z.preprocess(emptyToUndefined, z.coerce.number().int().min(2).max(500).default(10)),
+  WAYPOINT_POOL_WAIT_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(3_600_000).default(0)),
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: z.preprocess(emptyToUndefined, z.url({ message: "OPENAI_BASE_URL must be a URL" }).optional()),
   OPENAI_MODEL: z.preprocess(emptyToUndefined, z.string().default("gpt-4o-mini")),
@@ -79,6 +80,12 @@ export type Config = {
   embeddedPort: number;
   /** Size of the one shared pg pool. */
   poolMax: number;
+  /**
+   * Longest a statement waits for a free connection of the pool (ms; 0: as long as it takes). Opening a
+   * connection times out on its own (15 s). A worker carrying thousands of runs on a small pool queues
+   * their statements: a limit here fails runs that are only waiting their turn.
+   */
+  poolWaitMs: number;
   /** OpenAI settings; no key means the offline planner model runs. */
   openai: { apiKey: string | undefined; baseUrl: string | undefined; model: string; fallbackModel: string | undefined };
   /** Attempts per model call (first try included) before the run stops in an error state. */
@@ -148,6 +155,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: path.resolve(e.WAYPOINT_DATA_DIR),
     embeddedPort: e.WAYPOINT_PG_PORT,
     poolMax: e.WAYPOINT_POOL_MAX,
+    poolWaitMs: e.WAYPOINT_POOL_WAIT_MS,
     openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, model: e.OPENAI_MODEL, fallbackModel: e.OPENAI_FALLBACK_MODEL },
     modelMaxAttempts: e.WAYPOINT_MODEL_MAX_ATTEMPTS,
     faults: e.WAYPOINT_FAULTS,

@@ -20,6 +20,23 @@ export interface PoolOptions {
   transactionPooler?: boolean;
   /** The same database without the pooler, for what needs a session of its own (the SQL sandbox). */
   directUrl?: string;
+  /** Longest a query waits for a free connection of the pool (ms; 0 = as long as it takes; default WAYPOINT_POOL_WAIT_MS). */
+  waitMs?: number;
+}
+
+/** Longest a new connection may take to open (the server down or unreachable fails this fast). */
+const CONNECT_TIMEOUT_MS = 15_000;
+
+/**
+ * pg-pool uses one `connectionTimeoutMillis` both for opening a connection and for waiting in its queue
+ * for a free one. A worker carrying thousands of runs queues thousands of statements on a small pool,
+ * each waiting its turn for longer than any sane connect timeout: the connect timeout is set on each
+ * client instead, and the pool's own (the queue wait) is `waitMs`.
+ */
+class TimedClient extends pg.Client {
+  constructor(c: pg.ClientConfig = {}) {
+    super({ ...c, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  }
 }
 
 const directUrls = new WeakMap<pg.Pool, string>();
@@ -89,7 +106,8 @@ export function createPool(opts: PoolOptions): pg.Pool {
     // Idle connections are closed by us well before a server or proxy reaper (often 60 s or more) can
     // drop them under us; TCP keepalive finds a silently dead one; no connection lives past an hour.
     idleTimeoutMillis: 10_000,
-    connectionTimeoutMillis: 15_000,
+    Client: TimedClient,
+    connectionTimeoutMillis: opts.waitMs ?? config().poolWaitMs,
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
     maxLifetimeSeconds: 3600,

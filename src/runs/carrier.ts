@@ -12,7 +12,7 @@ import { log } from "../log.js";
 import { scheduleDeadlines, type DeadlinePolicy } from "./deadlines.js";
 import { RunEventWriter, toJson } from "./events.js";
 import type { ProgressEvent } from "./execute.js";
-import { finishRun, LOCK_CLASS, requeueRun, rollBack, STOP_CHANNEL, WAKE_CHANNEL, type RunRow, type RunStatus, type StopRequest } from "./queue.js";
+import { claimRuns, finishRun, LOCK_CLASS, requeueRun, rollBack, STOP_CHANNEL, WAKE_CHANNEL, type RunRow, type RunStatus, type StopRequest, type WorkerIdentity } from "./queue.js";
 import type { Waypoint } from "./runner.js";
 import { sendWebhook } from "./webhook.js";
 
@@ -98,6 +98,17 @@ export class Carrier {
     await client.query(`LISTEN ${STOP_CHANNEL}`);
     this.client = client;
     this.fenced = false;
+  }
+
+  /**
+   * Claim up to `limit` runs over the lock connection: it is otherwise idle (LISTEN only), so a claim
+   * never waits in the pool's queue behind the queries of the runs this process already carries, and it
+   * costs no connection of its own. Without the connection (fenced) nothing is claimed.
+   */
+  async claim(worker: WorkerIdentity, limit: number): Promise<RunRow[]> {
+    const client = this.client;
+    if (!client || this.fenced) return [];
+    return claimRuns(client, worker, limit);
   }
 
   /** Lost the lock: another worker may take these runs over now, so stop every graph at once. */

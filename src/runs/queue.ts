@@ -237,7 +237,7 @@ export interface WorkerIdentity {
  * thread with no running run and no older queued run (so one batch never holds two runs of a thread).
  * Two workers racing for one thread: the unique index lets one win, and the loser claims nothing.
  */
-export async function claimRuns(pool: pg.Pool, worker: WorkerIdentity, limit = 1): Promise<RunRow[]> {
+export async function claimRuns(pool: pg.Pool | pg.Client, worker: WorkerIdentity, limit = 1): Promise<RunRow[]> {
   try {
     const { rows } = await pool.query<RunRow>({
       name: "waypoint_claim_runs",

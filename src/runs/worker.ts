@@ -8,7 +8,7 @@ import { pruneAll } from "../persistence/index.js";
 import { Carrier } from "./carrier.js";
 import { fireDueTimers, type DeadlinePolicy } from "./deadlines.js";
 import { diagnose } from "./doctor.js";
-import { claimRuns, reapOrphans, type RunRow, type StopRequest, type WorkerIdentity } from "./queue.js";
+import { reapOrphans, type RunRow, type StopRequest, type WorkerIdentity } from "./queue.js";
 import { Waypoint, type WaypointOptions } from "./runner.js";
 
 export interface WorkerOptions extends WaypointOptions {
@@ -46,6 +46,9 @@ export type WorkerEvent =
   | { type: "step"; runId: string; node: string; at: number }
   | { type: "fenced"; reason: string }
   | { type: "drained"; handedBack: number };
+
+/** Most runs one claim takes (one UPDATE ... RETURNING; 1,000 rows take a few tens of ms). */
+const CLAIM_BATCH = 1_000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -140,8 +143,9 @@ export class Worker {
       while (!this.stopping && !this.carrier.isFenced && this.carrier.size < this.settings.concurrency) {
         let runs: RunRow[];
         try {
-          // Claim in batches (up to 25) so a worker with room for many runs fills up quickly.
-          runs = await claimRuns(this.wp.pool, this.identity, Math.min(25, this.settings.concurrency - this.carrier.size));
+          // Claim in batches (up to CLAIM_BATCH) on the lock connection, so a worker with room for
+          // thousands of runs fills up in a few round trips while the runs it has go on.
+          runs = await this.carrier.claim(this.identity, Math.min(CLAIM_BATCH, this.settings.concurrency - this.carrier.size));
         } catch (e) {
           log.warn({ err: (e as Error).message }, "claiming runs failed; retrying");
           await sleep(200);

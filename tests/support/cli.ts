@@ -44,8 +44,9 @@ export function childEnv(extra: Record<string, string | undefined>): NodeJS.Proc
   return env;
 }
 
-export function startCli(args: string[], env: NodeJS.ProcessEnv): CliChild {
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { cwd: PROJECT_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+/** `nodeArgs`: options for node itself (a bench's --cpu-prof); forked worker processes inherit them. */
+export function startCli(args: string[], env: NodeJS.ProcessEnv, nodeArgs: string[] = []): CliChild {
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", MAIN, ...args], { cwd: PROJECT_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   const waiters: Array<() => void> = [];

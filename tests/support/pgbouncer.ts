@@ -28,11 +28,12 @@ export function pgbouncerBinary(): string | undefined {
   return which.status === 0 && found ? found : undefined;
 }
 
-export async function startPgBouncer(opts: { poolSize?: number } = {}): Promise<PgBouncer> {
+/** In front of the test server, or of `serverUrl`'s server (host and port; every database on it). */
+export async function startPgBouncer(opts: { poolSize?: number; serverUrl?: string } = {}): Promise<PgBouncer> {
   const bin = pgbouncerBinary();
   if (!bin) throw new Error("pgbouncer is not installed (Debian: apt-get install -y pgbouncer)");
   const version = /PgBouncer (\d+\.\d+\.\d+)/.exec(spawnSync(bin, ["--version"], { encoding: "utf8" }).stdout)?.[1] ?? "unknown";
-  const server = new URL(testServerUrl());
+  const server = new URL(opts.serverUrl ?? testServerUrl());
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "waypoint-pgbouncer-"));
   // PgBouncer will not run as root: it switches to `user`, who must be able to write its log here.
   const asRoot = process.getuid?.() === 0;
