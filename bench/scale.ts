@@ -4,7 +4,12 @@
 // and the inbox list at 1k / 10k / 100k threads, seeded in bulk with SQL (most finished, 3% waiting for
 // an answer with real checkpoints cloned from a thread that asked), and a doctor pass; (c) the first SSE
 // event's latency after the worker wrote it (its run_events row's time to the client's read).
-// Usage: npm run bench:scale [-- --sequential 200 --concurrent 500 --clients 50 --sizes 1000,10000,100000 --samples 50 --sse 30]
+// (d) runs in flight at once with 1 s model calls, 1 and N worker processes, direct and through PgBouncer.
+// (d) runs in flight at once with 1 s model calls (bench/saturation.ts), 1 and N worker processes, direct and
+// through PgBouncer.
+// Usage: npm run bench:scale [-- --sequential 200 --concurrent 500 --clients 50 --sizes 1000,10000,100000 --samples 50 --sse 30
+//        --saturation-runs 1000,10000 --saturation-processes 1,2] (--saturation-runs 0 leaves (d) out)
+//                              --saturation-runs 1000,10000 --saturation-processes 1,2]
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -15,6 +20,7 @@ import { diagnose } from "../src/runs/doctor.js";
 import { startServer, type RunningServer } from "../src/server/index.js";
 import { freePort } from "../tests/support/db.js";
 import { FIXTURE_CONFIG, startReference, type Target } from "../tests/support/compat.js";
+import { saturation, saturationTable } from "./saturation.js";
 import { summarise, withScratchDatabase, type Summary } from "./support.js";
 
 const { values: args } = parseArgs({
@@ -25,6 +31,9 @@ const { values: args } = parseArgs({
     sizes: { type: "string", default: "1000,10000,100000" },
     samples: { type: "string", default: "50" },
     sse: { type: "string", default: "30" },
+    // (d) runs in flight with 1 s model calls (bench/saturation.ts); "0" leaves the section out.
+    "saturation-runs": { type: "string", default: "1000,10000" },
+    "saturation-processes": { type: "string", default: "1,2" },
   },
 });
 const SEQUENTIAL = Number(args.sequential);
@@ -33,6 +42,8 @@ const CLIENTS = Number(args.clients);
 const SIZES = args.sizes.split(",").map(Number);
 const SAMPLES = Number(args.samples);
 const SSE = Number(args.sse);
+const SATURATION_RUNS = args["saturation-runs"].split(",").map(Number).filter((n) => n > 0);
+const SATURATION_PROCESSES = args["saturation-processes"].split(",").map(Number).filter((n) => n > 0);
 /** Share of seeded threads that wait for an answer. */
 const WAITING = 0.03;
 const GRAPH = "interrupts";
@@ -297,6 +308,13 @@ async function main(): Promise<void> {
           ],
         ),
       );
+      if (SATURATION_RUNS.length) {
+        // (d) every run with 1 s model calls, on `waypoint worker --processes N` children, direct and
+        // through PgBouncer, 20 Postgres connections in all (its own scratch databases).
+        const sat = await saturation({ runs: SATURATION_RUNS, processes: SATURATION_PROCESSES, via: ["direct", "pgbouncer"] });
+        out.push(`\n(d) Runs in flight at once with 1 s model calls (bench/saturation.ts; 20 Postgres connections in all)\n`);
+        out.push(saturationTable(sat));
+      }
       out.push(`\nTotal ${((performance.now() - started) / 1000).toFixed(0)} s`);
       console.log(out.join("\n"));
     } finally {
