@@ -28,7 +28,7 @@ import { Waypoint } from "../src/runs/runner.js";
 import { submit } from "../src/runs/submit.js";
 import { childEnv, startCli, type CliChild } from "../tests/support/cli.js";
 import { startPgBouncer, type PgBouncer } from "../tests/support/pgbouncer.js";
-import { withScratchDatabase } from "./support.js";
+import { withScratchDatabase, markdownTable } from "./support.js";
 
 export const SATURATION_CONFIG = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "saturation", "langgraph.json");
 const GRAPH = "saturation";
@@ -311,9 +311,7 @@ export function saturationCells(rows: SaturationRow[]): { head: string[]; rows: 
 
 export function saturationTable(rows: SaturationRow[]): string {
   const { head, rows: cells } = saturationCells(rows);
-  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? "").length)));
-  const line = (c: string[]) => `| ${c.map((x, i) => x.padEnd(widths[i]!)).join(" | ")} |`;
-  return [line(head), line(widths.map((n) => "-".repeat(n))), ...cells.map(line)].join("\n");
+  return markdownTable(head, cells);
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -17,14 +17,9 @@ import { z } from "zod";
 import { config } from "../src/config.js";
 import { openDatabase, type Database } from "../src/db/index.js";
 import { createPersistence, WaypointSaver } from "../src/persistence/index.js";
-import { closeFully, sqlTally, summarise, withScratchDatabase, type SqlTally } from "./support.js";
+import { closeFully, sqlTally, summarise, withScratchDatabase, type SqlTally, intArg } from "./support.js";
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i > 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer`);
-  return v;
-}
+const arg = intArg;
 
 /** Super-steps per thread for the single-thread timing, and how many such threads run one after another. */
 const STEPS = arg("steps", 200);

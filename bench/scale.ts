@@ -21,7 +21,7 @@ import { startServer, type RunningServer } from "../src/server/index.js";
 import { freePort } from "../tests/support/db.js";
 import { FIXTURE_CONFIG, startReference, type Target } from "../tests/support/compat.js";
 import { saturation, saturationTable } from "./saturation.js";
-import { summarise, withScratchDatabase, type Summary } from "./support.js";
+import { markdownTable, summarise, withScratchDatabase, type Summary } from "./support.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -49,11 +49,7 @@ const WAITING = 0.03;
 const GRAPH = "interrupts";
 
 const ms = (x: number) => `${x.toFixed(1)} ms`;
-function table(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
-  return [line(head), line(widths.map((n) => "-".repeat(n))), ...rows.map(line)].join("\n");
-}
+const table = markdownTable;
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
   const t0 = performance.now();

@@ -15,14 +15,9 @@ import { z } from "zod";
 import { config } from "../src/config.js";
 import { openDatabase } from "../src/db/index.js";
 import { createPersistence } from "../src/persistence/index.js";
-import { closeFully, sqlTally, withScratchDatabase, type SqlTally } from "./support.js";
+import { closeFully, sqlTally, withScratchDatabase, type SqlTally, intArg } from "./support.js";
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i > 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer`);
-  return v;
-}
+const arg = intArg;
 
 const WORKFLOWS = arg("workflows", 1000);
 const INFLIGHT = arg("inflight", 50);

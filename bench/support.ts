@@ -219,3 +219,18 @@ export function callTable(rows: CallRow[]): string {
     ...rows.map((r) => `| ${r.variant} | ${medianOf(r.ms).toFixed(3)} | ${pctOf(r.ms, 0.1).toFixed(3)} | ${pctOf(r.ms, 0.9).toFixed(3)} | ${medianOf(r.sql)} |`),
   ].join("\n");
 }
+
+/** A markdown table, columns padded to their widest cell. */
+export function markdownTable(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
+  return [line(head), line(widths.map((n) => "-".repeat(n))), ...rows.map(line)].join("\n");
+}
+
+/** A positive whole-number flag (`--name 50`), or the fallback when absent. */
+export function intArg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i > 0 ? Number(process.argv[i + 1]) : fallback;
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer`);
+  return v;
+}

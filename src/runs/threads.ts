@@ -380,12 +380,5 @@ export async function noticesOfMany(pool: pg.Pool, interruptIds: Map<string, str
 
 /** Reminders and escalations about these interrupts (review deadlines that passed), oldest first. */
 export async function noticesFor(pool: pg.Pool, threadId: string, interruptIds: string[]): Promise<Notice[]> {
-  if (interruptIds.length === 0) return [];
-  const { rows } = await pool.query<{ kind: Notice["kind"]; message: string; data: { interruptId: string; group?: string }; created_at: Date }>(
-    `SELECT kind, message, data, created_at FROM waypoint.events
-      WHERE thread_id = $1 AND kind IN ('reminder', 'escalation') AND data->>'interruptId' = ANY($2::text[])
-      ORDER BY created_at, id LIMIT 20`,
-    [threadId, interruptIds],
-  );
-  return rows.map((r) => ({ kind: r.kind, interruptId: r.data.interruptId, message: r.message, ...(r.data.group ? { group: r.data.group } : {}), at: r.created_at }));
+  return (await noticesOfMany(pool, new Map([[threadId, interruptIds]]))).get(threadId) ?? [];
 }

@@ -209,9 +209,12 @@ export async function reopenFailedCall(pool: pg.Pool, key: LedgerKey): Promise<v
 }
 
 /** Ledger rows of one thread, oldest first; `open` limits them to calls without a settled outcome. */
+/** A ledger row without a settled outcome: started, in doubt, to run again, or failed and not final. */
+const OPEN = "(status IN ('started', 'in_doubt', 'rerun') OR (status = 'failed' AND NOT final))";
+
 export async function ledgerRows(pool: pg.Pool, threadId: string, opts: { open?: boolean } = {}): Promise<LedgerRow[]> {
   const { rows } = await pool.query<LedgerRow>(
-    `SELECT * FROM waypoint.tool_calls WHERE thread_id = $1 ${opts.open ? "AND (status IN ('started', 'in_doubt', 'rerun') OR (status = 'failed' AND NOT final))" : ""} ORDER BY started_at`,
+    `SELECT * FROM waypoint.tool_calls WHERE thread_id = $1 ${opts.open ? `AND ${OPEN}` : ""} ORDER BY started_at`,
     [threadId],
   );
   return rows;
@@ -222,7 +225,7 @@ export async function openLedgerRowsOf(pool: pg.Pool, threadIds: string[]): Prom
   const out = new Map<string, LedgerRow[]>();
   if (threadIds.length === 0) return out;
   const { rows } = await pool.query<LedgerRow>(
-    `SELECT * FROM waypoint.tool_calls WHERE thread_id = ANY($1::text[]) AND (status IN ('started', 'in_doubt', 'rerun') OR (status = 'failed' AND NOT final)) ORDER BY started_at`,
+    `SELECT * FROM waypoint.tool_calls WHERE thread_id = ANY($1::text[]) AND ${OPEN} ORDER BY started_at`,
     [threadIds],
   );
   for (const r of rows) out.set(r.thread_id, [...(out.get(r.thread_id) ?? []), r]);
