@@ -9,6 +9,7 @@ import type pg from "pg";
 import { appConnection } from "../db/index.js";
 import { WaypointError } from "../errors.js";
 import { log } from "../log.js";
+import { quietBatchedStores } from "./batched.js";
 
 // ---------------------------------------------------------------------------------------------------
 // Label encoding. The one place it lives: the memory helpers, the API routes and the store all rely on
@@ -249,6 +250,8 @@ export class WaypointStore extends BaseStore {
   /** Use createWaypointStore() (or within()) rather than this constructor. */
   constructor(backend: Backend, root: readonly string[] = []) {
     super();
+    // The wrapper LangGraph puts around this store for each run must not spin while the run waits.
+    quietBatchedStores();
     this.backend = backend;
     this.semantic = backend.semantic;
     this.root = [...root];
