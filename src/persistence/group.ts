@@ -1,6 +1,7 @@
-// Group commit for WaypointSaver: the rows of every checkpoint (and of task writes that waited too long
-// for theirs) that are ready at the same moment, from any number of threads, go to Postgres in one
-// statement and one commit. Each caller's promise settles when its rows are committed, or failed alone.
+// Group commit: the rows of every checkpoint (and of task writes that waited too long for theirs) that
+// are ready at the same moment, from any number of threads, go to Postgres in one statement and one
+// commit. Each caller's promise settles when its rows are committed, or failed alone. The scheduling
+// (Grouper) serves other rows written the same way: the runs' stream events (src/runs/events.ts).
 import type { TranscriptEntry } from "./transcript.js";
 
 /** Columns of one checkpoint_writes row as the saver inserts them, task path last. */
@@ -44,12 +45,6 @@ export interface GroupCommitOptions {
   maxMembers: number;
   /** Called once when a group failed and its members are sent again one by one. */
   onSplit?: (members: number, error: unknown) => void;
-}
-
-interface Member {
-  rows: Rows;
-  resolve(): void;
-  reject(error: unknown): void;
 }
 
 const WRITE_COLUMNS = "thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob, task_path";
@@ -168,25 +163,36 @@ export function groupStatement(all: readonly Rows[]): NamedQuery {
 
 const checkpointKey = (c: CheckpointRow) => `${c.threadId}\u0000${c.checkpointNs}\u0000${c.checkpointId}`;
 
+interface Member<T> {
+  item: T;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
 /**
- * Collects Rows from any caller and sends what has gathered in one statement: at the end of the
+ * Collects items from any caller and sends what has gathered in one statement: at the end of the
  * current turn of the event loop when no group is being sent, otherwise as soon as one finishes. So a
- * lone thread waits for nothing, and many threads finishing steps together share a commit.
+ * lone caller waits for nothing, and many callers ready together share a commit. Two items with the same
+ * key never go in one statement (the later waits for the next).
  */
-export class GroupCommitter {
-  private queue: Member[] = [];
+export class Grouper<T> {
+  private queue: Member<T>[] = [];
   private sending = 0;
   private scheduled = false;
 
   constructor(
     private readonly send: (query: NamedQuery) => Promise<void>,
     private readonly opts: GroupCommitOptions,
+    /** One statement for the items of a group (in member order). */
+    private readonly statement: (items: readonly T[]) => NamedQuery,
+    /** Items with the same key go in different statements (undefined: no key). */
+    private readonly keyOf: (item: T) => string | undefined = () => undefined,
   ) {}
 
-  /** Resolves once `rows` are committed (with others' or, after a group failed, alone). */
-  commit(rows: Rows): Promise<void> {
+  /** Resolves once `item` is committed (with others' or, after a group failed, alone). */
+  commit(item: T): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ rows, resolve, reject });
+      this.queue.push({ item, resolve, reject });
       this.schedule();
     });
   }
@@ -199,7 +205,7 @@ export class GroupCommitter {
   private schedule(): void {
     if (this.scheduled || this.sending >= this.opts.maxInFlight || this.queue.length === 0) return;
     this.scheduled = true;
-    // setImmediate, not a microtask: every thread whose I/O completed in this turn gets to join.
+    // setImmediate, not a microtask: every caller whose I/O completed in this turn gets to join.
     setImmediate(() => {
       this.scheduled = false;
       if (this.sending >= this.opts.maxInFlight || this.queue.length === 0) return;
@@ -213,13 +219,13 @@ export class GroupCommitter {
     });
   }
 
-  /** The next group: up to maxMembers, in arrival order, never two upserts of one checkpoint row. */
-  private take(): Member[] {
-    const group: Member[] = [];
-    const rest: Member[] = [];
+  /** The next group: up to maxMembers, in arrival order, never two members with one key. */
+  private take(): Member<T>[] {
+    const group: Member<T>[] = [];
+    const rest: Member<T>[] = [];
     const seen = new Set<string>();
     for (const m of this.queue) {
-      const key = m.rows.checkpoint ? checkpointKey(m.rows.checkpoint) : undefined;
+      const key = this.keyOf(m.item);
       if (group.length >= this.opts.maxMembers || (key !== undefined && seen.has(key))) rest.push(m);
       else {
         if (key !== undefined) seen.add(key);
@@ -230,9 +236,9 @@ export class GroupCommitter {
     return group;
   }
 
-  private async sendGroup(group: Member[]): Promise<void> {
+  private async sendGroup(group: Member<T>[]): Promise<void> {
     try {
-      await this.send(groupStatement(group.map((m) => m.rows)));
+      await this.send(this.statement(group.map((m) => m.item)));
     } catch (e) {
       if (group.length === 1) {
         group[0]!.reject(e);
@@ -244,7 +250,7 @@ export class GroupCommitter {
       await Promise.all(
         group.map(async (m) => {
           try {
-            await this.send(groupStatement([m.rows]));
+            await this.send(this.statement([m.item]));
             m.resolve();
           } catch (err) {
             m.reject(err);
@@ -254,5 +260,12 @@ export class GroupCommitter {
       return;
     }
     for (const m of group) m.resolve();
+  }
+}
+
+/** The saver's group commit: never two upserts of one checkpoint row in a statement. */
+export class GroupCommitter extends Grouper<Rows> {
+  constructor(send: (query: NamedQuery) => Promise<void>, opts: GroupCommitOptions) {
+    super(send, opts, groupStatement, (r) => (r.checkpoint ? checkpointKey(r.checkpoint) : undefined));
   }
 }

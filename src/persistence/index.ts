@@ -8,6 +8,7 @@ import { log } from "../log.js";
 import { WaypointSaver } from "./saver.js";
 
 export { copyThread } from "./threads.js";
+export { Grouper, type GroupCommitOptions, type NamedQuery } from "./group.js";
 export { WaypointSaver, type WaypointSaverOptions } from "./saver.js";
 export { pruneAll, pruneThread, type PruneOptions, type PruneResult, type ThreadPruneResult } from "./retention.js";
 export { appendTranscript, readTranscript, transcriptMessages, type TranscriptEntry, type TranscriptRow } from "./transcript.js";

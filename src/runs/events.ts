@@ -3,6 +3,7 @@
 import { BaseMessage } from "@langchain/core/messages";
 import type pg from "pg";
 import { log } from "../log.js";
+import { Grouper, type NamedQuery } from "../persistence/index.js";
 
 /** NOTIFY channel: a run recorded new stream events (payload: the run id). */
 export const EVENTS_CHANNEL = "waypoint_run_events";
@@ -35,6 +36,60 @@ export async function readRunEvents(pool: pg.Pool, runId: string, afterSeq: numb
   return rows;
 }
 
+/** One run's batch of events, to go in a group statement with other runs'. */
+interface EventBatch {
+  runId: string;
+  events: Array<{ event: string; data: unknown }>;
+}
+
+// Each run's events continue its highest seq (computed in the statement, so a run taken over from a
+// dead carrier continues where that one stopped); followers on any server process are woken by one
+// NOTIFY per run, sent at commit with the rows. One statement for every run whose events are ready in
+// the same turn: a NOTIFY-bearing commit holds Postgres's notify queue lock through its WAL flush, so
+// 10,000 runs each committing their own events would queue behind one another.
+const EVENTS_SQL = `WITH b AS (SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::jsonb[]) AS t(run_id, k, event, data)),
+     base AS (SELECT r.run_id, coalesce((SELECT max(e.seq) FROM waypoint.run_events e WHERE e.run_id = r.run_id), 0) AS m
+                FROM (SELECT DISTINCT run_id FROM b) r),
+     ins AS (INSERT INTO waypoint.run_events (run_id, seq, event, data)
+             SELECT b.run_id, base.m + b.k, b.event, b.data FROM b JOIN base USING (run_id) RETURNING run_id)
+SELECT pg_notify($5, run_id::text) FROM (SELECT DISTINCT run_id FROM ins) x`;
+
+function eventsStatement(batches: readonly EventBatch[]): NamedQuery {
+  const runs: string[] = [];
+  const ks: number[] = [];
+  const names: string[] = [];
+  const datas: string[] = [];
+  for (const b of batches) {
+    b.events.forEach((e, i) => {
+      runs.push(b.runId);
+      ks.push(i + 1);
+      names.push(e.event);
+      datas.push(JSON.stringify(e.data));
+    });
+  }
+  return { name: "waypoint_run_events_group", text: EVENTS_SQL, values: [runs, ks, names, datas, EVENTS_CHANNEL] };
+}
+
+/** One event group per pool (every run a process carries writes through its pool). */
+const groups = new WeakMap<pg.Pool, Grouper<EventBatch>>();
+
+function groupFor(pool: pg.Pool): Grouper<EventBatch> {
+  let g = groups.get(pool);
+  if (!g) {
+    g = new Grouper<EventBatch>(
+      async (q) => {
+        await pool.query(q);
+      },
+      { maxInFlight: 2, maxMembers: 500, onSplit: (members, error) => log.warn({ members, error: (error as Error).message }, "run events: a group statement failed; sending its runs one by one") },
+      eventsStatement,
+      // A run's batches go one after the other (each continues the seq the previous one committed).
+      (b) => b.runId,
+    );
+    groups.set(pool, g);
+  }
+  return g;
+}
+
 /**
  * Buffers one run's events and writes them in batches: a write starts as soon as the events of the
  * moment are in (after `lingerMs`), and what arrives while a write is in flight goes in the next one.
@@ -43,7 +98,6 @@ export async function readRunEvents(pool: pg.Pool, runId: string, afterSeq: numb
  */
 export class RunEventWriter {
   private buffer: Array<{ event: string; data: unknown }> = [];
-  private seq: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private inFlight = 0;
   private writing: Promise<void> = Promise.resolve();
@@ -85,20 +139,6 @@ export class RunEventWriter {
 
   private async write(batch: Array<{ event: string; data: unknown }>): Promise<void> {
     if (batch.length === 0) return;
-    if (this.seq === undefined) {
-      const { rows } = await this.pool.query<{ seq: number | null }>("SELECT max(seq) AS seq FROM waypoint.run_events WHERE run_id = $1", [this.runId]);
-      this.seq = rows[0]?.seq ?? 0;
-    }
-    const first = this.seq + 1;
-    this.seq += batch.length;
-    // Followers on any server process are woken by the NOTIFY (sent at commit, with the rows).
-    await this.pool.query({
-      name: "waypoint_run_events",
-      text: `WITH ins AS (
-               INSERT INTO waypoint.run_events (run_id, seq, event, data)
-               SELECT $1, $2 + i - 1, e, d FROM unnest($3::text[], $4::jsonb[]) WITH ORDINALITY AS t(e, d, i) RETURNING 1)
-             SELECT pg_notify($5, $1::text) FROM (SELECT 1 FROM ins LIMIT 1) x`,
-      values: [this.runId, first, batch.map((b) => b.event), batch.map((b) => JSON.stringify(b.data)), EVENTS_CHANNEL],
-    });
+    await groupFor(this.pool).commit({ runId: this.runId, events: batch });
   }
 }

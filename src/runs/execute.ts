@@ -14,7 +14,7 @@ import type { AnyGraph, LoadedGraph, Registry } from "../registry/index.js";
 import { withRunScope } from "../scope/index.js";
 import { toJson, type RunEventWriter } from "./events.js";
 import { runStartFacts } from "./policies.js";
-import { markStart, type RunKwargs, type RunRow, type ThreadOutcome } from "./queue.js";
+import { type RunKwargs, type RunRow, type ThreadOutcome } from "./queue.js";
 import { libraryModes, StreamTranslator } from "./stream.js";
 import { interruptsByTask, pendingInterrupts, type PendingInterrupt } from "./threads.js";
 
@@ -144,10 +144,10 @@ export class Executor {
     }
     const pool = this.persistence.db.pool;
     const kwargs = run.kwargs ?? {};
-    const [startCheckpoint, facts] = await Promise.all([markStart(pool, run), runStartFacts(pool, this.registry, run.thread_id)]);
+    const facts = await runStartFacts(pool, this.registry, run);
     // A later attempt applies the run's input or command only if an earlier one never got to it: the
     // thread has not moved since the run's start was marked (on its first attempt).
-    const fresh = (facts.head ?? "") === startCheckpoint;
+    const fresh = (facts.head ?? "") === facts.startCheckpoint;
     const input = !fresh ? null : kwargs.command ? toCommand(kwargs.command) : (kwargs.input ?? null);
     const checkpoint = fresh ? (kwargs.checkpoint_id ?? (kwargs.checkpoint?.checkpoint_id as string | undefined)) : undefined;
     const configurable: Record<string, unknown> = {

@@ -38,18 +38,28 @@ export function threadPolicy(registry: Registry, override?: Policy): Policy | un
 }
 
 /**
- * What a run needs to start: the thread's stored policy (or the configured one, when the thread stores
- * none) and the super-step its last checkpoint is at (the guard counts steps from there). One query.
+ * What a run needs to start, in one statement: the thread's stored policy (or the configured one, when
+ * the thread stores none), the super-step its last checkpoint is at (the guard counts steps from there)
+ * and that checkpoint (the head); and the checkpoint the run started from, marked once on its first
+ * attempt (what a rollback goes back to, and how a later attempt knows whether its input was taken; ''
+ * stands for "the thread had none").
  */
-export async function runStartFacts(pool: pg.Pool, registry: Registry, threadId: string): Promise<{ policy: Policy | undefined; startStep: number; head: string | null }> {
-  const { rows } = await pool.query<{ policy: Policy | null; step: number | null; head: string | null }>({
+export async function runStartFacts(
+  pool: pg.Pool,
+  registry: Registry,
+  run: { run_id: string; thread_id: string },
+): Promise<{ policy: Policy | undefined; startStep: number; head: string | null; startCheckpoint: string }> {
+  const { rows } = await pool.query<{ policy: Policy | null; step: number | null; head: string | null; start_checkpoint: string | null }>({
     name: "waypoint_run_start_facts",
-    text: `SELECT (SELECT policy FROM waypoint.thread_policies WHERE thread_id = $1) AS policy, c.step, c.head
-             FROM (SELECT 1) one
-             LEFT JOIN LATERAL (SELECT (metadata->>'step')::int AS step, checkpoint_id AS head FROM checkpoints
-                                 WHERE thread_id = $1 AND checkpoint_ns = '' ORDER BY checkpoint_id DESC LIMIT 1) c ON true`,
-    values: [threadId],
+    text: `WITH h AS (SELECT (metadata->>'step')::int AS step, checkpoint_id AS head FROM checkpoints
+                       WHERE thread_id = $1 AND checkpoint_ns = '' ORDER BY checkpoint_id DESC LIMIT 1),
+                mark AS (UPDATE waypoint.runs SET start_checkpoint = COALESCE(start_checkpoint, (SELECT head FROM h), '')
+                          WHERE run_id = $2 RETURNING start_checkpoint)
+           SELECT (SELECT policy FROM waypoint.thread_policies WHERE thread_id = $1) AS policy, h.step, h.head,
+                  (SELECT start_checkpoint FROM mark) AS start_checkpoint
+             FROM (SELECT 1) one LEFT JOIN h ON true`,
+    values: [run.thread_id, run.run_id],
   });
   const row = rows[0];
-  return { policy: row?.policy ?? configuredPolicy(registry), startStep: row?.step ?? -1, head: row?.head ?? null };
+  return { policy: row?.policy ?? configuredPolicy(registry), startStep: row?.step ?? -1, head: row?.head ?? null, startCheckpoint: row?.start_checkpoint ?? "" };
 }

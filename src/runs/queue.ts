@@ -343,20 +343,6 @@ export async function requeueRun(pool: pg.Pool, runId: string, workerId: string,
   return rowCount === 1;
 }
 
-/**
- * Remember the checkpoint a run starts from, once, on its first attempt (what a rollback goes back to,
- * and how a later attempt knows whether its input was taken). '' stands for "the thread had none".
- */
-export async function markStart(pool: pg.Pool, run: Pick<RunRow, "run_id" | "thread_id">): Promise<string> {
-  const { rows } = await pool.query<{ start_checkpoint: string }>(
-    `UPDATE waypoint.runs SET start_checkpoint = COALESCE(start_checkpoint,
-       (SELECT checkpoint_id FROM checkpoints WHERE thread_id = $2 AND checkpoint_ns = '' ORDER BY checkpoint_id DESC LIMIT 1), '')
-      WHERE run_id = $1 RETURNING start_checkpoint`,
-    [run.run_id, run.thread_id],
-  );
-  return rows[0]?.start_checkpoint ?? "";
-}
-
 /** Of these running runs, the ones whose carrier still holds its liveness lock. */
 export async function liveRuns(pool: pg.Pool, runIds: string[]): Promise<Set<string>> {
   if (runIds.length === 0) return new Set();

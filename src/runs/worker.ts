@@ -63,6 +63,9 @@ export class Worker {
   private timers: NodeJS.Timeout[] = [];
   private loopDone: Promise<void> = Promise.resolve();
   private pruning = false;
+  /** A reaper pass or a tick is in progress: under load the next one waits for it instead of queueing behind it in the pool. */
+  private reaping = false;
+  private ticking = false;
   private ownsWaypoint = true;
   private readonly settings: Required<Pick<WorkerOptions, "concurrency" | "graceMs" | "maxCrashes" | "maxAttempts" | "pollMs" | "reapMs" | "doctorMs" | "pruneMs">>;
   readonly versions: string[];
@@ -206,6 +209,8 @@ export class Worker {
   }
 
   private async reap(): Promise<void> {
+    if (this.reaping) return;
+    this.reaping = true;
     try {
       for (const r of await reapOrphans(this.wp.pool, this.settings.maxCrashes)) {
         log.warn({ runId: r.run_id, status: r.status }, "took back a run whose carrier died");
@@ -213,11 +218,15 @@ export class Worker {
       }
     } catch (e) {
       log.debug({ err: (e as Error).message }, "reaper pass failed");
+    } finally {
+      this.reaping = false;
     }
   }
 
   /** Once a second: stop requests missed while disconnected, and due review deadlines. */
   private async tick(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
     try {
       if (this.carrier.size > 0) {
         const { rows } = await this.wp.pool.query<{ run_id: string; stop_requested: StopRequest }>(
@@ -229,6 +238,8 @@ export class Worker {
       await fireDueTimers(this.wp, async (threadId, interruptId, response) => (await this.wp.submit({ threadId, command: { resume: { [interruptId]: response } }, strategy: "enqueue" })).run);
     } catch (e) {
       log.debug({ err: (e as Error).message }, "worker tick failed");
+    } finally {
+      this.ticking = false;
     }
   }
 
