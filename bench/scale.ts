@@ -4,12 +4,10 @@
 // and the inbox list at 1k / 10k / 100k threads, seeded in bulk with SQL (most finished, 3% waiting for
 // an answer with real checkpoints cloned from a thread that asked), and a doctor pass; (c) the first SSE
 // event's latency after the worker wrote it (its run_events row's time to the client's read).
-// (d) runs in flight at once with 1 s model calls, 1 and N worker processes, direct and through PgBouncer.
 // (d) runs in flight at once with 1 s model calls (bench/saturation.ts), 1 and N worker processes, direct and
 // through PgBouncer.
 // Usage: npm run bench:scale [-- --sequential 200 --concurrent 500 --clients 50 --sizes 1000,10000,100000 --samples 50 --sse 30
 //        --saturation-runs 1000,10000 --saturation-processes 1,2] (--saturation-runs 0 leaves (d) out)
-//                              --saturation-runs 1000,10000 --saturation-processes 1,2]
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
