@@ -5,7 +5,9 @@
 import pg from "pg";
 import { openPersistence, type Persistence } from "../src/persistence/index.js";
 import { EVENTS_CHANNEL, readRunEvents, RunEventWriter } from "../src/runs/events.js";
-import { freshDatabase, type TestDatabase } from "./support/db.js";
+import { countedPool as countedPoolOn, freshDatabase, type TestDatabase } from "./support/db.js";
+
+const countedPool = (max = 4) => countedPoolOn(db.url, max);
 
 let db: TestDatabase;
 let persistence: Persistence;
@@ -21,17 +23,6 @@ afterAll(async () => {
 
 const uuid = () => crypto.randomUUID();
 
-/** A pool that counts the statements sent through it. */
-function countedPool(): { pool: pg.Pool; statements: () => number } {
-  const pool = new pg.Pool({ connectionString: db.url, max: 4 });
-  let n = 0;
-  const query = pool.query.bind(pool) as (...a: unknown[]) => unknown;
-  pool.query = ((...a: unknown[]) => {
-    n++;
-    return query(...a);
-  }) as typeof pool.query;
-  return { pool, statements: () => n };
-}
 
 test("the events of 50 runs ready at the same moment go in one statement, each run's in order from seq 1", async () => {
   const { pool, statements } = countedPool();

@@ -8,7 +8,9 @@ import type { RunnableConfig } from "@langchain/core/runnables";
 import pg from "pg";
 import { z } from "zod";
 import { openPersistence, WaypointSaver, type Persistence } from "../src/persistence/index.js";
-import { freshDatabase, type TestDatabase } from "./support/db.js";
+import { countedPool as countedPoolOn, freshDatabase, type TestDatabase } from "./support/db.js";
+
+const countedPool = (max = 4) => countedPoolOn(db.url, max);
 
 let db: TestDatabase;
 let persistence: Persistence;
@@ -26,17 +28,6 @@ afterAll(async () => {
   await db.drop();
 });
 
-/** A pool for one saver that counts the statements the saver sends through it. */
-function countedPool(max = 4): { pool: pg.Pool; statements: () => number } {
-  const pool = new pg.Pool({ connectionString: db.url, max });
-  let n = 0;
-  const query = pool.query.bind(pool) as (...a: unknown[]) => unknown;
-  pool.query = ((...a: unknown[]) => {
-    n++;
-    return query(...a);
-  }) as typeof pool.query;
-  return { pool, statements: () => n };
-}
 
 const committed = async (threadId: string, checkpointId: string) =>
   (await reader.query("SELECT 1 FROM checkpoints WHERE thread_id = $1 AND checkpoint_ns = '' AND checkpoint_id = $2", [threadId, checkpointId])).rowCount === 1;

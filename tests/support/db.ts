@@ -60,3 +60,15 @@ export async function freePort(): Promise<number> {
   }
   throw new Error("no free TCP port found in 20000-32000");
 }
+
+/** A pool on `url` that counts the statements sent through it (pool.query calls). */
+export function countedPool(url: string, max = 4): { pool: pg.Pool; statements: () => number } {
+  const pool = new pg.Pool({ connectionString: url, max });
+  let n = 0;
+  const query = pool.query.bind(pool) as (...a: unknown[]) => unknown;
+  pool.query = ((...a: unknown[]) => {
+    n++;
+    return query(...a);
+  }) as typeof pool.query;
+  return { pool, statements: () => n };
+}
