@@ -15,6 +15,7 @@ import { parseArgs } from "node:util";
 import { Client } from "@langchain/langgraph-sdk";
 import { PROJECT_ROOT } from "../src/config.js";
 import { diagnose } from "../src/runs/doctor.js";
+import { Worker } from "../src/runs/index.js";
 import { startServer, type RunningServer } from "../src/server/index.js";
 import { freePort } from "../tests/support/db.js";
 import { FIXTURE_CONFIG, startReference, type Target } from "../tests/support/compat.js";
@@ -242,9 +243,12 @@ async function main(): Promise<void> {
   await withScratchDatabase("bench_scale", async (db) => {
     const started = performance.now();
     const [waypoint, reference]: [RunningServer, Target] = await Promise.all([
-      startServer({ host: "127.0.0.1", port: 0, auth: { required: false, tokens: new Map() }, waypoint: { url: db.url, config: FIXTURE_CONFIG, poolMax: 10 }, worker: { doctorMs: 0 } }),
+      startServer({ host: "127.0.0.1", port: 0, auth: { required: false, tokens: new Map() }, waypoint: { url: db.url, config: FIXTURE_CONFIG, poolMax: 10 }, worker: false }),
       freePort().then((port) => startReference(port, FIXTURE_CONFIG)),
     ]);
+    // The worker of this process, on the server's Waypoint: stopped while the API alone is measured.
+    const startWorker = () => Worker.start({ waypoint: waypoint.waypoint, doctorMs: 0 });
+    let worker = await startWorker();
     const out: string[] = [];
     try {
       const wp = new Client({ apiUrl: waypoint.url });
@@ -265,11 +269,17 @@ async function main(): Promise<void> {
         await drain(waypoint);
         const o = await submissions(api, n, c);
         await drain(waypoint);
+        // The API's own cost: no worker anywhere while the runs are created (workers on other hosts), then drained.
+        await worker.close();
+        const q = await submissions(api, n, c);
+        worker = await startWorker();
+        await drain(waypoint);
         const b = await submissions(reference.client, n, c);
         rows.push([`${label} (${n} runs)`, "API + worker in one process", a.perSecond.toFixed(0), ms(a.latency.median), ms(a.latency.p95), b.perSecond.toFixed(0), ms(b.latency.median), ms(b.latency.p95), `${(a.perSecond / b.perSecond).toFixed(2)}x`]);
         rows.push([`${label} (${n} runs)`, "serve --no-worker (worker in another process)", o.perSecond.toFixed(0), ms(o.latency.median), ms(o.latency.p95), "", "", "", `${(o.perSecond / b.perSecond).toFixed(2)}x`]);
+        rows.push([`${label} (${n} runs)`, "serve --no-worker, runs queued (workers on other hosts)", q.perSecond.toFixed(0), ms(q.latency.median), ms(q.latency.p95), "", "", "", `${(q.perSecond / b.perSecond).toFixed(2)}x`]);
       }
-      out.push(`(a) Runs created through POST /threads/:id/runs (graph "${GRAPH}" of tests/fixtures/project; threads made beforehand, the worker running), database: ${db.kind}\n`);
+      out.push(`(a) Runs created through POST /threads/:id/runs (graph "${GRAPH}" of tests/fixtures/project; threads made beforehand, a worker running unless said), database: ${db.kind}\n`);
       out.push(table(["clients", "Waypoint set-up", "Waypoint runs/s", "Waypoint p50", "Waypoint p95", "langgraph dev runs/s", "langgraph dev p50", "langgraph dev p95", "runs/s ratio"], rows));
       await reference.close();
       await apiOnly.close();
@@ -313,6 +323,7 @@ async function main(): Promise<void> {
       console.log(out.join("\n"));
     } finally {
       await reference.close().catch(() => undefined);
+      await worker.drain("bench over");
       await waypoint.close();
     }
   });

@@ -25,7 +25,19 @@ export async function startReference(port: number, configFile: string = FIXTURE_
     cwd: path.dirname(configFile),
     env,
     stdio: ["ignore", "pipe", "pipe"],
+    // Its own process group: `langgraph dev` runs the server in a grandchild, which a signal to the
+    // CLI alone leaves running after the tests.
+    detached: true,
   });
+  // Should this process end without close() (a Jest worker torn down after a timeout), the server goes with it.
+  const orphaned = () => {
+    try {
+      process.kill(-(child.pid as number), "SIGKILL");
+    } catch {
+      // gone already
+    }
+  };
+  process.once("exit", orphaned);
   let output = "";
   child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
   child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
@@ -45,9 +57,17 @@ export async function startReference(port: number, configFile: string = FIXTURE_
     url,
     client: new Client({ apiUrl: url }),
     async close() {
-      child.kill("SIGTERM");
+      const group = (signal: NodeJS.Signals) => {
+        try {
+          process.kill(-(child.pid as number), signal);
+        } catch {
+          // the group is gone already
+        }
+      };
+      group("SIGTERM");
       await new Promise((r) => setTimeout(r, 200));
-      if (child.exitCode === null) child.kill("SIGKILL");
+      group("SIGKILL");
+      process.removeListener("exit", orphaned);
     },
   };
 }
