@@ -39,6 +39,7 @@ interface Reply {
   status: number;
   text: string;
   json: unknown;
+  location?: string | undefined;
 }
 
 async function call(who: Who, method: string, route: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
@@ -58,7 +59,7 @@ async function call(who: Who, method: string, route: string, body?: unknown, hea
   } catch {
     json = undefined;
   }
-  return { status: res.status, text, json };
+  return { status: res.status, text, json, location: res.headers.get("content-location") ?? undefined };
 }
 
 const count = async (table: string, where = "true", params: unknown[] = []) =>
@@ -160,6 +161,43 @@ describe("item 3: an Idempotency-Key belongs to its owner", () => {
     expect(listed.status).toBe(404);
     expect(listed.text).not.toContain("run_id");
     expect((await call("bob", "GET", `/threads/${ta.thread_id}/state`)).status).toBe(404);
+  });
+});
+
+describe("an Idempotency-Key outlives a stateless run's thread (on_completion=delete)", () => {
+  const gone = async (key: string) => {
+    for (let i = 0; i < 200 && (await count("waypoint.runs", "idempotency_key = $1", [key])) > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await count("waypoint.runs", "idempotency_key = $1", [key])).toBe(0);
+  };
+  const runIdOf = (r: Reply) => /\/runs\/([0-9a-f-]{36})/.exec(r.location ?? "")?.[1] ?? (r.json as { run_id?: string } | undefined)?.run_id;
+
+  test("/runs, /runs/wait, /runs/stream: a retry after the thread is deleted gets the same run and its output, not a second run", async () => {
+    for (const [suffix, key] of [["", "kd-runs"], ["/wait", "kd-wait"], ["/stream", "kd-stream"]] as const) {
+      const first = await call("alice", "POST", `/runs${suffix}`, fan(`alice-del${suffix}`), { "idempotency-key": key });
+      expect(first.status).toBe(200);
+      const runId = suffix === "/stream" ? streamed(first.text).runIds[0] : runIdOf(first);
+      expect(runId).toMatch(/^[0-9a-f-]{36}$/);
+      await gone(key);
+      // The retry: before, the key's run had gone with its thread, and the retry ran the graph again.
+      const retry = await call("alice", "POST", `/runs${suffix}`, fan(`alice-del${suffix}`), { "idempotency-key": key });
+      expect(retry.status).toBe(200);
+      if (suffix === "/stream") {
+        expect(streamed(retry.text).runIds).toEqual([runId]);
+        expect(retry.text).toContain("1 done: ALICE-DEL/STREAM");
+      } else {
+        expect(runIdOf(retry)).toBe(runId);
+      }
+      if (suffix === "/wait") expect(retry.json).toEqual(first.json);
+      if (suffix === "") expect(retry.json).toMatchObject({ run_id: runId, status: "success" });
+      // No second run was made: none with the key now, one spent key, and nothing new is queued.
+      await gone(key);
+      expect(await count("waypoint.spent_keys", "idempotency_key = $1", [key])).toBe(1);
+      // The key is alice's: bob's same key is a run of his own.
+      const bob = await call("bob", "POST", `/runs${suffix}`, kept(`bob-del${suffix}`), { "idempotency-key": key });
+      expect(bob.status).toBe(200);
+      expect(bob.text).not.toContain("ALICE");
+      if (suffix !== "/stream") expect(runIdOf(bob)).not.toBe(runId);
+    }
   });
 });
 

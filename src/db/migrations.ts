@@ -850,4 +850,55 @@ export const MIGRATIONS: readonly Migration[] = [
       -- planner's anti-join read every run (100,000 of them in 29 ms) to find none.
       CREATE INDEX runs_active_idx ON waypoint.runs (thread_id) WHERE status IN ('pending', 'running');`,
   },
+  {
+    version: 22,
+    name: "an idempotency key outlives its thread: a deleted thread's keyed runs are kept as spent keys, and a retry gets that run back",
+    sql: `
+      -- When a thread is deleted (a stateless run's on_completion=delete, DELETE /threads/:id), each run on
+      -- it that carried an Idempotency-Key leaves its row and the thread's last values here, in the same
+      -- statement as the delete. A retry with the key then gets that run back, not a second run.
+      CREATE TABLE waypoint.spent_keys (
+        scope           text NOT NULL,
+        idempotency_key text NOT NULL,
+        run_id          uuid NOT NULL,
+        run             jsonb NOT NULL,
+        "values"        jsonb,
+        spent_at        timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (scope, idempotency_key)
+      );
+      CREATE INDEX spent_keys_run_idx ON waypoint.spent_keys (run_id);
+
+      -- submit_run_row as in migration 20, and first: a key whose run is gone with its thread answers
+      -- 'existing' (detail 'spent') with that run's row, read in the same snapshot as the runs' own keys.
+      CREATE OR REPLACE FUNCTION waypoint.submit_run_row(
+        p_run_id uuid, p_thread_id text, p_graph_id text, p_graph_version text, p_assistant_id uuid, p_kind text,
+        p_kwargs jsonb, p_metadata jsonb, p_thread_metadata jsonb, p_thread_config jsonb, p_input jsonb,
+        p_strategy text, p_create_thread boolean, p_owner_filter jsonb, p_idem_scope text, p_idem_key text,
+        p_after_seconds double precision, p_review_deadline jsonb, p_policy jsonb, p_policy_source text,
+        p_expect_interrupts text[], p_worker_id text, p_worker_lock integer)
+      RETURNS TABLE (outcome text, detail text, out_run_id uuid, run waypoint.runs)
+      LANGUAGE plpgsql AS $fn$
+      DECLARE
+        s record;
+        r waypoint.runs;
+      BEGIN
+        IF p_idem_key IS NOT NULL THEN
+          SELECT (jsonb_populate_record(NULL::waypoint.runs, k.run)).* INTO r FROM waypoint.spent_keys k
+           WHERE k.scope = coalesce(p_idem_scope, '') AND k.idempotency_key = p_idem_key
+             AND NOT EXISTS (SELECT 1 FROM waypoint.runs x WHERE coalesce(x.idempotency_scope, '') = k.scope AND x.idempotency_key = k.idempotency_key);
+          IF FOUND THEN
+            RETURN QUERY SELECT 'existing'::text, 'spent'::text, r.run_id, r;
+            RETURN;
+          END IF;
+        END IF;
+        SELECT * INTO s FROM waypoint.submit_run(p_run_id, p_thread_id, p_graph_id, p_graph_version, p_assistant_id, p_kind,
+          p_kwargs, p_metadata, p_thread_metadata, p_thread_config, p_input, p_strategy, p_create_thread, p_owner_filter, p_idem_scope, p_idem_key,
+          p_after_seconds, p_review_deadline, p_policy, p_policy_source, p_expect_interrupts, p_worker_id, p_worker_lock);
+        IF s.outcome IN ('created', 'existing') THEN
+          SELECT * INTO r FROM waypoint.runs x WHERE x.run_id = s.run_id;
+        END IF;
+        RETURN QUERY SELECT s.outcome, s.detail, s.run_id, r;
+      END
+      $fn$;`,
+  },
 ];

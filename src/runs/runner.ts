@@ -343,7 +343,18 @@ export class Waypoint {
     const active = await activeRuns(this.pool, threadId);
     if (active.some((r) => r.status === "running")) throw new WaypointError("thread_busy", `Thread ${threadId} has a running run (${active[0]?.run_id}); cancel it first.`);
     await this.persistence.saver.deleteThread(threadId);
-    await this.pool.query("DELETE FROM waypoint.threads WHERE thread_id = $1", [threadId]);
+    // Runs on the thread that carried an Idempotency-Key stay answerable (migration 22): a retry with the
+    // key gets the run back, not a second run. One statement, so the thread is gone and its keys spent together.
+    await this.pool.query(
+      `WITH spent AS (
+         INSERT INTO waypoint.spent_keys (scope, idempotency_key, run_id, run, "values")
+         SELECT coalesce(r.idempotency_scope, ''), r.idempotency_key, r.run_id, to_jsonb(r), t."values"
+           FROM waypoint.runs r JOIN waypoint.threads t USING (thread_id)
+          WHERE r.thread_id = $1 AND r.idempotency_key IS NOT NULL
+         ON CONFLICT DO NOTHING)
+       DELETE FROM waypoint.threads WHERE thread_id = $1`,
+      [threadId],
+    );
   }
 
   async history(threadId: string, limit = 100): Promise<HistoryEntry[]> {

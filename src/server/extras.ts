@@ -220,7 +220,14 @@ export function createExtras(): Hono<Env> {
     const key = c.req.header("idempotency-key");
     if (!m || key === undefined) return next();
     if (key.length === 0 || key.length > 200) return fail(c, 422, "invalid_input", "The Idempotency-Key header must be 1-200 characters.");
-    const { rows } = await c.var.LANGGRAPH_OPS.wp.pool.query<RunRow>("SELECT * FROM waypoint.runs WHERE coalesce(idempotency_scope, '') = $1 AND idempotency_key = $2", [ownerOf(c) ?? "", key]);
+    // The key's run, or (its thread deleted since) the run it made, kept as a spent key: one snapshot.
+    const { rows } = await c.var.LANGGRAPH_OPS.wp.pool.query<RunRow>(
+      `SELECT * FROM waypoint.runs WHERE coalesce(idempotency_scope, '') = $1 AND idempotency_key = $2
+       UNION ALL
+       SELECT (jsonb_populate_record(NULL::waypoint.runs, k.run)).* FROM waypoint.spent_keys k WHERE k.scope = $1 AND k.idempotency_key = $2
+       LIMIT 1`,
+      [ownerOf(c) ?? "", key],
+    );
     const earlier = rows[0];
     if (!earlier) return next();
     if (m[1] !== undefined && earlier.thread_id !== m[1]) {
@@ -261,6 +268,23 @@ export function createExtras(): Hono<Env> {
     const kind = RUN_CREATE.exec(c.req.path)?.[2];
     const stateful = c.req.path.startsWith("/threads/");
     c.header("Content-Location", stateful ? `/threads/${run.thread_id}/runs/${run.run_id}` : `/runs/${run.run_id}`);
+    // A run whose thread was deleted (a stateless run's on_completion=delete): what it left is its row
+    // and the thread's last values, and the retry gets those; it is not run again.
+    const { rows: spent } = await ops.wp.pool.query<{ values: unknown }>(
+      `SELECT k."values" FROM waypoint.spent_keys k WHERE k.run_id = $1 AND NOT EXISTS (SELECT 1 FROM waypoint.runs r WHERE r.run_id = k.run_id)`,
+      [run.run_id],
+    );
+    if (spent[0]) {
+      const values = spent[0].values ?? null;
+      if (kind === "wait") return c.json(values);
+      if (kind === "stream") {
+        return streamSSE(c, async (stream) => {
+          await stream.writeSSE({ event: "metadata", data: JSON.stringify({ run_id: run.run_id, attempt: run.attempts }) });
+          if (values !== null) await stream.writeSSE({ event: "values", data: JSON.stringify(values) });
+        });
+      }
+      return c.json(toRun(run));
+    }
     if (kind === "wait") return c.json((await ops.runs.wait(run.run_id, stateful ? run.thread_id : undefined, c.var.auth as never)) ?? null);
     if (kind === "stream") {
       return streamSSE(c, async (stream) => {
