@@ -1,4 +1,5 @@
-// A fresh database per test file on the test server, dropped WITH (FORCE) at the end.
+// A fresh database per test file on the test server, dropped at the end (see dropDatabase).
+// for its sessions to close).
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { loadConfig } from "../../src/config.js";
@@ -35,12 +36,28 @@ export async function freshDatabase(label: string): Promise<TestDatabase> {
       const c = new pg.Client({ connectionString: withDatabase(testServerUrl(), "postgres") });
       await c.connect();
       try {
-        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        await dropDatabase(c, name);
       } finally {
         await c.end();
       }
     },
   };
+}
+
+/**
+ * Drops database `name` through `admin` (a session on another database). pg's pool.end() resolves once
+ * each client has sent its Terminate, before the server has closed those sessions; dropping WITH (FORCE)
+ * at once terminates them (57P01), and an ending client, still listened to by its pool, reports that as
+ * the pool's error: unhandled in a test, it fails whichever test Jest is on. So this waits (up to 1 s)
+ * for the sessions to go, then forces what is left.
+ */
+export async function dropDatabase(admin: pg.Client, name: string): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    const { rows } = await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1", [name]);
+    if (rows[0]?.n === 0) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
 }
 
 /**
