@@ -60,6 +60,25 @@ export interface ServerOptions {
   worker?: WorkerOptions | false;
 }
 
+/**
+ * The reference server's winston logger formats every message (colours, and an inspect of its meta to
+ * any depth) before its transport drops those below the level: at least two per request ("Created run"
+ * and the request line), formatted and thrown away under WAYPOINT_LOG_LEVEL=warn. The levels below the
+ * one set become no-ops on that logger (the one the reference registers for its SDK).
+ */
+function quietReferenceLogger(): void {
+  const logger = (globalThis as Record<symbol, unknown>)[Symbol.for("langgraph.api.sdk-logger")] as
+    | { level: string; levels: Record<string, number> } & Record<string, unknown>
+    | undefined;
+  const limit = logger?.levels?.[logger.level];
+  if (!logger || limit === undefined) return;
+  for (const [name, rank] of Object.entries(logger.levels)) {
+    if (rank > limit) logger[name] = function (this: unknown) {
+      return this;
+    };
+  }
+}
+
 export async function startServer(opts: ServerOptions = {}): Promise<RunningServer> {
   const host = opts.host ?? config().api.host;
   const wp = await Waypoint.open({ ...(opts.worker || {}), ...opts.waypoint });
@@ -98,6 +117,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       },
       { ops: new WaypointOps(wp, feed) },
     );
+    quietReferenceLogger();
     const worker = opts.worker === false ? undefined : await Worker.start({ ...(opts.worker ?? {}), waypoint: wp });
     const [h, p] = [reference.host.slice(0, reference.host.lastIndexOf(":")), reference.host.slice(reference.host.lastIndexOf(":") + 1)];
     return {
