@@ -13,7 +13,7 @@ import { Registry } from "../src/registry/index.js";
 import { getRun } from "../src/runs/queue.js";
 import { Waypoint } from "../src/runs/runner.js";
 import { readTrace } from "../src/runs/trace.js";
-import { FIXTURE_CONFIG } from "./support/compat.js";
+import { FIXTURE_CONFIG, spawnLanggraphDev } from "./support/compat.js";
 import { childEnv, runCli, startCli, type CliChild } from "./support/cli.js";
 import { freePort, freshDatabase, type TestDatabase } from "./support/db.js";
 
@@ -174,10 +174,9 @@ test("serve --config <another project>: its graphs, with its own node_modules; a
 
 test("npm run studio: langgraph dev still loads this project's langgraph.json", async () => {
   const port = await freePort();
-  const cli = path.join(PROJECT_ROOT, "node_modules", "@langchain", "langgraph-cli", "dist", "cli", "cli.mjs");
-  const { spawn } = await import("node:child_process");
   const env: NodeJS.ProcessEnv = { ...childEnv({ DATABASE_URL: db.url }), LANGSMITH_TRACING: "false" };
-  const child = spawn(process.execPath, [cli, "dev", "--port", String(port), "--host", "127.0.0.1", "--no-browser", "--no-reload"], { cwd: PROJECT_ROOT, env, stdio: "ignore" });
+  // Killed with its process group: its server runs in a grandchild (left running after CI when only the CLI was killed).
+  const dev = spawnLanggraphDev(["--port", String(port), "--host", "127.0.0.1", "--no-browser", "--no-reload"], { cwd: PROJECT_ROOT, env, stdio: "ignore" });
   try {
     const graphs = await until(
       "langgraph dev to list the graphs",
@@ -189,8 +188,11 @@ test("npm run studio: langgraph dev still loads this project's langgraph.json", 
     );
     expect(graphs).toEqual(["concierge", "hr", "onboarding", "ops", "travel"]);
   } finally {
-    child.kill("SIGKILL");
+    await dev.kill();
   }
+  // Nothing of it is left serving the port (its server is a grandchild of the CLI).
+  const after = await fetch(`http://127.0.0.1:${port}/ok`).then(() => "still serving", () => "gone");
+  expect(after).toBe("gone");
 });
 
 test("the CLI for any graph: run, show, resume --value for a plain interrupt, decide for a HITL one, history, fork", async () => {

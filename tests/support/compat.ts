@@ -16,28 +16,40 @@ export interface Target {
   close(): Promise<void>;
 }
 
-/** `langgraph dev` on a fixture project (tests/fixtures/project unless told), in a child process, on a port of its own. */
-export async function startReference(port: number, configFile: string = FIXTURE_CONFIG): Promise<Target> {
+/**
+ * `langgraph dev` (the pinned CLI) with `args`, in a process group of its own: the CLI runs the server
+ * in a grandchild, which a signal to the CLI alone leaves running after the tests. kill() ends the
+ * whole group, and so does this process's exit should kill() never come (a Jest worker torn down after
+ * a timeout).
+ */
+export function spawnLanggraphDev(args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; stdio?: "ignore" | "pipe" }): { child: ChildProcess; kill(): Promise<void> } {
   const cli = path.join(PROJECT_ROOT, "node_modules", "@langchain", "langgraph-cli", "dist", "cli", "cli.mjs");
-  const env: NodeJS.ProcessEnv = { ...process.env, LANGSMITH_TRACING: "false", LANGCHAIN_TRACING_V2: "false", LOG_LEVEL: "error" };
-  delete env.NODE_OPTIONS;
-  const child: ChildProcess = spawn(process.execPath, [cli, "dev", "--config", configFile, "--port", String(port), "--host", "127.0.0.1", "--no-browser", "--no-reload"], {
-    cwd: path.dirname(configFile),
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-    // Its own process group: `langgraph dev` runs the server in a grandchild, which a signal to the
-    // CLI alone leaves running after the tests.
-    detached: true,
-  });
-  // Should this process end without close() (a Jest worker torn down after a timeout), the server goes with it.
-  const orphaned = () => {
+  const child: ChildProcess = spawn(process.execPath, [cli, "dev", ...args], { cwd: opts.cwd, env: opts.env, stdio: ["ignore", opts.stdio ?? "pipe", opts.stdio ?? "pipe"], detached: true });
+  const group = (signal: NodeJS.Signals) => {
     try {
-      process.kill(-(child.pid as number), "SIGKILL");
+      process.kill(-(child.pid as number), signal);
     } catch {
-      // gone already
+      // the group is gone already
     }
   };
+  const orphaned = () => group("SIGKILL");
   process.once("exit", orphaned);
+  return {
+    child,
+    async kill() {
+      group("SIGTERM");
+      await new Promise((r) => setTimeout(r, 200));
+      group("SIGKILL");
+      process.removeListener("exit", orphaned);
+    },
+  };
+}
+
+/** `langgraph dev` on a fixture project (tests/fixtures/project unless told), in a child process, on a port of its own. */
+export async function startReference(port: number, configFile: string = FIXTURE_CONFIG): Promise<Target> {
+  const env: NodeJS.ProcessEnv = { ...process.env, LANGSMITH_TRACING: "false", LANGCHAIN_TRACING_V2: "false", LOG_LEVEL: "error" };
+  delete env.NODE_OPTIONS;
+  const { child, kill } = spawnLanggraphDev(["--config", configFile, "--port", String(port), "--host", "127.0.0.1", "--no-browser", "--no-reload"], { cwd: path.dirname(configFile), env });
   let output = "";
   child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
   child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
@@ -56,19 +68,7 @@ export async function startReference(port: number, configFile: string = FIXTURE_
     name: "reference",
     url,
     client: new Client({ apiUrl: url }),
-    async close() {
-      const group = (signal: NodeJS.Signals) => {
-        try {
-          process.kill(-(child.pid as number), signal);
-        } catch {
-          // the group is gone already
-        }
-      };
-      group("SIGTERM");
-      await new Promise((r) => setTimeout(r, 200));
-      group("SIGKILL");
-      process.removeListener("exit", orphaned);
-    },
+    close: kill,
   };
 }
 
