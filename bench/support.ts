@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import pg from "pg";
 import { openDatabase, type Database } from "../src/db/index.js";
+import { dropDatabase } from "../tests/support/db.js";
 
 export interface Scratch {
   /** Connection string of the scratch database. */
@@ -26,7 +27,8 @@ export async function withScratchDatabase<T>(label: string, fn: (db: Scratch) =>
   try {
     return await fn({ url: url.toString(), name, kind: server.kind });
   } finally {
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    // After the sessions of the pools just closed are gone (tests/support/db.ts): FORCE at once reaches them.
+    await dropDatabase(admin, name);
     if (admin !== server.pool) await admin.end();
     await server.close();
   }

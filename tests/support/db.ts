@@ -51,7 +51,7 @@ export async function freshDatabase(label: string): Promise<TestDatabase> {
  * the pool's error: unhandled in a test, it fails whichever test Jest is on. So this waits (up to 1 s)
  * for the sessions to go, then forces what is left.
  */
-export async function dropDatabase(admin: pg.Client, name: string): Promise<void> {
+export async function dropDatabase(admin: pg.Client | pg.Pool, name: string): Promise<void> {
   for (let i = 0; i < 50; i++) {
     const { rows } = await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1", [name]);
     if (rows[0]?.n === 0) break;
