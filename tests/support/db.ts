@@ -1,5 +1,4 @@
 // A fresh database per test file on the test server, dropped at the end (see dropDatabase).
-// for its sessions to close).
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { loadConfig } from "../../src/config.js";
